@@ -180,15 +180,16 @@ impl ClientBuilder {
         }
         let tls = crate::tls::tls_config(self.insecure, &ca_files)?;
         if self.insecure {
-            log::warn!("TLS certificate verification is OFF (--insecure): answers could come from anyone");
+            log::warn!(
+                "TLS certificate verification is OFF (--insecure): answers could come from anyone"
+            );
         }
 
         let proxy = match &self.proxy {
             ProxyMode::Env => ureq::Proxy::try_from_env(),
             ProxyMode::None => None,
             ProxyMode::Url(u) => Some(
-                ureq::Proxy::new(u)
-                    .map_err(|e| Error::Config(format!("proxy URL '{u}': {e}")))?,
+                ureq::Proxy::new(u).map_err(|e| Error::Config(format!("proxy URL '{u}': {e}")))?,
             ),
         };
         log::debug!(
@@ -220,8 +221,10 @@ impl ClientBuilder {
         } else {
             Duration::ZERO
         };
+        let settings = self.clone();
         Ok(Client {
             inner: Arc::new(Inner {
+                settings,
                 agent,
                 base_url,
                 concurrency: self.concurrency,
@@ -248,7 +251,9 @@ fn normalize_base_url(url: &str) -> Result<String> {
             ))
         })?;
     if rest.is_empty() || rest.contains(char::is_whitespace) || rest.contains(['?', '#']) {
-        return Err(Error::Config(format!("base URL '{url}' is not a valid URL")));
+        return Err(Error::Config(format!(
+            "base URL '{url}' is not a valid URL"
+        )));
     }
     Ok(url.to_string())
 }
@@ -263,6 +268,8 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
+    /// The settings this client was built from (to derive variants, e.g. for `doctor`).
+    settings: ClientBuilder,
     agent: ureq::Agent,
     pub(crate) base_url: String,
     pub(crate) concurrency: usize,
@@ -325,6 +332,11 @@ impl Client {
         ClientBuilder::default().build()
     }
 
+    /// A client like this one that tries every request once (diagnosis, quick checks).
+    pub(crate) fn single_attempt(&self) -> Result<Client> {
+        self.inner.settings.clone().retries(1).build()
+    }
+
     /// The server this client talks to (without a trailing slash).
     pub fn base_url(&self) -> &str {
         &self.inner.base_url
@@ -369,7 +381,10 @@ impl Client {
                 .read_to_vec()
                 .map_err(|e| classify_ureq(&e))?;
             serde_json::from_slice::<T>(&bytes).map_err(|e| {
-                Failure::new(FailureKind::BadJson, format!("malformed JSON from {what}: {e}"))
+                Failure::new(
+                    FailureKind::BadJson,
+                    format!("malformed JSON from {what}: {e}"),
+                )
             })
         })
     }
@@ -532,7 +547,15 @@ fn error_message(body: &str) -> Option<String> {
     if trimmed.is_empty() || trimmed.starts_with('<') {
         return None;
     }
-    Some(trimmed.lines().next().unwrap_or("").chars().take(200).collect())
+    Some(
+        trimmed
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect(),
+    )
 }
 
 fn reason(status: u16) -> &'static str {
@@ -614,10 +637,7 @@ pub(crate) fn classify_ureq(e: &ureq::Error) -> Failure {
         U::Io(io) => return classify_io(io),
         U::Tls(m) => (FailureKind::Tls, format!("TLS failure: {m}")),
         U::Rustls(r) => (FailureKind::Tls, tls_message(r)),
-        U::BodyExceedsLimit(n) => (
-            FailureKind::TooLarge,
-            format!("body larger than {n} bytes"),
-        ),
+        U::BodyExceedsLimit(n) => (FailureKind::TooLarge, format!("body larger than {n} bytes")),
         other => (FailureKind::Connection, other.to_string()),
     };
     Failure::new(kind, detail)
@@ -760,7 +780,10 @@ mod tests {
         for attempt in 1..5 {
             let d = backoff(base, attempt);
             let nominal = base * (1 << (attempt - 1));
-            assert!(d >= nominal / 2 && d < nominal * 3 / 2, "{d:?} vs {nominal:?}");
+            assert!(
+                d >= nominal / 2 && d < nominal * 3 / 2,
+                "{d:?} vs {nominal:?}"
+            );
         }
     }
 

@@ -322,7 +322,10 @@ impl DownloadReport {
         let path = out_dir.join("failed.csv");
         if self.failed.is_empty() {
             match std::fs::remove_file(&path) {
-                Ok(()) => log::info!("removed {} from an earlier run: nothing failed now", path.display()),
+                Ok(()) => log::info!(
+                    "removed {} from an earlier run: nothing failed now",
+                    path.display()
+                ),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io(&path, e)),
             }
@@ -410,11 +413,15 @@ impl Client {
                 Outcome::Downloaded(n) => {
                     report.downloaded += 1;
                     report.bytes += n;
-                    report.files.push((job.item.neuron_name.clone(), job.path.clone()));
+                    report
+                        .files
+                        .push((job.item.neuron_name.clone(), job.path.clone()));
                 }
                 Outcome::Skipped => {
                     report.skipped += 1;
-                    report.files.push((job.item.neuron_name.clone(), job.path.clone()));
+                    report
+                        .files
+                        .push((job.item.neuron_name.clone(), job.path.clone()));
                 }
                 Outcome::Failed(f) => report.failed.push(f),
             }
@@ -423,8 +430,15 @@ impl Client {
     }
 
     /// Download the standardized SWC files of some records (see [`Client::download`]).
-    pub fn download_neurons(&self, neurons: &[Neuron], options: &DownloadOptions) -> Result<DownloadReport> {
-        let items: Vec<DownloadItem> = neurons.iter().map(|n| DownloadItem::from_neuron(n, &[])).collect();
+    pub fn download_neurons(
+        &self,
+        neurons: &[Neuron],
+        options: &DownloadOptions,
+    ) -> Result<DownloadReport> {
+        let items: Vec<DownloadItem> = neurons
+            .iter()
+            .map(|n| DownloadItem::from_neuron(n, &[]))
+            .collect();
         self.download(&items, options, &|_| {})
     }
 
@@ -509,7 +523,8 @@ fn stream_to_file(
             format!("file of {n} bytes is larger than the maximum of {max}"),
         ));
     }
-    let io_fail = |e: std::io::Error| Failure::new(FailureKind::Io, format!("{}: {e}", temp.display()));
+    let io_fail =
+        |e: std::io::Error| Failure::new(FailureKind::Io, format!("{}: {e}", temp.display()));
     let mut file = File::create(temp).map_err(io_fail)?;
     let mut reader = resp.into_body().into_reader();
     let mut check = SwcCheck::new(expect_swc);
@@ -550,7 +565,11 @@ fn stream_to_file(
 }
 
 /// Turn items into jobs with final paths; fails only if the output folder is unusable.
-fn plan<'a>(base_url: &str, items: &'a [DownloadItem], options: &DownloadOptions) -> Result<Vec<Job<'a>>> {
+fn plan<'a>(
+    base_url: &str,
+    items: &'a [DownloadItem],
+    options: &DownloadOptions,
+) -> Result<Vec<Job<'a>>> {
     let out = &options.out_dir;
     for kind in &options.what {
         let dir = out.join(kind.folder());
@@ -575,17 +594,22 @@ fn plan<'a>(base_url: &str, items: &'a [DownloadItem], options: &DownloadOptions
             }
             let file_name = |stem: &str| match kind {
                 FileKind::Cng => format!("{stem}.swc"),
-                FileKind::Original => match item.original_format.as_deref().and_then(original_extension) {
-                    Some(ext) => format!("{stem}.{ext}"),
-                    None => format!("{stem}.original"),
-                },
+                FileKind::Original => {
+                    match item.original_format.as_deref().and_then(original_extension) {
+                        Some(ext) => format!("{stem}.{ext}"),
+                        None => format!("{stem}.original"),
+                    }
+                }
                 FileKind::RemainingIssues => format!("{stem}.CNG.swc.std"),
                 FileKind::StandardizationLog => format!("{stem}.std"),
             };
             let mut path = dir.join(file_name(&safe_name));
             if !used.insert(path.clone()) {
                 // Two names that sanitize alike must not share a file.
-                let stem = format!("{safe_name}-{}", item.neuron_id.unwrap_or(jobs.len() as u64));
+                let stem = format!(
+                    "{safe_name}-{}",
+                    item.neuron_id.unwrap_or(jobs.len() as u64)
+                );
                 path = dir.join(file_name(&stem));
                 used.insert(path.clone());
             }
@@ -596,7 +620,12 @@ fn plan<'a>(base_url: &str, items: &'a [DownloadItem], options: &DownloadOptions
                 item.original_format.as_deref(),
                 kind,
             );
-            jobs.push(Job { item, kind, url, path });
+            jobs.push(Job {
+                item,
+                kind,
+                url,
+                path,
+            });
         }
     }
     Ok(jobs)
@@ -626,7 +655,14 @@ mod tests {
             "https://neuromorpho.org/dableFiles/allen%20cell%20types/CNG%20version/H17-03_m.CNG.swc"
         );
         assert_eq!(
-            file_url(base, "Wearne_Hof", "cnic_001", Some("Neurozoom.swc"), FileKind::Original).unwrap(),
+            file_url(
+                base,
+                "Wearne_Hof",
+                "cnic_001",
+                Some("Neurozoom.swc"),
+                FileKind::Original
+            )
+            .unwrap(),
             "https://neuromorpho.org/dableFiles/wearne_hof/Source-Version/cnic_001.swc"
         );
         assert_eq!(
@@ -651,7 +687,17 @@ mod tests {
 
     #[test]
     fn hostile_components_stay_inside() {
-        for bad in ["..", ".", "../x", "a/b", "a\\b", "\0", "/etc/passwd", ".hidden", ""] {
+        for bad in [
+            "..",
+            ".",
+            "../x",
+            "a/b",
+            "a\\b",
+            "\0",
+            "/etc/passwd",
+            ".hidden",
+            "",
+        ] {
             let s = safe_component(bad);
             assert!(!s.contains(['/', '\\', '\0']), "{bad:?} -> {s:?}");
             assert!(!s.starts_with('.'), "{bad:?} -> {s:?}");
@@ -672,7 +718,10 @@ mod tests {
             ]
         );
         assert!(FileKind::parse_list("png").is_err());
-        assert_eq!(original_extension("Neurolucida.ASC").as_deref(), Some("asc"));
+        assert_eq!(
+            original_extension("Neurolucida.ASC").as_deref(),
+            Some("asc")
+        );
         assert_eq!(original_extension("none"), None);
     }
 }

@@ -132,7 +132,10 @@ impl MetadataWriter {
                 .keys()
                 .find(|k| *k != "_links" && !columns.contains(k))
             {
-                log::warn!("record {} has a key '{k}' the first record lacked; that column is not written", neuron.neuron_name);
+                log::warn!(
+                    "record {} has a key '{k}' the first record lacked; that column is not written",
+                    neuron.neuron_name
+                );
                 self.warned_new_key = true;
             }
         }
@@ -187,10 +190,15 @@ impl Drop for MetadataWriter {
 }
 
 /// Write one CSV record with the `csv` crate's quoting (RFC 4180, like pandas' `to_csv`).
-fn write_csv_row<'a>(out: &mut impl Write, cells: impl Iterator<Item = &'a str>) -> std::io::Result<()> {
+fn write_csv_row<'a>(
+    out: &mut impl Write,
+    cells: impl Iterator<Item = &'a str>,
+) -> std::io::Result<()> {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::with_capacity(1024));
     w.write_record(cells).map_err(std::io::Error::other)?;
-    let bytes = w.into_inner().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     out.write_all(&bytes)
 }
 
@@ -229,8 +237,11 @@ pub fn clean_value(v: &Value) -> String {
     let word = |c: char| c.is_alphanumeric() || c == '_';
     let mut out = String::with_capacity(s.len());
     for (i, &c) in chars.iter().enumerate() {
-        let between_words =
-            (c == ',' || c == ' ') && i > 0 && i + 1 < chars.len() && word(chars[i - 1]) && word(chars[i + 1]);
+        let between_words = (c == ',' || c == ' ')
+            && i > 0
+            && i + 1 < chars.len()
+            && word(chars[i - 1])
+            && word(chars[i + 1]);
         out.push(if between_words { '_' } else { c });
     }
     out.to_lowercase()
@@ -273,7 +284,11 @@ fn python_repr(v: &Value) -> String {
 
 /// Python's `repr()` of a string: single quotes unless it holds a `'` and no `"`.
 fn python_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -286,7 +301,9 @@ fn python_str_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -302,14 +319,23 @@ mod tests {
     #[test]
     fn cleaning_matches_neuromorphopy() {
         let cases = [
-            (json!(["neocortex", "prefrontal", "layer 3"]), "neocortex, prefrontal, 3"),
+            (
+                json!(["neocortex", "prefrontal", "layer 3"]),
+                "neocortex, prefrontal, 3",
+            ),
             (
                 json!(["Local projecting", "pyramidal", "principal cell"]),
                 "local_projecting, pyramidal, principal_cell",
             ),
             (json!(["Layer 3", "a b"]), "layer_3, a_b"),
-            (json!("Dendrites, Soma, No Axon"), "dendrites, soma, no_axon"),
-            (json!("green fluorescent protein (GFP)"), "green_fluorescent_protein (gfp)"),
+            (
+                json!("Dendrites, Soma, No Axon"),
+                "dendrites, soma, no_axon",
+            ),
+            (
+                json!("green fluorescent protein (GFP)"),
+                "green_fluorescent_protein (gfp)",
+            ),
             (json!(null), ""),
             (json!(1), "1"),
             (json!(["O'Brien"]), "\"obrien\""),

@@ -167,20 +167,25 @@ impl Query {
     /// Read neuromorphopy's schema from a parsed document:
     /// `{"filters": {"field": ["v", ...]}, "sort": {"field": "f", "ascending": true}}`.
     pub fn from_value(value: &Value, source: &str) -> Result<Query> {
-        let top = value
-            .as_object()
-            .ok_or_else(|| Error::query(source, "the query must be a mapping with a 'filters' key"))?;
+        let top = value.as_object().ok_or_else(|| {
+            Error::query(source, "the query must be a mapping with a 'filters' key")
+        })?;
         for key in top.keys() {
             if key != "filters" && key != "sort" {
                 return Err(Error::query(
                     source,
-                    format!("unknown top-level key '{key}' (expected 'filters' and optionally 'sort')"),
+                    format!(
+                        "unknown top-level key '{key}' (expected 'filters' and optionally 'sort')"
+                    ),
                 ));
             }
         }
-        let filters = top
-            .get("filters")
-            .ok_or_else(|| Error::query(source, "missing key 'filters' (use {\"filters\": {}} for the whole catalog)"))?;
+        let filters = top.get("filters").ok_or_else(|| {
+            Error::query(
+                source,
+                "missing key 'filters' (use {\"filters\": {}} for the whole catalog)",
+            )
+        })?;
         let filters = match filters {
             Value::Object(m) => m,
             Value::Null => {
@@ -189,7 +194,12 @@ impl Query {
                     "'filters' is empty; write 'filters: {}' for the whole catalog",
                 ))
             }
-            _ => return Err(Error::query(source, "'filters' must be a mapping of field -> list of values")),
+            _ => {
+                return Err(Error::query(
+                    source,
+                    "'filters' must be a mapping of field -> list of values",
+                ))
+            }
         };
         let mut query = Query::new();
         for (field, values) in filters {
@@ -199,7 +209,10 @@ impl Query {
             let list = values.as_array().ok_or_else(|| {
                 Error::query(
                     source,
-                    format!("filters.{field}: expected a list of strings, e.g. [\"value\"], got {}", kind_of(values)),
+                    format!(
+                        "filters.{field}: expected a list of strings, e.g. [\"value\"], got {}",
+                        kind_of(values)
+                    ),
                 )
             })?;
             if list.is_empty() {
@@ -218,23 +231,24 @@ impl Query {
                             format!("filters.{field}[{i}]: the value is empty"),
                         ))
                     }
-                    other => {
-                        return Err(Error::query(
-                            source,
-                            format!(
-                                "filters.{field}[{i}]: expected a string, got {} (quote it: \"{}\")",
-                                kind_of(other),
-                                other
-                            ),
-                        ))
-                    }
+                    other => return Err(Error::query(
+                        source,
+                        format!(
+                            "filters.{field}[{i}]: expected a string, got {} (quote it: \"{}\")",
+                            kind_of(other),
+                            other
+                        ),
+                    )),
                 }
             }
             query.add_filter(field.clone(), strings);
         }
         if let Some(sort) = top.get("sort") {
             let m = sort.as_object().ok_or_else(|| {
-                Error::query(source, "'sort' must be a mapping with 'field' and optionally 'ascending'")
+                Error::query(
+                    source,
+                    "'sort' must be a mapping with 'field' and optionally 'ascending'",
+                )
             })?;
             for key in m.keys() {
                 if key != "field" && key != "ascending" {
@@ -246,7 +260,12 @@ impl Query {
             }
             let field = match m.get("field") {
                 Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-                Some(_) => return Err(Error::query(source, "sort.field must be a non-empty string")),
+                Some(_) => {
+                    return Err(Error::query(
+                        source,
+                        "sort.field must be a non-empty string",
+                    ))
+                }
                 None => return Err(Error::query(source, "sort: missing key 'field'")),
             };
             let ascending = match m.get("ascending") {
@@ -255,7 +274,10 @@ impl Query {
                 Some(other) => {
                     return Err(Error::query(
                         source,
-                        format!("sort.ascending must be true or false, got {}", kind_of(other)),
+                        format!(
+                            "sort.ascending must be true or false, got {}",
+                            kind_of(other)
+                        ),
                     ))
                 }
             };
@@ -338,7 +360,10 @@ mod tests {
             ]
         );
         assert_eq!(q.sort_param(), "neuron_id,asc");
-        assert_eq!(q.sort_by("neuron_name", false).sort_param(), "neuron_name,desc");
+        assert_eq!(
+            q.sort_by("neuron_name", false).sort_param(),
+            "neuron_name,desc"
+        );
     }
 
     #[test]
@@ -346,6 +371,12 @@ mod tests {
         let q = Query::new()
             .filter("species", ["mouse"])
             .filter("species", ["mouse", "rat"]);
-        assert_eq!(q.filters(), &[("species".to_string(), vec!["mouse".to_string(), "rat".to_string()])]);
+        assert_eq!(
+            q.filters(),
+            &[(
+                "species".to_string(),
+                vec!["mouse".to_string(), "rat".to_string()]
+            )]
+        );
     }
 }

@@ -58,6 +58,21 @@ impl Client {
         }
     }
 
+    /// The first `n` neurons matching `query` (at most 500): one request.
+    pub fn first(&self, query: &Query, n: u64) -> Result<Vec<Neuron>> {
+        let (url, mut params) = self.search_endpoint(query);
+        params.push(("page", "0".into()));
+        params.push(("size", n.clamp(1, PAGE_SIZE).to_string()));
+        match self.get_json::<NeuronPage>(&url, &params, "the first page", !query.is_all()) {
+            Ok(p) => Ok(p.embedded.map(|e| e.neurons).unwrap_or_default()),
+            Err(Error::Request {
+                kind: FailureKind::NotFound,
+                ..
+            }) if !query.is_all() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every neuron matching `query`, in the server's order, each once.
     ///
     /// Holds the whole result in memory; for the whole catalog prefer [`Client::search_each`].
@@ -153,7 +168,9 @@ impl Client {
             match inconsistent {
                 None => return Ok(total),
                 Some(why) if attempt < SEARCH_ATTEMPTS => {
-                    log::warn!("the server's answers changed during the search ({why}); starting over");
+                    log::warn!(
+                        "the server's answers changed during the search ({why}); starting over"
+                    );
                 }
                 Some(why) => {
                     log::warn!("the server's answers are inconsistent: {why}");
@@ -177,7 +194,10 @@ impl Client {
     /// Every value of `field`, following every page of `/api/neuron/fields/{field}`
     /// (neuromorphopy reads only the first page and so rejects valid values).
     pub fn field_values(&self, field: &str) -> Result<Vec<String>> {
-        let url = self.api_url(&format!("neuron/fields/{}", crate::download::encode_segment(field)));
+        let url = self.api_url(&format!(
+            "neuron/fields/{}",
+            crate::download::encode_segment(field)
+        ));
         let params = |page: u64| vec![("page", page.to_string()), ("size", PAGE_SIZE.to_string())];
         let what = |page: u64| format!("page {page} of the values of '{field}'");
         let first: ValuePage = self.get_json(&url, &params(0), &what(0), false)?;
@@ -295,7 +315,8 @@ impl Client {
         let (tx, rx) = mpsc::channel::<(u64, Result<T>)>();
         let mut first_error = None;
         std::thread::scope(|threads| {
-            let (next, stop, emitted, advanced, fetch) = (&next, &stop, &emitted, &advanced, &fetch);
+            let (next, stop, emitted, advanced, fetch) =
+                (&next, &stop, &emitted, &advanced, &fetch);
             threads.spawn(move || {
                 pool.scope(|s| {
                     for _ in 0..workers {
@@ -352,7 +373,12 @@ impl Client {
 }
 
 /// Fields with one value per neuron or per paper: too many to list for a check.
-const SKIP_VALUE_CHECK: &[&str] = &["neuron_id", "neuron_name", "reference_pmid", "reference_doi"];
+const SKIP_VALUE_CHECK: &[&str] = &[
+    "neuron_id",
+    "neuron_name",
+    "reference_pmid",
+    "reference_doi",
+];
 
 /// Up to five candidates closest to `wanted`: case-insensitive equality first, then
 /// prefix/substring matches, then by edit distance.

@@ -131,7 +131,9 @@ mod tests {
         assert_eq!(judge(b" 1 1 0 0 0 5 -1", 4), Verdict::Good); // no final newline
         assert!(matches!(judge(b"", 1), Verdict::Bad(m) if m.contains("empty")));
         assert!(matches!(judge(b"\n\n  \n", 1), Verdict::Bad(m) if m.contains("empty")));
-        assert!(matches!(judge(b"<!DOCTYPE html><html>oops</html>", 5), Verdict::Bad(m) if m.contains("HTML")));
+        assert!(
+            matches!(judge(b"<!DOCTYPE html><html>oops</html>", 5), Verdict::Bad(m) if m.contains("HTML"))
+        );
         assert!(matches!(judge(b"# only comments\n", 5), Verdict::Bad(_)));
         assert!(matches!(judge(b"1 1 0 0 0 5\n", 5), Verdict::Bad(_)));
         assert!(matches!(judge(b"{\"status\":404}\n", 5), Verdict::Bad(_)));

@@ -20,9 +20,8 @@ pub(crate) fn tls_config(insecure: bool, ca_files: &[PathBuf]) -> Result<TlsConf
             .map(|c| Certificate::from_der(c.as_ref()).to_owned())
             .collect();
         for path in ca_files {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::Config(format!("CA file {}: {e}", path.display()))
-            })?;
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::Config(format!("CA file {}: {e}", path.display())))?;
             let before = roots.len();
             for item in ureq::tls::parse_pem(&pem) {
                 match item {

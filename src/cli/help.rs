@@ -1,0 +1,166 @@
+//! Help texts, one per command.
+
+pub const MAIN: &str = concat!(
+    "neuromorpho ",
+    env!("CARGO_PKG_VERSION"),
+    " — search NeuroMorpho.Org and download neuron morphologies (SWC) with their metadata
+
+USAGE:
+    neuromorpho [GLOBAL OPTIONS] <COMMAND> [ARGS]
+
+COMMANDS:
+    fields [FIELD]      List the queryable fields, or every value of FIELD
+    preview QUERY       Validate a query; print the count and the first 3 names
+    metadata QUERY      Search and write only the metadata table
+    download QUERY      Search, write the metadata table, download every SWC file
+    get NAME...         Download neurons by name
+    doctor              Check the connection step by step (DNS, TCP, TLS, HTTP, API, files)
+    help [COMMAND]      Help on a command
+
+QUERY is a query file (JSON, or YAML), neuromorphopy's format:
+    {\"filters\": {\"species\": [\"mouse\"], \"brain_region\": [\"neocortex\"]},
+     \"sort\": {\"field\": \"neuron_id\", \"ascending\": true}}
+or, instead of or on top of a file: -f FIELD=V1,V2 (repeatable), --sort FIELD[:desc],
+or --all for the whole catalog. Values are OR'ed within a field, fields AND'ed.
+
+GLOBAL OPTIONS:
+    --base-url URL      Server (default https://neuromorpho.org; alternate
+                        http://cng.gmu.edu:8080)
+    --user-agent UA     Replace the User-Agent (default neuromorpho/VERSION (+REPO))
+    --timeout SECS      Connect and read timeout (default 60)
+    --retries N         Attempts per request (default 4)
+    --rate R            API requests per second, 0 = unlimited (default 5)
+    -c, --concurrency N Parallel requests, 1..64 (default 20)
+    --ca-file PEM       Add CA certificates to the built-in roots (repeatable);
+                        SSL_CERT_FILE is honoured too
+    --insecure          Do not verify TLS certificates (warns on every run)
+    --proxy URL         Use this proxy; --no-proxy: none (default: *_PROXY variables)
+    --max-file-size S   Abandon larger files (default 1G)
+    -v, --verbose       Debug logging
+    -q, --quiet         Only errors on stderr
+    -h, --help          Help;  -V, --version  Version
+    RUST_LOG=neuromorpho=debug works as well.
+
+EXIT CODES:
+    0  all done
+    1  error: bad query, server unreachable, nothing downloaded
+    2  usage error
+    3  finished, but some files failed (listed in OUT/failed.csv; the others are in place)
+
+EXAMPLES:
+    neuromorpho fields species
+    neuromorpho preview query.json
+    neuromorpho download query.yaml -o neurons -c 8 -g species,brain_region
+    neuromorpho download -f species=mouse -f cell_type=pyramidal -o mouse_pyr
+    neuromorpho get cnic_001 C031097B-I4 -o some
+"
+);
+
+pub const FIELDS: &str = "neuromorpho fields [FIELD]
+
+List the fields a query can use, one per line; with FIELD, every value of that field
+(all pages of /api/neuron/fields/FIELD), one per line.
+
+EXAMPLES:
+    neuromorpho fields
+    neuromorpho fields species
+";
+
+pub const PREVIEW: &str = "neuromorpho preview QUERY [-o DIR] [-m FILE]
+
+Validate the query against the server (unknown fields or values are listed with the
+closest valid ones), then print the number of neurons, the output folder, the metadata
+file and the first 3 neuron names. Downloads nothing, writes nothing.
+
+QUERY: a query file, and/or -f FIELD=V1,V2 (repeatable), --sort FIELD[:desc], or --all.
+
+OPTIONS:
+    -o, --output DIR     Output folder to show (default ./neurons)
+    -m, --metadata FILE  Metadata file to show, relative to DIR (default metadata.csv)
+
+EXAMPLE:
+    neuromorpho preview -f species=mouse -f brain_region=neocortex
+";
+
+pub const METADATA: &str = "neuromorpho metadata QUERY [-o DIR] [-m FILE] [OPTIONS]
+
+Search and write only the metadata table (one row per neuron), page by page as pages
+arrive; the file appears under its name only when complete.
+
+OPTIONS:
+    -o, --output DIR            Output folder (default ./neurons)
+    -m, --metadata FILE         Relative to DIR (default metadata.csv)
+    --metadata-format FORMAT    csv (neuromorphopy's cleaned values, default),
+                                raw-csv (values untouched, lists joined with |),
+                                jsonl (each record as the server sent it)
+    --morphometry               Add morph_* measurement columns (1 request per 500 neurons)
+    --shard K/N                 Only neurons with neuron_id mod N == K-1
+    --no-log                    No log file in DIR
+
+EXAMPLE:
+    neuromorpho metadata --all --metadata-format jsonl -o catalog
+";
+
+pub const DOWNLOAD: &str =
+    "neuromorpho download QUERY [-o DIR] [-m FILE] [-c N] [-g FIELDS] [OPTIONS]
+
+Search, write the metadata table, then download every neuron's standardized SWC file to
+DIR/downloads/NAME.swc (or DIR/downloads/VALUE1/VALUE2/NAME.swc with -g). Files already
+present are skipped, so running the same command again finishes an interrupted job.
+Each file is written to a hidden temporary file and renamed only when complete and
+checked. Failures are listed in DIR/failed.csv (exit code 3). A log is written to
+DIR/YYYY-MM-DD-HH_MM-QUERYNAME.log (UTC) unless --no-log.
+
+OPTIONS:
+    -o, --output DIR            Output folder (default ./neurons)
+    -m, --metadata FILE         Relative to DIR (default metadata.csv)
+    -c, --concurrency N         Parallel downloads, 1..64 (default 20)
+    -g, --group-by FIELDS       Comma-separated fields making sub-folders
+    --what KINDS                cng (default), original, logs (comma-separated)
+    --metadata-format FORMAT    csv (default), raw-csv, jsonl
+    --morphometry               Add morph_* measurement columns
+    --shard K/N                 Only neurons with neuron_id mod N == K-1 (job arrays);
+                                the table is then metadata.shard-K-of-N.csv
+    --from-csv FILE             Download the neurons of an earlier metadata file
+                                instead of a query (1 look-up request per 500 names)
+    --no-log                    No log file
+    -v, --verbose / -q, --quiet
+
+EXAMPLES:
+    neuromorpho download examples/mouse-pyramidal.json -o neurons
+    neuromorpho download -f species=rat -g brain_region -c 8
+    neuromorpho download --from-csv neurons/metadata.csv --shard $SLURM_ARRAY_TASK_ID/10
+";
+
+pub const GET: &str = "neuromorpho get NAME... [--names FILE] [-o DIR] [OPTIONS]
+
+Download neurons by name: their records (one request per 500 names), the metadata table
+and their files. Names the server does not know are reported (exit code 3).
+
+OPTIONS:
+    --names FILE     One name per line (# comments allowed; - reads stdin)
+    -o, -m, -c, -g, --what, --metadata-format, --morphometry, --no-log: as for download
+
+EXAMPLE:
+    neuromorpho get cnic_001 C031097B-I4 -o two --what cng,original
+";
+
+pub const DOCTOR: &str = "neuromorpho doctor [--base-url URL]
+
+Check, one line each: DNS, TCP connect, TLS handshake (and which certificate problem),
+HTTP, /api/health, that /api/neuron/partition/species is not empty, and one file
+download. On failure it names the step and the option that may help.
+";
+
+/// The help of a command, by name.
+pub fn for_command(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "fields" => FIELDS,
+        "preview" => PREVIEW,
+        "metadata" => METADATA,
+        "download" => DOWNLOAD,
+        "get" => GET,
+        "doctor" => DOCTOR,
+        _ => return None,
+    })
+}

@@ -1,0 +1,255 @@
+//! Batched look-ups: neurons by name, morphometry by id. Each batch is one request.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::client::Client;
+use crate::error::{Error, FailureKind, Result};
+use crate::model::{Neuron, NeuronPage};
+
+/// At most this many names or ids per select request.
+pub const BATCH: usize = 500;
+/// Keep a select URL well under the 8 KB request line many servers (Tomcat's default) accept.
+const MAX_QUERY_CHARS: usize = 6000;
+
+/// The morphometric measurements, as NeuroMorpho.Org names them (`/api/morphometry`).
+pub const MORPHOMETRY_FIELDS: &[&str] = &[
+    "soma_Surface",
+    "n_stems",
+    "n_bifs",
+    "n_branch",
+    "width",
+    "height",
+    "depth",
+    "diameter",
+    "length",
+    "surface",
+    "volume",
+    "eucDistance",
+    "pathDistance",
+    "branch_Order",
+    "contraction",
+    "fragmentation",
+    "partition_asymmetry",
+    "pk_classic",
+    "bif_ampl_local",
+    "bif_ampl_remote",
+    "fractal_Dim",
+];
+
+/// Prefix of the morphometry columns in the metadata table: the record already has
+/// `surface`, `volume` and `soma_surface` of its own.
+pub const MORPHOMETRY_PREFIX: &str = "morph_";
+
+#[derive(Deserialize)]
+struct MeasurementPage {
+    #[serde(rename = "_embedded", default)]
+    embedded: Option<Measurements>,
+}
+
+#[derive(Deserialize)]
+struct Measurements {
+    #[serde(default)]
+    measurements: Vec<Map<String, Value>>,
+}
+
+/// Split values into batches of at most [`BATCH`] items and about [`MAX_QUERY_CHARS`] characters.
+fn batches<S: AsRef<str>>(values: &[S]) -> Vec<&[S]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = 0;
+    for (i, v) in values.iter().enumerate() {
+        let len = v.as_ref().len() + 1;
+        if i > start && (i - start >= BATCH || chars + len > MAX_QUERY_CHARS) {
+            out.push(&values[start..i]);
+            start = i;
+            chars = 0;
+        }
+        chars += len;
+    }
+    if start < values.len() {
+        out.push(&values[start..]);
+    }
+    out
+}
+
+impl Client {
+    /// Fetch the records of neurons by name: one select request per batch of up to 500
+    /// names. Returns the records found (in the order asked) and the names not found.
+    pub fn neurons_by_name(&self, names: &[String]) -> Result<(Vec<Neuron>, Vec<String>)> {
+        let mut unique: Vec<String> = Vec::with_capacity(names.len());
+        let mut seen = HashSet::new();
+        for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+            if seen.insert(n.to_string()) {
+                unique.push(n.to_string());
+            }
+        }
+        let chunks = batches(&unique);
+        let url = self.api_url("neuron/select");
+        let mut found: HashMap<String, Neuron> = HashMap::with_capacity(unique.len());
+        self.fetch_ordered(
+            chunks.len() as u64,
+            |i| {
+                let chunk = chunks[i as usize];
+                let values: Vec<String> = chunk
+                    .iter()
+                    .map(|n| {
+                        if n.contains(',') {
+                            format!("\"{n}\"")
+                        } else {
+                            n.clone()
+                        }
+                    })
+                    .collect();
+                let params = [
+                    ("q", format!("neuron_name:{}", values.join(","))),
+                    ("page", "0".into()),
+                    ("size", BATCH.to_string()),
+                    ("sort", "neuron_id,asc".into()),
+                ];
+                let what = format!("names batch {} of {}", i + 1, chunks.len());
+                match self.get_json::<NeuronPage>(&url, &params, &what, true) {
+                    Ok(p) => Ok(p.embedded.map(|e| e.neurons).unwrap_or_default()),
+                    // No name of the batch exists.
+                    Err(Error::Request {
+                        kind: FailureKind::NotFound,
+                        ..
+                    }) => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                }
+            },
+            |_, neurons| {
+                for n in neurons {
+                    found.insert(n.neuron_name.clone(), n);
+                }
+                Ok(())
+            },
+        )?;
+        let mut records = Vec::with_capacity(found.len());
+        let mut missing = Vec::new();
+        for name in unique {
+            match found.remove(&name) {
+                Some(n) => records.push(n),
+                None => missing.push(name),
+            }
+        }
+        Ok((records, missing))
+    }
+
+    /// Morphometric measurements of neurons by id, as `neuron_id -> record`: one
+    /// `/api/morphometry/select` request per 500 ids, and one `/api/morphometry/id/{id}`
+    /// request per id when the server refuses the batched form. Ids without measurements
+    /// are absent from the map.
+    pub fn morphometry(&self, ids: &[u64]) -> Result<HashMap<u64, Map<String, Value>>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        let url = self.api_url("morphometry/select");
+        for chunk in ids.chunks(BATCH) {
+            let list: Vec<String> = chunk.iter().map(|i| i.to_string()).collect();
+            // `Neuron_id` with a capital N: the spelling NeuroMorpho's own tools use here.
+            let params = [
+                ("q", format!("Neuron_id:{}", list.join(","))),
+                ("page", "0".into()),
+                ("size", BATCH.to_string()),
+            ];
+            match self.get_json::<MeasurementPage>(&url, &params, "a morphometry batch", true) {
+                Ok(page) => {
+                    for m in page.embedded.map(|e| e.measurements).unwrap_or_default() {
+                        if let Some(id) = id_of(&m) {
+                            out.insert(id, m);
+                        }
+                    }
+                }
+                Err(Error::Request {
+                    kind: FailureKind::NotFound,
+                    ..
+                }) => {}
+                Err(Error::Request {
+                    kind: FailureKind::Http4xx,
+                    detail,
+                    ..
+                }) => {
+                    log::info!("batched morphometry refused ({detail}); asking per neuron");
+                    let per_id: Vec<Option<Map<String, Value>>> = {
+                        let mut v = Vec::with_capacity(chunk.len());
+                        self.fetch_ordered(
+                            chunk.len() as u64,
+                            |i| {
+                                let id = chunk[i as usize];
+                                let u = self.api_url(&format!("morphometry/id/{id}"));
+                                match self.get_json::<Map<String, Value>>(
+                                    &u,
+                                    &[],
+                                    "morphometry",
+                                    true,
+                                ) {
+                                    Ok(m) => Ok(Some(m)),
+                                    Err(Error::Request {
+                                        kind: FailureKind::NotFound,
+                                        ..
+                                    }) => Ok(None),
+                                    Err(e) => Err(e),
+                                }
+                            },
+                            |_, m| {
+                                v.push(m);
+                                Ok(())
+                            },
+                        )?;
+                        v
+                    };
+                    for (id, m) in chunk.iter().zip(per_id) {
+                        if let Some(m) = m {
+                            out.insert(*id, m);
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn id_of(m: &Map<String, Value>) -> Option<u64> {
+    match m.get("neuron_id").or_else(|| m.get("Neuron_id"))? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The morphometry columns for one neuron (`morph_length`, ...), in [`MORPHOMETRY_FIELDS`] order.
+pub fn morphometry_columns(m: Option<&Map<String, Value>>) -> Vec<(String, Value)> {
+    MORPHOMETRY_FIELDS
+        .iter()
+        .map(|f| {
+            let v = m.and_then(|m| m.get(*f)).cloned().unwrap_or(Value::Null);
+            (format!("{MORPHOMETRY_PREFIX}{f}"), v)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_respect_count_and_length() {
+        let names: Vec<String> = (0..1201).map(|i| format!("n{i}")).collect();
+        let b = batches(&names);
+        assert_eq!(
+            b.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            vec![500, 500, 201]
+        );
+        let long: Vec<String> = (0..100).map(|i| format!("{i:0>99}")).collect();
+        let b = batches(&long);
+        assert!(
+            b.len() >= 2
+                && b.iter()
+                    .all(|c| c.iter().map(|n| n.len() + 1).sum::<usize>() <= MAX_QUERY_CHARS)
+        );
+        assert_eq!(b.iter().map(|c| c.len()).sum::<usize>(), 100);
+    }
+}
