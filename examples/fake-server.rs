@@ -1,0 +1,91 @@
+//! A fake NeuroMorpho.Org server for offline demos and benchmarks.
+//!
+//! ```text
+//! cargo run --example fake-server -- [--neurons N] [--port P] [--latency-ms L] [--fault-rate F] [--seed S]
+//! ```
+//!
+//! Defaults: 5000 neurons, any free port, no latency, no faults. It prints exactly one line,
+//! `listening on http://127.0.0.1:PORT`, then serves until killed. Point the CLI at it:
+//!
+//! ```text
+//! neuromorpho --base-url http://127.0.0.1:PORT fields
+//! ```
+//!
+//! `GET /__fake/stats` returns the request counters as JSON, `GET /__fake/reset` zeroes them.
+
+#[path = "../tests/support/fake_server.rs"]
+mod fake_server;
+
+use fake_server::{Catalog, FakeServer, ServerOptions};
+use std::io::Write;
+use std::time::Duration;
+
+struct Args {
+    neurons: usize,
+    port: u16,
+    latency_ms: u64,
+    fault_rate: f64,
+    seed: u64,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        neurons: 5000,
+        port: 0,
+        latency_ms: 0,
+        fault_rate: 0.0,
+        seed: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(String::new());
+        }
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("bad value for {flag}: {value} ({e})");
+        match flag.as_str() {
+            "--neurons" => args.neurons = value.parse().map_err(|e| bad(&e))?,
+            "--port" => args.port = value.parse().map_err(|e| bad(&e))?,
+            "--latency-ms" => args.latency_ms = value.parse().map_err(|e| bad(&e))?,
+            "--fault-rate" => args.fault_rate = value.parse().map_err(|e| bad(&e))?,
+            "--seed" => args.seed = value.parse().map_err(|e| bad(&e))?,
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    if !(0.0..=1.0).contains(&args.fault_rate) {
+        return Err("--fault-rate must be between 0 and 1".to_string());
+    }
+    Ok(args)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("fake-server: {message}");
+            }
+            eprintln!(
+                "usage: fake-server [--neurons N] [--port P] [--latency-ms L] [--fault-rate F] [--seed S]"
+            );
+            std::process::exit(2);
+        }
+    };
+    let options = ServerOptions {
+        port: args.port,
+        latency: Duration::from_millis(args.latency_ms),
+        // A long-running server must not keep every request in memory.
+        recording: false,
+        ..ServerOptions::default()
+    };
+    let server = FakeServer::start_with(Catalog::generate(args.neurons), options);
+    server.set_random_faults(args.fault_rate, args.seed);
+    let mut stdout = std::io::stdout().lock();
+    // The parent process (benchmark) waits for this line, so flush it at once.
+    let _ = writeln!(stdout, "listening on {}", server.base_url());
+    let _ = stdout.flush();
+    drop(stdout);
+    loop {
+        std::thread::park();
+    }
+}

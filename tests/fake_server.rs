@@ -1,0 +1,1013 @@
+//! Self-tests of the fake NeuroMorpho.Org server (tests/support/fake_server.rs): the other
+//! tests and the benchmark rely on it behaving like the real server.
+
+mod support;
+
+use serde_json::Value;
+use std::io::ErrorKind;
+use std::time::{Duration, Instant};
+use support::*;
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .proxy(None)
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+struct Got {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Got {
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", self.text()))
+    }
+}
+
+fn get_with(agent: &ureq::Agent, url: &str) -> Got {
+    let mut resp = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = resp.body_mut().read_to_vec().expect("read body");
+    Got {
+        status: resp.status().as_u16(),
+        content_type,
+        body,
+    }
+}
+
+fn get(server: &FakeServer, path: &str) -> Got {
+    get_with(&agent(), &format!("{}{path}", server.base_url()))
+}
+
+fn io_kind(err: &ureq::Error) -> Option<ErrorKind> {
+    match err {
+        ureq::Error::Io(e) => Some(e.kind()),
+        _ => None,
+    }
+}
+
+fn ids(envelope: &Value) -> Vec<u64> {
+    envelope["_embedded"]["neuronResources"]
+        .as_array()
+        .map(|a| a.iter().map(|r| r["neuron_id"].as_u64().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+fn real_record() -> String {
+    std::fs::read_to_string(fixtures_dir().join("api/neuron_id_1_cnic_001.json"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn catalog_is_deterministic_and_keeps_the_real_record() {
+    let catalog = Catalog::generate(100);
+    assert_eq!(catalog.len(), 100);
+    assert_eq!(catalog.record_json(0), real_record());
+    assert_eq!(catalog.id(0), Some(1));
+    assert_eq!(catalog.id(7), Some(9), "ids have gaps");
+    let real_keys: Vec<String> = catalog
+        .record_value(0)
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(real_keys.len(), 45);
+    let mut names = std::collections::HashSet::new();
+    for i in 0..catalog.len() {
+        let record = catalog.record_value(i);
+        let keys: Vec<String> = record.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(keys, real_keys, "key order of record {i}");
+        assert_eq!(record["neuron_id"].as_u64(), catalog.id(i));
+        let name = catalog.name(i).into_owned();
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+            "{name}"
+        );
+        assert!(names.insert(name.clone()), "duplicate name {name}");
+        assert_eq!(catalog.index_of_name(&name), Some(i));
+        assert_eq!(catalog.index_of_id(catalog.id(i).unwrap()), Some(i));
+        assert_eq!(record["archive"].as_str(), catalog.archive(i));
+        assert_eq!(
+            record["_links"]["self"]["href"],
+            format!(
+                "http://neuromorpho.org/api/neuron/id/{}",
+                catalog.id(i).unwrap()
+            )
+        );
+    }
+    assert_eq!(
+        Catalog::generate(100).record_json(57),
+        catalog.record_json(57)
+    );
+    let species: std::collections::HashSet<String> = (0..100)
+        .flat_map(|i| catalog.field_values(i, "species").unwrap())
+        .collect();
+    assert!(species.len() >= 6);
+}
+
+#[test]
+fn health_and_paging_envelope() {
+    let server = FakeServer::start(Catalog::generate(1234));
+    let health = get(&server, "/api/health");
+    assert_eq!(
+        (health.status, health.text().as_str()),
+        (200, r#"{"status":"UP"}"#)
+    );
+    assert_eq!(health.content_type, "application/json");
+
+    let first = get(&server, "/api/neuron");
+    assert_eq!(first.status, 200);
+    let text = first.text();
+    assert!(
+        text.starts_with(r#"{"_embedded":{"neuronResources":[{"neuron_id":1,"#),
+        "{}",
+        &text[..80]
+    );
+    assert!(
+        text.ends_with(r#""page":{"size":50,"totalElements":1234,"totalPages":25,"number":0}}"#)
+    );
+    let v = first.json();
+    let top: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(top, ["_embedded", "_links", "page"]);
+    let links: Vec<&str> = v["_links"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(links, ["first", "self", "next", "last"]);
+    assert!(text.contains(&real_record()), "record 0 is served verbatim");
+    assert_eq!(ids(&v).len(), 50);
+
+    let clamped = get(&server, "/api/neuron?size=1000&page=1").json();
+    assert_eq!(
+        clamped["page"],
+        serde_json::json!({"size":500,"totalElements":1234,"totalPages":3,"number":1})
+    );
+    assert_eq!(ids(&clamped)[0], server.catalog().id(500).unwrap());
+
+    let last = get(&server, "/api/neuron?size=500&page=2").json();
+    assert_eq!(ids(&last).len(), 234);
+    let beyond = get(&server, "/api/neuron?size=500&page=3");
+    assert_eq!(beyond.status, 200);
+    assert!(beyond.json().get("_embedded").is_none());
+    assert_eq!(beyond.json()["page"]["number"], 3);
+
+    let desc = get(&server, "/api/neuron?size=5&sort=neuron_id,desc").json();
+    assert_eq!(ids(&desc)[0], server.catalog().id(1233).unwrap());
+    let by_name = get(&server, "/api/neuron?size=500&sort=neuron_name").json();
+    let names: Vec<&str> = by_name["_embedded"]["neuronResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["neuron_name"].as_str().unwrap())
+        .collect();
+    assert!(names.windows(2).all(|w| w[0] <= w[1]));
+
+    for bad in [
+        "/api/neuron?size=abc",
+        "/api/neuron?page=-1",
+        "/api/neuron?size=0",
+        "/api/neuron?sort=nope,asc",
+    ] {
+        let got = get(&server, bad);
+        assert_eq!(got.status, 400, "{bad}");
+        assert_eq!(got.json()["status"], 400);
+    }
+}
+
+#[test]
+fn records_by_id_and_name() {
+    let server = FakeServer::start(Catalog::generate(50));
+    let one = get(&server, "/api/neuron/id/1");
+    assert_eq!((one.status, one.text()), (200, real_record()));
+    assert_eq!(
+        get(&server, "/api/neuron/name/cnic_001").text(),
+        real_record()
+    );
+    let name = server.catalog().name(20).into_owned();
+    let by_name = get(&server, &format!("/api/neuron/name/{name}")).json();
+    assert_eq!(by_name["neuron_id"].as_u64(), server.catalog().id(20));
+    let by_id = get(
+        &server,
+        &format!("/api/neuron/id/{}", server.catalog().id(20).unwrap()),
+    )
+    .json();
+    assert_eq!(by_id, by_name);
+    let missing = get(&server, "/api/neuron/name/AA1544");
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.text(),
+        r#"{"status":404,"error":"Not Found","message":"Requested neuron not found","path":"/api/neuron/name/AA1544"}"#
+    );
+    assert_eq!(
+        get(&server, "/api/neuron/id/8").status,
+        404,
+        "id 8 is a gap"
+    );
+    assert_eq!(get(&server, "/api/neuron/id/x").status, 400);
+}
+
+#[test]
+fn select_semantics() {
+    let server = FakeServer::start(Catalog::generate(500));
+    let catalog = server.catalog();
+    let expect = |q: &str, fq: &[&str]| -> Vec<u64> {
+        catalog
+            .query(q, fq)
+            .unwrap()
+            .into_iter()
+            .map(|i| catalog.id(i).unwrap())
+            .collect()
+    };
+    let select = |query: &str| get(&server, &format!("/api/neuron/select?{query}&size=500"));
+
+    let mouse = expect("species:mouse", &[]);
+    let or = select("q=species:mouse,rat").json();
+    let mouse_or_rat = expect("species:mouse,rat", &[]);
+    assert!(mouse_or_rat.len() > mouse.len() && !mouse.is_empty());
+    assert_eq!(ids(&or), mouse_or_rat);
+    assert_eq!(
+        or["page"]["totalElements"].as_u64().unwrap() as usize,
+        mouse_or_rat.len()
+    );
+
+    let and = select("q=species:mouse&fq=archive:Markram&fq=brain_region:hippocampus").json();
+    let and_ids = ids(&and);
+    assert!(!and_ids.is_empty());
+    for id in &and_ids {
+        let r = catalog.record_value(catalog.index_of_id(*id).unwrap());
+        assert_eq!(r["species"], "mouse");
+        assert_eq!(r["archive"], "Markram");
+        assert!(r["brain_region"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("hippocampus")));
+    }
+    assert_eq!(
+        and_ids,
+        expect(
+            "species:mouse",
+            &["archive:Markram", "brain_region:hippocampus"]
+        )
+    );
+    // Any element of an array field matches; level fields match one element.
+    let neocortex = ids(&select("q=brain_region:neocortex").json());
+    assert_eq!(neocortex[0], 1, "cnic_001 is the first neocortex neuron");
+    let pyramidal = ids(&select("q=cell_type:pyramidal").json());
+    assert!(pyramidal.contains(&1));
+    assert_eq!(
+        ids(&select("q=brain_region_2:CA1").json()),
+        expect("brain_region:CA1", &[])
+    );
+    assert_eq!(select("q=brain_region_1:CA1").status, 404);
+    assert!(ids(&select("q=cell_type_3:principal%20cell").json()).contains(&1));
+    // Spaces: %20, quotes, several fields in q.
+    let allen = expect("archive:Allen Cell Types", &[]);
+    assert!(!allen.is_empty());
+    assert_eq!(ids(&select("q=archive:Allen%20Cell%20Types").json()), allen);
+    assert_eq!(
+        ids(&select("q=archive:%22Allen%20Cell%20Types%22").json()),
+        allen
+    );
+    assert_eq!(
+        ids(&select("q=species:mouse%20archive:Allen%20Cell%20Types").json()),
+        expect("species:mouse", &["archive:Allen Cell Types"])
+    );
+    // Wildcards, ranges, numeric ids, sort.
+    let prefixed = ids(&select("q=neuron_name:cell_1*").json());
+    assert!(!prefixed.is_empty());
+    for id in &prefixed {
+        assert!(catalog
+            .name(catalog.index_of_id(*id).unwrap())
+            .starts_with("cell_1"));
+    }
+    assert_eq!(ids(&select("q=neuron_id:1,2,3,8").json()), [1, 2, 3]);
+    assert_eq!(
+        select("q=neuron_id:%5B*%20TO%20*%5D").json()["page"]["totalElements"],
+        500
+    );
+    let desc = ids(&select("q=species:mouse,rat&sort=neuron_id,desc").json());
+    assert_eq!(desc, mouse_or_rat.iter().rev().copied().collect::<Vec<_>>());
+    // Case-sensitive exact match; zero hits -> 404 JSON.
+    let none = select("q=species:Mouse");
+    assert_eq!(none.status, 404);
+    assert_eq!(
+        none.text(),
+        r#"{"status":404,"error":"Not Found","message":"No neurons found","path":"/api/neuron/select"}"#
+    );
+    assert_eq!(none.content_type, "application/json");
+    assert_eq!(select("q=UNKNOWN_FIELD:0").status, 400);
+    assert_eq!(select("q=species:mouse&fq=nope:1").status, 400);
+    assert_eq!(get(&server, "/api/neuron/select").status, 400);
+    assert_eq!(get(&server, "/api/neuron/select?q=species").status, 400);
+    // Count probe, page beyond the end.
+    let count = select("q=species:mouse&size=1").json();
+    assert_eq!(
+        count["page"]["totalElements"].as_u64().unwrap() as usize,
+        mouse.len()
+    );
+    let beyond = get(&server, "/api/neuron/select?q=species:mouse&page=99");
+    assert_eq!(beyond.status, 200);
+    assert!(beyond.json().get("_embedded").is_none());
+    // POST with a JSON body.
+    let mut resp = agent()
+        .post(&format!("{}/api/neuron/select?size=500", server.base_url()))
+        .header("content-type", "application/json")
+        .send(r#"{"species":["mouse","rat"]}"#)
+        .unwrap();
+    let posted: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(ids(&posted), mouse_or_rat);
+}
+
+#[test]
+fn fields_values_and_partition() {
+    let server = FakeServer::start(Catalog::generate(300));
+    let list = get(&server, "/api/neuron/fields").json();
+    let fields = list["Neuron Fields"].as_array().unwrap();
+    assert_eq!(fields.len(), NEURON_FIELDS.len());
+    assert_eq!(fields[0], "neuron_id");
+    assert!(fields.contains(&Value::from("Physical_Integrity")));
+
+    let all = get(&server, "/api/neuron/fields/species?size=10000").json();
+    let species: Vec<&str> = all["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(species[0], "monkey", "first-seen order: cnic_001 first");
+    assert_eq!(species.len(), 6);
+    assert_eq!(
+        all["page"],
+        serde_json::json!({"size":10000,"totalElements":6,"totalPages":1,"number":0})
+    );
+    let paged = get(&server, "/api/neuron/fields/species?size=4&page=1").json();
+    assert_eq!(paged["fields"].as_array().unwrap().len(), 2);
+    assert_eq!(paged["fields"][0].as_str(), Some(species[4]));
+    assert_eq!(paged["page"]["totalPages"], 2);
+    // Array elements count individually; default size 50.
+    let regions = get(&server, "/api/neuron/fields/brain_region").json();
+    assert!(regions["fields"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("CA1")));
+    assert_eq!(regions["page"]["size"], 50);
+    let level1 = get(&server, "/api/neuron/fields/brain_region_1?size=100").json();
+    assert!(!level1["fields"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("CA1")));
+    let names = get(&server, "/api/neuron/fields/neuron_name?size=100&page=2").json();
+    assert_eq!(names["page"]["totalElements"], 300);
+    assert_eq!(names["fields"].as_array().unwrap().len(), 100);
+    let unknown = get(&server, "/api/neuron/fields/nope");
+    assert_eq!(
+        (unknown.status, unknown.json()["status"].as_u64()),
+        (404, Some(404))
+    );
+
+    let partition = get(&server, "/api/neuron/partition/species").json();
+    let counts = partition["fields"].as_object().unwrap();
+    assert_eq!(
+        counts.values().map(|v| v.as_u64().unwrap()).sum::<u64>(),
+        300
+    );
+    let mouse = server.catalog().query("species:mouse", &[]).unwrap().len() as u64;
+    assert_eq!(counts["mouse"].as_u64(), Some(mouse));
+    assert_eq!(get(&server, "/api/neuron/partition/nope").status, 404);
+}
+
+#[test]
+fn morphometry() {
+    let server = FakeServer::start(Catalog::generate(40));
+    let one = get(&server, "/api/morphometry/id/1").json();
+    let keys: Vec<&str> = one
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, MORPHOMETRY_KEYS);
+    assert_eq!(one["surface"].as_f64(), Some(8842.91), "from the record");
+    assert_eq!(one["neuron_name"], "cnic_001");
+    assert_eq!(get(&server, "/api/morphometry/name/cnic_001").json(), one);
+    assert_eq!(get(&server, "/api/morphometry/id/8").status, 404);
+
+    let batch = get(
+        &server,
+        "/api/morphometry/select?q=Neuron_id:3,1,2,8&page=0&size=500",
+    )
+    .json();
+    let got: Vec<u64> = batch["_embedded"]["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["neuron_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, [1, 2, 3]);
+    assert_eq!(batch["_embedded"]["measurements"][0], one);
+    assert_eq!(
+        get(&server, "/api/morphometry/select?q=Neuron_id:8").status,
+        404
+    );
+    assert_eq!(
+        get(&server, "/api/morphometry/select?q=species:mouse").status,
+        400
+    );
+    server.set_refuse_morphometry_batch(true);
+    assert_eq!(
+        get(&server, "/api/morphometry/select?q=Neuron_id:1").status,
+        400
+    );
+    assert_eq!(get(&server, "/api/morphometry/id/2").status, 200);
+}
+
+#[test]
+fn files_are_served_byte_identical() {
+    let mut catalog = Catalog::generate(60);
+    let hostile = [
+        ("../x", "Markram"),
+        ("a/b", "Markram"),
+        ("", "Markram"),
+        ("sp ace", "Allen Cell Types"),
+    ];
+    for (k, (name, archive)) in hostile.iter().enumerate() {
+        let record =
+            serde_json::json!({"neuron_id": 9000 + k, "neuron_name": name, "archive": archive});
+        catalog.push_raw(record, Some(format!("raw file {k}\n").into_bytes()));
+    }
+    let no_archive = catalog.push_raw(
+        serde_json::json!({"neuron_id": 9100, "neuron_name": "orphan"}),
+        Some(b"x".to_vec()),
+    );
+    let no_file = catalog.push_raw(
+        serde_json::json!({"neuron_id": 9101, "neuron_name": "nofile", "archive": "Amaral"}),
+        None,
+    );
+    let server = FakeServer::start(catalog);
+    let catalog = server.catalog();
+
+    let fixture = |i: usize| {
+        std::fs::read(
+            fixtures_dir()
+                .join("swc")
+                .join(catalog.swc_fixture_name(i).unwrap()),
+        )
+        .unwrap()
+    };
+    let zero = get(
+        &server,
+        "/dableFiles/wearne_hof/CNG%20version/cnic_001.CNG.swc",
+    );
+    assert_eq!(zero.status, 200);
+    assert_eq!(zero.content_type, "text/plain");
+    assert_eq!(zero.body, fixture(0));
+    let allen = (1..60)
+        .find(|&i| catalog.archive(i) == Some("Allen Cell Types"))
+        .unwrap();
+    let path = catalog.cng_path(allen).unwrap();
+    assert!(
+        path.starts_with("/dableFiles/allen%20cell%20types/CNG%20version/"),
+        "{path}"
+    );
+    assert_eq!(get(&server, &path).body, fixture(allen));
+    assert_eq!(catalog.swc_bytes(allen), fixture(allen).as_slice());
+    assert_eq!(
+        get(
+            &server,
+            "/neuroMorpho/dableFiles/wearne_hof/CNG%20version/cnic_001.CNG.swc"
+        )
+        .body,
+        fixture(0)
+    );
+
+    // Hostile names are served at their percent-encoded URL only.
+    for (k, hostile) in hostile.iter().enumerate() {
+        let got = get(&server, &catalog.cng_path(60 + k).unwrap());
+        assert_eq!(
+            (got.status, got.body),
+            (200, format!("raw file {k}\n").into_bytes()),
+            "{hostile:?}"
+        );
+    }
+    assert_eq!(
+        get(&server, "/dableFiles/markram/CNG%20version/../x.CNG.swc").status,
+        404
+    );
+    assert_eq!(
+        get(&server, "/dableFiles/markram/CNG%20version/a/b.CNG.swc").status,
+        404
+    );
+    assert_eq!(catalog.cng_path(no_archive), None);
+    assert_eq!(
+        get(&server, &catalog.cng_path(no_file).unwrap()).status,
+        404
+    );
+
+    // Missing files: 404 with an HTML body.
+    let missing = get(&server, "/dableFiles/wearne_hof/CNG%20version/nope.CNG.swc");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.content_type, "text/html");
+    assert_eq!(
+        missing.text(),
+        "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+    );
+    assert_eq!(
+        get(
+            &server,
+            "/dableFiles/Wearne_Hof/CNG%20version/cnic_001.CNG.swc"
+        )
+        .status,
+        404,
+        "case matters"
+    );
+    assert_eq!(
+        get(
+            &server,
+            "/dableFiles/markram/CNG%20version/cnic_001.CNG.swc"
+        )
+        .status,
+        404,
+        "wrong archive"
+    );
+    server.remove_file("cnic_001");
+    assert_eq!(
+        get(
+            &server,
+            "/dableFiles/wearne_hof/CNG%20version/cnic_001.CNG.swc"
+        )
+        .status,
+        404
+    );
+
+    // Source-Version and logs.
+    assert_eq!(
+        get(
+            &server,
+            "/dableFiles/wearne_hof/Source-Version/cnic_001.swc"
+        )
+        .body,
+        fixture(0)
+    );
+    let xml = (1..60)
+        .find(|&i| catalog.field_values(i, "original_format").unwrap() == ["Custom.xml"])
+        .unwrap();
+    let source = catalog.source_path(xml).unwrap();
+    assert!(source.ends_with(".morph.xml"), "{source}");
+    let got = get(&server, &source);
+    assert_eq!(got.status, 200);
+    assert_eq!(got.text(), get(&server, &source).text(), "deterministic");
+    let asc = (1..60)
+        .find(|&i| catalog.field_values(i, "original_format").unwrap() == ["Neurolucida.asc"])
+        .unwrap();
+    assert!(catalog.source_path(asc).unwrap().ends_with(".asc"));
+    assert_eq!(get(&server, &catalog.source_path(asc).unwrap()).status, 200);
+    assert_eq!(
+        get(
+            &server,
+            "/dableFiles/wearne_hof/Remaining%20issues/cnic_001.CNG.swc.std"
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(
+            &server,
+            "/dableFiles/wearne_hof/Standardization%20log/cnic_001.std"
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(
+            &server,
+            "/dableFiles/wearne_hof/Standardization%20log/nope.std"
+        )
+        .status,
+        404
+    );
+    assert_eq!(get(&server, "/nothing/here").status, 404);
+}
+
+#[test]
+fn counters_connections_and_recording() {
+    let server = FakeServer::start(Catalog::generate(100));
+    let agent = agent();
+    let base = server.base_url();
+    for path in [
+        "/api/health",
+        "/api/neuron?size=1",
+        "/api/neuron/select?q=species:mouse&size=1",
+        "/api/neuron/select?q=species:mouse&size=20",
+        "/api/neuron?page=1",
+        "/api/neuron/fields",
+        "/api/neuron/fields/species",
+        "/api/neuron/partition/species",
+        "/api/neuron/id/1",
+        "/api/neuron/name/cnic_001",
+        "/api/morphometry/id/1",
+        "/dableFiles/wearne_hof/CNG%20version/cnic_001.CNG.swc",
+        "/dableFiles/wearne_hof/CNG%20version/cnic_001.CNG.swc",
+        "/neuron_info.jsp?neuron_name=cnic_001",
+        "/favicon.ico",
+    ] {
+        get_with(&agent, &format!("{base}{path}"));
+    }
+    let c = server.counters();
+    assert_eq!(c.connections, 1, "keep-alive reuses one connection: {c:?}");
+    assert_eq!(c.requests, 15);
+    assert_eq!(
+        (
+            c.health,
+            c.count,
+            c.pages,
+            c.fields,
+            c.field_values,
+            c.partition
+        ),
+        (1, 2, 2, 1, 1, 1)
+    );
+    assert_eq!(
+        (c.records, c.morphometry, c.files, c.jsp, c.other, c.faults),
+        (2, 1, 2, 1, 1, 0)
+    );
+    assert_eq!(
+        get_with(&agent, &format!("{base}/neuron_info.jsp")).status,
+        403
+    );
+    assert_eq!(server.file_hits("cnic_001"), 2);
+    assert_eq!(server.max_file_hits(), 2);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 16);
+    assert_eq!(
+        requests[2].target,
+        "/api/neuron/select?q=species:mouse&size=1"
+    );
+    assert_eq!(requests[0].method, "GET");
+    assert!(requests[0]
+        .user_agent
+        .as_deref()
+        .unwrap_or("")
+        .starts_with("ureq"));
+
+    let stats =
+        Counters::from_json(&get_with(&agent, &format!("{base}/__fake/stats")).text()).unwrap();
+    assert_eq!(stats, server.counters(), "/__fake/... is not counted");
+    get_with(&agent, &format!("{base}/__fake/reset"));
+    assert_eq!(server.counters(), Counters::default());
+    assert_eq!((server.max_file_hits(), server.requests().len()), (0, 0));
+
+    server.set_recording(false);
+    get_with(&agent, &format!("{base}/api/health"));
+    assert!(server.requests().is_empty());
+    assert_eq!(server.counters().requests, 1);
+
+    // A second agent opens a second connection; `Connection: close` is honoured.
+    let mut resp = ureq::Agent::config_builder()
+        .proxy(None)
+        .build()
+        .new_agent()
+        .get(&format!("{base}/api/health"))
+        .header("connection", "close")
+        .call()
+        .unwrap();
+    assert_eq!(resp.headers().get("connection").unwrap(), "close");
+    resp.body_mut().read_to_string().unwrap();
+    assert_eq!(server.counters().connections, 1);
+}
+
+#[test]
+fn malformed_requests_get_400_without_killing_the_server() {
+    use std::io::{Read, Write};
+    let server = FakeServer::start(Catalog::generate(5));
+    for raw in [
+        "garbage\r\n\r\n",
+        "GET nopath HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nbad header line\r\n\r\n",
+        "POST /api/neuron/select HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+    ] {
+        let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+        s.write_all(raw.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{raw:?} -> {answer:?}");
+    }
+    let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    s.write_all(b"GET /api/neuron/id/%ZZ%%%C3%28 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert_eq!(get(&server, "/api/health").status, 200);
+}
+
+#[test]
+fn each_fault_kind() {
+    let server = FakeServer::start(Catalog::generate(200));
+    let base = server.base_url();
+    let url = |p: &str| format!("{base}{p}");
+    let page1 = "/api/neuron?page=1&size=10";
+
+    server.push_fault(FaultRule::new(Target::Page(1), 2, Fault::Status(503)));
+    assert_eq!(
+        get(&server, "/api/neuron?page=0&size=10").status,
+        200,
+        "other pages unaffected"
+    );
+    assert_eq!(
+        get(&server, "/api/neuron?page=1&size=1").status,
+        200,
+        "a count is not a page"
+    );
+    for _ in 0..2 {
+        let got = get(&server, page1);
+        assert_eq!(got.status, 503);
+        assert_eq!(got.json()["status"], 503);
+    }
+    assert_eq!(get(&server, page1).status, 200);
+    assert_eq!(server.pending_faults(), 0);
+
+    server.push_fault(FaultRule::new(
+        Target::Count,
+        1,
+        Fault::TooMany {
+            retry_after: "7".into(),
+        },
+    ));
+    let resp = agent().get(&url("/api/neuron?size=1")).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    assert_eq!(resp.headers().get("retry-after").unwrap(), "7");
+
+    server.push_fault(FaultRule::new(Target::Api, 1, Fault::ResetBeforeHeaders));
+    let err = agent().get(&url("/api/health")).call().unwrap_err();
+    assert_eq!(io_kind(&err), Some(ErrorKind::ConnectionReset), "{err:?}");
+
+    server.push_fault(FaultRule::new(Target::AnyFile, 1, Fault::ResetAfterHeaders));
+    let mut resp = agent()
+        .get(&url(
+            "/dableFiles/wearne_hof/CNG%20version/cnic_001.CNG.swc",
+        ))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let err = resp.body_mut().read_to_vec().unwrap_err();
+    // ureq reports a reset in the middle of a body as UnexpectedEof ("Peer disconnected").
+    assert_eq!(io_kind(&err), Some(ErrorKind::UnexpectedEof), "{err:?}");
+
+    server.push_fault(FaultRule::new(
+        Target::Path("cnic_001.CNG".into()),
+        1,
+        Fault::Truncate,
+    ));
+    let mut resp = agent()
+        .get(&url(
+            "/dableFiles/wearne_hof/CNG%20version/cnic_001.CNG.swc",
+        ))
+        .call()
+        .unwrap();
+    let err = resp.body_mut().read_to_vec().unwrap_err();
+    assert_eq!(io_kind(&err), Some(ErrorKind::UnexpectedEof), "{err:?}");
+
+    server.push_fault(FaultRule::new(Target::Any, 1, Fault::Html200));
+    let got = get(&server, "/api/neuron/id/1");
+    assert_eq!((got.status, got.content_type.as_str()), (200, "text/html"));
+    assert!(got.text().starts_with("<html>"));
+
+    server.push_fault(FaultRule::new(Target::Any, 1, Fault::MalformedJson));
+    let got = get(&server, "/api/neuron/id/1");
+    assert_eq!(got.status, 200);
+    assert!(serde_json::from_slice::<Value>(&got.body).is_err());
+    assert!(real_record().starts_with(&got.text()));
+
+    server.push_fault(FaultRule::new(
+        Target::Any,
+        1,
+        Fault::Delay(Duration::from_millis(300)),
+    ));
+    let start = Instant::now();
+    assert_eq!(get(&server, "/api/health").status, 200);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+
+    server.push_fault(FaultRule::new(
+        Target::Page(0),
+        1,
+        Fault::ReportTotalDelta(5),
+    ));
+    let shifted = get(&server, "/api/neuron?size=50").json();
+    assert_eq!(
+        shifted["page"],
+        serde_json::json!({"size":50,"totalElements":205,"totalPages":5,"number":0})
+    );
+    assert_eq!(ids(&shifted).len(), 50);
+    server.push_fault(FaultRule::new(
+        Target::Any,
+        1,
+        Fault::ReportTotalDelta(-150),
+    ));
+    let shrunk = get(
+        &server,
+        "/api/neuron/select?q=neuron_id:%5B*%20TO%20*%5D&size=50",
+    )
+    .json();
+    assert_eq!(shrunk["page"]["totalElements"], 50);
+    assert_eq!(shrunk["page"]["totalPages"], 1);
+
+    assert_eq!(server.counters().faults, 11);
+    assert_eq!(server.pending_faults(), 0);
+}
+
+/// Raw socket view: a reset ends in ECONNRESET, a truncation in a clean EOF.
+#[test]
+fn resets_are_real_tcp_resets() {
+    use std::io::{Read, Write};
+    let server = FakeServer::start(Catalog::generate(5));
+    let request =
+        b"GET /dableFiles/wearne_hof/CNG%20version/cnic_001.CNG.swc HTTP/1.1\r\nHost: x\r\n\r\n";
+    let full_len = server.catalog().swc_bytes(0).len();
+    for (fault, expect_reset) in [
+        (Fault::ResetBeforeHeaders, true),
+        (Fault::ResetAfterHeaders, true),
+        (Fault::Truncate, false),
+    ] {
+        server.push_fault(FaultRule::new(Target::AnyFile, 1, fault.clone()));
+        let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+        s.write_all(request).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        let end = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break None,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break Some(e.kind()),
+            }
+        };
+        let reset = end == Some(ErrorKind::ConnectionReset);
+        assert_eq!(reset, expect_reset, "{fault:?}: {end:?}");
+        if fault != Fault::ResetBeforeHeaders {
+            let text = String::from_utf8_lossy(&got);
+            assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{fault:?}");
+            assert!(
+                text.contains(&format!("Content-Length: {full_len}\r\n")),
+                "{fault:?}"
+            );
+            assert!(got.len() < full_len, "{fault:?}: only part of the body");
+        }
+    }
+}
+
+#[test]
+fn latency_applies_per_request_concurrently() {
+    let server = FakeServer::start(Catalog::generate(10));
+    server.set_latency(Duration::from_millis(300));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..20)
+        .map(|_| {
+            let url = format!("{}/api/neuron/id/1", server.base_url());
+            std::thread::spawn(move || get_with(&agent(), &url).status)
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_millis(1500),
+        "{elapsed:?}"
+    );
+    assert_eq!(server.counters().connections, 20);
+}
+
+#[test]
+fn random_faults_never_hit_one_target_three_times_in_a_row() {
+    let server = FakeServer::start(Catalog::generate(100));
+    server.set_random_faults(0.6, 42);
+    let agent = agent();
+    let mut failures = 0;
+    for k in 0..100 {
+        let url = if k % 2 == 0 {
+            format!("{}/api/neuron?page={}&size=10", server.base_url(), k % 10)
+        } else {
+            format!(
+                "{}{}",
+                server.base_url(),
+                server.catalog().cng_path(k % 100).unwrap()
+            )
+        };
+        let ok = (0..4).any(|_| match agent.get(&url).call() {
+            Ok(mut resp) => {
+                let html = resp
+                    .headers()
+                    .get("content-type")
+                    .is_some_and(|v| v == "text/html");
+                let body = resp.body_mut().read_to_vec();
+                resp.status().as_u16() == 200 && !html && body.is_ok()
+            }
+            Err(_) => false,
+        });
+        if !ok {
+            failures += 1;
+        }
+    }
+    assert_eq!(failures, 0);
+    let c = server.counters();
+    assert!(c.faults > 50, "{c:?}");
+    server.set_random_faults(0.0, 0);
+    let before = server.counters().faults;
+    for _ in 0..20 {
+        assert_eq!(get(&server, "/api/health").status, 200);
+    }
+    assert_eq!(server.counters().faults, before);
+}
+
+#[test]
+fn drop_stops_the_server() {
+    let server = FakeServer::start(Catalog::generate(3));
+    let addr = server.addr();
+    let agent = agent();
+    assert_eq!(
+        get_with(&agent, &format!("http://{addr}/api/health")).status,
+        200
+    );
+    drop(server);
+    assert!(agent
+        .get(&format!("http://{addr}/api/health"))
+        .call()
+        .is_err());
+}
+
+#[test]
+fn large_catalog_builds_fast_and_pages_deep() {
+    let start = Instant::now();
+    let catalog = Catalog::generate(300_000);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    let last_id = catalog.id(299_999).unwrap();
+    let server = FakeServer::start_with(
+        catalog,
+        ServerOptions {
+            recording: false,
+            ..ServerOptions::default()
+        },
+    );
+    let agent = agent();
+    let base = server.base_url();
+    let start = Instant::now();
+    let page = get_with(&agent, &format!("{base}/api/neuron?page=599&size=500")).json();
+    assert_eq!(
+        page["page"],
+        serde_json::json!({"size":500,"totalElements":300000,"totalPages":600,"number":599})
+    );
+    let got = ids(&page);
+    assert_eq!(got.len(), 500);
+    assert_eq!(*got.last().unwrap(), last_id);
+    assert!(got.windows(2).all(|w| w[0] < w[1]));
+    let select = get_with(
+        &agent,
+        &format!("{base}/api/neuron/select?q=species:mouse&fq=archive:Markram&size=500&page=3"),
+    )
+    .json();
+    assert_eq!(ids(&select).len(), 500);
+    for k in [0, 300, 598] {
+        assert_eq!(
+            ids(&get_with(&agent, &format!("{base}/api/neuron?page={k}&size=500")).json()).len(),
+            500
+        );
+    }
+    assert_eq!(
+        get_with(
+            &agent,
+            &format!("{base}/api/neuron/name/{}", server.catalog().name(299_999))
+        )
+        .status,
+        200
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
