@@ -320,15 +320,22 @@ impl<'a> Collector<'a> {
     ) -> Result<Summary> {
         let writer = self.writer.take().expect("finish once");
         let selected = writer.rows();
-        let metadata_path = writer.finish()?;
-        log::info!(
-            "wrote metadata for {selected} neurons to {}",
-            metadata_path.display()
-        );
+        // No row, no table: an empty file would look like a successful search.
+        let metadata_path = if selected == 0 {
+            drop(writer);
+            None
+        } else {
+            let path = writer.finish()?;
+            log::info!(
+                "wrote metadata for {selected} neurons to {}",
+                path.display()
+            );
+            Some(path)
+        };
         let mut summary = Summary {
             matched,
             selected,
-            metadata_path: Some(metadata_path),
+            metadata_path,
             ..Summary::default()
         };
         if self.options.download && !self.items.is_empty() {
