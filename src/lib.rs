@@ -113,6 +113,11 @@ pub mod search;
 pub mod swc;
 mod tls;
 
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use client::{Client, ClientBuilder, ProxyMode, ALTERNATE_BASE_URL, DEFAULT_BASE_URL};
 pub use download::{DownloadItem, DownloadOptions, DownloadReport, FailedFile, FileKind, Progress};
 pub use error::{Error, FailureKind, InvalidItem, Result};

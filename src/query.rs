@@ -231,14 +231,16 @@ impl Query {
                             format!("filters.{field}[{i}]: the value is empty"),
                         ))
                     }
-                    other => return Err(Error::query(
-                        source,
-                        format!(
+                    other => {
+                        return Err(Error::query(
+                            source,
+                            format!(
                             "filters.{field}[{i}]: expected a string, got {} (quote it: \"{}\")",
                             kind_of(other),
                             other
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
             query.add_filter(field.clone(), strings);

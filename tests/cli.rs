@@ -428,4 +428,23 @@ fn zero_hits_is_an_error_that_says_so() {
         "{err}"
     );
     assert!(!dir.path().join("metadata.csv").exists(), "no empty table");
+    // An unknown field: the server refuses the select (400); the error says which field.
+    let o = run(
+        &server,
+        &[
+            "download",
+            "-f",
+            "specie=mouse",
+            "-o",
+            dir.path().to_str().unwrap(),
+            "--no-log",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("unknown field 'specie' (did you mean: species"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }

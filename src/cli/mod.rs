@@ -49,11 +49,11 @@ pub fn main() -> ExitCode {
 fn run(config: &Config) -> Result<u8, String> {
     match &config.command {
         Command::Help(text) => {
-            print!("{text}");
+            print_out(text);
             Ok(exit::OK)
         }
         Command::Version => {
-            println!("neuromorpho {}", env!("CARGO_PKG_VERSION"));
+            print_out(&format!("neuromorpho {}\n", env!("CARGO_PKG_VERSION")));
             Ok(exit::OK)
         }
         Command::Fields { field } => {
@@ -69,7 +69,7 @@ fn run(config: &Config) -> Result<u8, String> {
                 out.push_str(&v);
                 out.push('\n');
             }
-            print!("{out}");
+            print_out(&out);
             Ok(exit::OK)
         }
         Command::Preview {
@@ -83,19 +83,18 @@ fn run(config: &Config) -> Result<u8, String> {
             client.validate(&query).map_err(|e| explain(&client, e))?;
             let total = client.count(&query).map_err(|e| explain(&client, e))?;
             let first = client.first(&query, 3).map_err(|e| explain(&client, e))?;
-            println!("query:     {}", describe(&query));
-            println!("neurons:   {total}");
-            println!("output:    {}", out_dir.join("downloads").display());
-            println!("metadata:  {}", out_dir.join(metadata_file).display());
             let names: Vec<&str> = first.iter().map(|n| n.neuron_name.as_str()).collect();
-            println!(
-                "first:     {}",
-                if names.is_empty() {
-                    "(none)".to_string()
-                } else {
-                    names.join(", ")
-                }
-            );
+            let names = if names.is_empty() {
+                "(none)".to_string()
+            } else {
+                names.join(", ")
+            };
+            print_out(&format!(
+                "query:     {}\nneurons:   {total}\noutput:    {}\nmetadata:  {}\nfirst:     {names}\n",
+                describe(&query),
+                out_dir.join("downloads").display(),
+                out_dir.join(metadata_file).display(),
+            ));
             Ok(exit::OK)
         }
         Command::Job(job) => run_job(config, job),
@@ -104,18 +103,16 @@ fn run(config: &Config) -> Result<u8, String> {
             let client = build_client(&config.net)?;
             let checks = client.diagnose();
             let mut ok = true;
+            let mut text = String::new();
             for c in &checks {
-                println!(
-                    "{:<4} {:<9} {}",
-                    if c.ok { "ok" } else { "FAIL" },
-                    c.step,
-                    c.detail
-                );
+                let status = if c.ok { "ok" } else { "FAIL" };
+                text.push_str(&format!("{status:<4} {:<9} {}\n", c.step, c.detail));
                 if let Some(h) = &c.hint {
-                    println!("{:<14} -> {h}", "");
+                    text.push_str(&format!("{:<14} -> {h}\n", ""));
                 }
                 ok &= c.ok;
             }
+            print_out(&text);
             Ok(if ok { exit::OK } else { exit::ERROR })
         }
     }
@@ -182,8 +179,22 @@ fn run_job(config: &Config, job: &JobConfig) -> Result<u8, String> {
     let summary = match result {
         Ok(s) => s,
         Err(e) => {
+            // A select the server refuses (400) usually names an unknown field: say which.
+            let e = match (&e, &query) {
+                (
+                    Error::Request {
+                        kind: FailureKind::Http4xx,
+                        ..
+                    },
+                    Some(q),
+                ) => match client.validate(q) {
+                    Err(invalid @ Error::Invalid(_)) => invalid,
+                    _ => e,
+                },
+                _ => e,
+            };
             let msg = explain(&client, e);
-            log::error!("{msg}");
+            log::error!(target: output::FILE_ONLY, "{msg}");
             return Err(msg);
         }
     };
@@ -195,7 +206,7 @@ fn run_job(config: &Config, job: &JobConfig) -> Result<u8, String> {
             },
             None => "none of the names was found on the server".to_string(),
         };
-        log::error!("{msg}");
+        log::error!(target: output::FILE_ONLY, "{msg}");
         return Err(msg);
     }
     report(&view, &summary, job);
@@ -261,6 +272,13 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) {
             s.not_found.join(", ")
         );
     }
+}
+
+/// Write to stdout; a closed pipe (`neuromorpho fields | head`) is not an error.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn init_logging(v: Verbosity, file: Option<&Path>) -> Result<(), String> {

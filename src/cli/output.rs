@@ -12,6 +12,10 @@ use neuromorpho::Progress;
 
 use super::args::Verbosity;
 
+/// Log target of records meant for the log file only (e.g. the final error, which `main`
+/// already prints once on stderr).
+pub const FILE_ONLY: &str = "neuromorpho::log_file_only";
+
 /// True while a progress line is on screen: a log line must clear it first.
 static LINE_ON_SCREEN: Mutex<bool> = Mutex::new(false);
 
@@ -29,7 +33,7 @@ impl Log for Logger {
     }
 
     fn log(&self, r: &Record) {
-        if self.stderr.matches(r) {
+        if r.target() != FILE_ONLY && self.stderr.matches(r) {
             let mut on_screen = LINE_ON_SCREEN.lock().unwrap_or_else(|p| p.into_inner());
             if *on_screen {
                 eprint!("\r\x1b[2K");
