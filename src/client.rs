@@ -454,16 +454,20 @@ impl Client {
                 std::thread::sleep(delay);
                 continue;
             }
-            if failure.kind == FailureKind::NotFound && quiet_not_found {
-                log::debug!("{shown_url}: {}", failure.detail);
-            } else {
-                log::warn!(
-                    "{shown_url}: {} [{}] (after {attempt} attempt{})",
-                    failure.detail,
-                    failure.kind,
-                    if attempt == 1 { "" } else { "s" }
-                );
-            }
+            // A failed download goes into a report and the run goes on: warn. A failed API
+            // call comes back to the caller as an Err, which reports it once: info (log file).
+            let level = match (kind, failure.kind) {
+                (_, FailureKind::NotFound) if quiet_not_found => log::Level::Debug,
+                (Kind::File, _) => log::Level::Warn,
+                (Kind::Api, _) => log::Level::Info,
+            };
+            log::log!(
+                level,
+                "{shown_url}: {} [{}] (after {attempt} attempt{})",
+                failure.detail,
+                failure.kind,
+                if attempt == 1 { "" } else { "s" }
+            );
             return Err(Error::Request {
                 url: shown_url,
                 kind: failure.kind,
