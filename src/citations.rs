@@ -124,7 +124,12 @@ impl Citations {
 
     /// Write `<out>/CITATIONS.md` (atomically). Returns its path.
     pub fn write(&self, out_dir: &Path) -> Result<PathBuf> {
-        let path = out_dir.join("CITATIONS.md");
+        self.write_to(&out_dir.join("CITATIONS.md"))
+    }
+
+    /// Write the Markdown to `path` (atomically), e.g. `CITATIONS.shard-2-of-10.md`.
+    pub fn write_to(&self, path: &Path) -> Result<PathBuf> {
+        let path = path.to_path_buf();
         let temp = crate::download::temp_path(&path);
         std::fs::write(&temp, self.render()).map_err(|e| Error::io(&temp, e))?;
         std::fs::rename(&temp, &path).map_err(|e| Error::io(&path, e))?;

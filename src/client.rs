@@ -342,6 +342,11 @@ impl Client {
         &self.inner.base_url
     }
 
+    /// TLS certificate verification is off (`insecure(true)`).
+    pub(crate) fn is_insecure(&self) -> bool {
+        self.inner.settings.insecure
+    }
+
     /// The configured concurrency.
     pub fn concurrency(&self) -> usize {
         self.inner.concurrency

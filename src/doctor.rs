@@ -165,7 +165,12 @@ impl Client {
                 return checks;
             }
             _ => {
-                if https {
+                if https && self.is_insecure() {
+                    checks.push(Check::pass(
+                        "TLS",
+                        "handshake done; certificate NOT verified (--insecure)",
+                    ));
+                } else if https {
                     checks.push(Check::pass("TLS", "handshake and certificate verified"));
                 }
                 checks.push(Check::pass("HTTP", format!("{probe} answered")));

@@ -319,7 +319,12 @@ impl DownloadReport {
     /// Write `<out>/failed.csv` (`neuron_name,url,reason,detail`) when anything failed, or
     /// remove a stale one when nothing did. Returns the path written, if any.
     pub fn write_failed_csv(&self, out_dir: &Path) -> Result<Option<PathBuf>> {
-        let path = out_dir.join("failed.csv");
+        self.write_failed_csv_to(&out_dir.join("failed.csv"))
+    }
+
+    /// [`DownloadReport::write_failed_csv`] under another name (one per shard of a job array).
+    pub fn write_failed_csv_to(&self, path: &Path) -> Result<Option<PathBuf>> {
+        let path = path.to_path_buf();
         if self.failed.is_empty() {
             match std::fs::remove_file(&path) {
                 Ok(()) => log::info!(

@@ -345,7 +345,16 @@ impl<'a> Collector<'a> {
                 skip_existing: true,
             };
             let report = client.download(&self.items, &options, progress)?;
-            summary.failed_csv = report.write_failed_csv(&self.options.out_dir)?;
+            // Shards of a job array share the output folder: each keeps its own lists, or
+            // they would overwrite (and race on) each other's.
+            let part = self
+                .options
+                .shard
+                .map(|s| format!(".shard-{}-of-{}", s.index, s.count))
+                .unwrap_or_default();
+            let out = &self.options.out_dir;
+            summary.failed_csv =
+                report.write_failed_csv_to(&out.join(format!("failed{part}.csv")))?;
             if self.options.citations {
                 let mut citations = Citations::new();
                 let in_place: std::collections::HashSet<&str> =
@@ -357,7 +366,8 @@ impl<'a> Collector<'a> {
                 {
                     citations.add(item);
                 }
-                summary.citations_path = Some(citations.write(&self.options.out_dir)?);
+                summary.citations_path =
+                    Some(citations.write_to(&out.join(format!("CITATIONS{part}.md")))?);
             }
             summary.downloaded = report.downloaded;
             summary.skipped = report.skipped;

@@ -120,7 +120,8 @@ OPTIONS:
     --metadata-format FORMAT    csv (default), raw-csv, jsonl
     --morphometry               Add morph_* measurement columns
     --shard K/N                 Only neurons with neuron_id mod N == K-1 (job arrays);
-                                the table is then metadata.shard-K-of-N.csv
+                                the table is then metadata.shard-K-of-N.csv (and
+                                failed/CITATIONS/log files are per shard too)
     --from-csv FILE             Download the neurons of an earlier metadata file
                                 instead of a query (1 look-up request per 500 names)
     --no-log                    No log file

@@ -145,10 +145,21 @@ fn run_job(config: &Config, job: &JobConfig) -> Result<u8, String> {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         };
+        // Shards started in the same minute must not share (truncate) one log file.
+        let part = job
+            .shard
+            .map(|s| format!("-shard-{}-of-{}", s.index, s.count))
+            .unwrap_or_default();
         job.out_dir
-            .join(format!("{}-{stem}.log", output::log_file_stamp()))
+            .join(format!("{}-{stem}{part}.log", output::log_file_stamp()))
     });
     init_logging(config.verbosity, log_path.as_deref())?;
+    if config.net.insecure {
+        // The client was built before logging started, so its own warning went nowhere.
+        log::warn!(
+            "TLS certificate verification is OFF (--insecure): answers could come from anyone"
+        );
+    }
     log::info!(
         "neuromorpho {} against {}",
         env!("CARGO_PKG_VERSION"),
