@@ -56,6 +56,8 @@ pub struct ClientBuilder {
     max_file_size: u64,
     insecure: bool,
     ca_files: Vec<PathBuf>,
+    /// Set for a client derived from one that already warned about `insecure`.
+    already_warned: bool,
 }
 
 impl Default for ClientBuilder {
@@ -74,6 +76,7 @@ impl Default for ClientBuilder {
             max_file_size: 1 << 30,
             insecure: false,
             ca_files: Vec::new(),
+            already_warned: false,
         }
     }
 }
@@ -179,7 +182,7 @@ impl ClientBuilder {
             }
         }
         let tls = crate::tls::tls_config(self.insecure, &ca_files)?;
-        if self.insecure {
+        if self.insecure && !self.already_warned {
             log::warn!(
                 "TLS certificate verification is OFF (--insecure): answers could come from anyone"
             );
@@ -334,7 +337,9 @@ impl Client {
 
     /// A client like this one that tries every request once (diagnosis, quick checks).
     pub(crate) fn single_attempt(&self) -> Result<Client> {
-        self.inner.settings.clone().retries(1).build()
+        let mut settings = self.inner.settings.clone().retries(1);
+        settings.already_warned = true;
+        settings.build()
     }
 
     /// The server this client talks to (without a trailing slash).
