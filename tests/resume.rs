@@ -1,0 +1,298 @@
+//! Issue 3, "Never lose or corrupt a file": kill the CLI with SIGKILL in the middle of a run,
+//! check that every file under a final name is complete, run the same command again and check
+//! that the set is complete and that finished files were not fetched twice.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// The command line of both runs: the CLI against the fake server, no proxy, no rate limit.
+fn command(server: &FakeServer, out: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuromorpho"));
+    cmd.args([
+        "--base-url",
+        &server.base_url(),
+        "--no-proxy",
+        "--rate",
+        "0",
+        "download",
+        "--all",
+        "-o",
+        out.to_str().unwrap(),
+        "-c",
+        "6",
+        "--no-log",
+        "-q",
+    ])
+    .env_remove("RUST_LOG")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+/// Waits for `child` to exit; kills it and panics after `limit` (a hang).
+fn wait_with_limit(mut child: Child, limit: Duration) -> Output {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the CLI hung for {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn is_part(p: &Path) -> bool {
+    let n = p.file_name().unwrap().to_string_lossy();
+    n.starts_with('.') && n.ends_with(".part")
+}
+
+/// Final-named `.swc` files under `<out>/downloads`.
+fn final_swcs(out: &Path) -> Vec<PathBuf> {
+    files_under(&out.join("downloads"))
+        .into_iter()
+        .filter(|p| !is_part(p) && p.extension().is_some_and(|e| e == "swc"))
+        .collect()
+}
+
+/// The catalog row of a downloaded file, from its name (`<neuron_name>.swc`).
+fn row_of(server: &FakeServer, path: &Path) -> usize {
+    let name = path.file_stem().unwrap().to_string_lossy();
+    server
+        .catalog()
+        .index_of_name(&name)
+        .unwrap_or_else(|| panic!("{} is not a neuron of the catalog", path.display()))
+}
+
+fn needle(server: &FakeServer, i: usize) -> String {
+    format!("/{}.CNG.swc", server.catalog().name(i))
+}
+
+/// Every final-named file is byte-identical to the catalog's bytes; returns their rows.
+fn check_final_files(server: &FakeServer, out: &Path) -> Vec<usize> {
+    let mut rows = Vec::new();
+    for p in final_swcs(out) {
+        let i = row_of(server, &p);
+        let got = std::fs::read(&p).unwrap();
+        assert!(
+            got == server.catalog().swc_bytes(i),
+            "{} is under its final name but not complete ({} of {} bytes)",
+            p.display(),
+            got.len(),
+            server.catalog().swc_bytes(i).len()
+        );
+        rows.push(i);
+    }
+    rows.sort();
+    rows
+}
+
+#[test]
+fn killed_mid_download_then_resumed_completes_without_fetching_finished_files_again() {
+    const N: usize = 300;
+    let server = FakeServer::start_with(
+        Catalog::generate(N),
+        ServerOptions {
+            recording: false,
+            ..ServerOptions::default()
+        },
+    );
+    server.set_latency(Duration::from_millis(40));
+    // Two files are caught half-written when the kill comes: half a body then a reset, and
+    // the retry hangs (no headers for 30 s) while the half-written temporary file waits.
+    let trapped = [0, 150];
+    for &i in &trapped {
+        let path = Target::Path(needle(&server, i));
+        server.push_fault(FaultRule::new(path.clone(), 1, Fault::ResetAfterHeaders));
+        server.push_fault(FaultRule::new(
+            path,
+            1,
+            Fault::Delay(Duration::from_secs(30)),
+        ));
+    }
+    let out = TempDir::new();
+
+    // First run: SIGKILL once some files are in place and the trapped ones are half-written
+    // (Child::kill is SIGKILL on Unix).
+    let mut child = command(&server, out.path()).spawn().unwrap();
+    let started = Instant::now();
+    loop {
+        // A trapped file is in its hanging retry once the server has seen it twice.
+        let caught = trapped
+            .iter()
+            .all(|&i| server.file_hits(&needle(&server, i)) >= 2);
+        if caught && final_swcs(out.path()).len() >= 20 {
+            eprintln!("caught after {:?}", started.elapsed());
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the first run ended ({status}) before it could be killed");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no file appeared in 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed, not finished: {status}");
+
+    let present = check_final_files(&server, out.path());
+    assert!(
+        present.len() >= 20 && present.len() < N,
+        "killed mid-run: {} of {N} files in place",
+        present.len()
+    );
+    // The metadata table was complete before the downloads started.
+    let metadata = std::fs::read_to_string(out.path().join("metadata.csv")).unwrap();
+    assert_eq!(metadata.lines().count(), N + 1);
+    let leftovers = files_under(out.path())
+        .into_iter()
+        .filter(|p| is_part(p))
+        .count();
+    for &i in &trapped {
+        let name = server.catalog().name(i);
+        let part = out
+            .path()
+            .join("downloads")
+            .join(format!(".{name}.swc.part"));
+        let partial = std::fs::read(&part).unwrap();
+        let full = server.catalog().swc_bytes(i);
+        assert!(
+            partial.len() < full.len() && full.starts_with(&partial),
+            "{name}: {} of {} bytes",
+            partial.len(),
+            full.len()
+        );
+        assert!(!present.contains(&i));
+    }
+    eprintln!(
+        "killed with {} of {N} files in place and {leftovers} temporary file(s)",
+        present.len()
+    );
+    let first = server.counters();
+    let hits_before: Vec<usize> = (0..N)
+        .map(|i| server.file_hits(&needle(&server, i)))
+        .collect();
+    assert!(present.iter().all(|&i| hits_before[i] == 1));
+
+    // Second run: the same command, against a healthy server.
+    server.clear_faults();
+    server.set_latency(Duration::from_millis(5));
+    let o = wait_with_limit(
+        command(&server, out.path()).spawn().unwrap(),
+        Duration::from_secs(180),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let all = check_final_files(&server, out.path());
+    assert_eq!(all, (0..N).collect::<Vec<_>>(), "the whole set is complete");
+    for (i, before) in hits_before.iter().enumerate() {
+        let was_present = present.binary_search(&i).is_ok();
+        assert_eq!(
+            server.file_hits(&needle(&server, i)) - before,
+            usize::from(!was_present),
+            "{}: finished files are not fetched again, missing ones once",
+            server.catalog().name(i)
+        );
+    }
+    let second = server.counters();
+    assert_eq!(
+        second.files - first.files,
+        N - present.len(),
+        "the second run fetched exactly the missing files"
+    );
+    let parts: Vec<PathBuf> = files_under(out.path())
+        .into_iter()
+        .filter(|p| is_part(p))
+        .collect();
+    assert_eq!(
+        parts,
+        Vec::<PathBuf>::new(),
+        "no temporary file left ({leftovers} after the kill)"
+    );
+    assert_eq!(final_swcs(out.path()).len(), N);
+    assert!(!out.path().join("failed.csv").exists());
+    assert!(out.path().join("CITATIONS.md").exists());
+}
+
+#[test]
+fn killed_while_fetching_metadata_leaves_no_table_under_its_final_name() {
+    let server = FakeServer::start(Catalog::generate(40));
+    // The only page takes long: the kill lands while it is in flight.
+    server.push_fault(FaultRule::new(
+        Target::Page(0),
+        1,
+        Fault::Delay(Duration::from_secs(30)),
+    ));
+    let out = TempDir::new();
+    let mut child = command(&server, out.path()).spawn().unwrap();
+    let started = Instant::now();
+    while server.counters().pages == 0 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the first run ended ({status}) before asking for a page");
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no page asked");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !out.path().join("metadata.csv").exists(),
+        "an unfinished table must not be under its final name"
+    );
+    assert!(final_swcs(out.path()).is_empty());
+
+    // Again: everything, nothing left over.
+    let o = wait_with_limit(
+        command(&server, out.path()).spawn().unwrap(),
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let metadata = std::fs::read_to_string(out.path().join("metadata.csv")).unwrap();
+    assert_eq!(metadata.lines().count(), 41);
+    assert_eq!(check_final_files(&server, out.path()).len(), 40);
+    let parts: Vec<PathBuf> = files_under(out.path())
+        .into_iter()
+        .filter(|p| is_part(p))
+        .collect();
+    assert_eq!(parts, Vec::<PathBuf>::new());
+}
