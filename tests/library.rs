@@ -141,7 +141,7 @@ fn select_uses_q_then_fq_and_descending_sort() {
                         .any(|b| b == "neocortex")
             })
             .collect();
-        v.sort_by(|a, b| b.0.cmp(&a.0));
+        v.sort_by_key(|e| std::cmp::Reverse(e.0));
         v.into_iter().map(|(id, _)| id).collect()
     };
     assert!(!expected.is_empty());
