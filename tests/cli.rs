@@ -3,50 +3,8 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use support::*;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_neuromorpho"));
-    // Proxy variables on CI or HPC machines must not hijack 127.0.0.1.
-    for v in [
-        "ALL_PROXY",
-        "all_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "RUST_LOG",
-        "SSL_CERT_FILE",
-    ] {
-        c.env_remove(v);
-    }
-    c
-}
-
-/// Run with the fake server's URL and test-friendly network flags.
-fn run(server: &FakeServer, args: &[&str]) -> Output {
-    bin()
-        .args([
-            "--base-url",
-            &server.base_url(),
-            "--no-proxy",
-            "--rate",
-            "0",
-        ])
-        .args(args)
-        .output()
-        .expect("run neuromorpho")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
@@ -64,11 +22,10 @@ fn download_end_to_end() {
         r#"{"filters": {"species": ["mouse", "rat"]}, "sort": {"field": "neuron_id", "ascending": true}}"#,
     );
     let out = dir.path().join("out");
-    let o = run(
-        &server,
-        &["download", &query, "-o", out.to_str().unwrap(), "-c", "8"],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = cli(&server)
+        .args(["download", &query, "-o", out.to_str().unwrap(), "-c", "8"])
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
     let expected = server.catalog().query("species:mouse,rat", &[]).unwrap();
     assert!(expected.len() > 500, "several pages");
     // Every matching file, byte-identical.
@@ -122,7 +79,7 @@ fn download_end_to_end() {
         "{log}"
     );
     // The summary on stderr.
-    let err = stderr(&o);
+    let err = &o.err;
     assert!(
         err.contains(&format!(
             "matched {}, downloaded {}, skipped 0, failed 0",
@@ -135,16 +92,16 @@ fn download_end_to_end() {
 
     // Again: everything is skipped, no file requested, exit 0.
     server.reset_counters();
-    let o = run(
-        &server,
-        &["download", &query, "-o", out.to_str().unwrap(), "--no-log"],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = cli(&server)
+        .args(["download", &query, "-o", out.to_str().unwrap(), "--no-log"])
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
     assert_eq!(server.counters().files, 0);
     assert!(
-        stderr(&o).contains(&format!("downloaded 0, skipped {}", expected.len())),
+        o.err
+            .contains(&format!("downloaded 0, skipped {}", expected.len())),
         "{}",
-        stderr(&o)
+        o.err
     );
 }
 
@@ -153,9 +110,8 @@ fn group_by_and_filters_from_flags() {
     let server = FakeServer::start(Catalog::generate(200));
     let dir = TempDir::new();
     let out = dir.path().join("g");
-    let o = run(
-        &server,
-        &[
+    let o = cli(&server)
+        .args([
             "download",
             "-f",
             "species=monkey",
@@ -165,10 +121,10 @@ fn group_by_and_filters_from_flags() {
             out.to_str().unwrap(),
             "--no-log",
             "-q",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stderr(&o), "", "--quiet prints nothing");
+        ])
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert_eq!(o.err, "", "--quiet prints nothing");
     let expected = server.catalog().query("species:monkey", &[]).unwrap();
     for &i in &expected {
         let rec = server.catalog().record_value(i);
@@ -185,18 +141,17 @@ fn preview_prints_and_writes_nothing() {
     let server = FakeServer::start(Catalog::generate(120));
     let dir = TempDir::new();
     let out = dir.path().join("never");
-    let o = run(
-        &server,
-        &[
+    let o = cli(&server)
+        .args([
             "preview",
             "-f",
             "species=mouse",
             "-o",
             out.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let text = stdout(&o);
+        ])
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    let text = &o.out;
     let expected = server.catalog().query("species:mouse", &[]).unwrap();
     assert!(
         text.contains(&format!("neurons:   {}", expected.len())),
@@ -212,9 +167,9 @@ fn preview_prints_and_writes_nothing() {
     assert!(!out.exists(), "preview writes nothing");
     assert_eq!(server.counters().files, 0);
     // An unknown value is listed with suggestions, exit 1.
-    let o = run(&server, &["preview", "-f", "species=mose"]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
+    let o = cli(&server).args(["preview", "-f", "species=mose"]).run();
+    assert_eq!(o.code, 1);
+    let err = &o.err;
     assert!(
         err.contains("unknown value 'mose' for field 'species'") && err.contains("mouse"),
         "{err}"
@@ -225,12 +180,12 @@ fn preview_prints_and_writes_nothing() {
 #[test]
 fn fields_lists_fields_and_every_value() {
     let server = FakeServer::start(Catalog::generate(700));
-    let o = run(&server, &["fields"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stdout(&o).lines().any(|l| l == "species"));
-    let o = run(&server, &["fields", "neuron_name"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(stdout(&o).lines().count(), 700, "all pages");
+    let o = cli(&server).args(["fields"]).run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert!(o.out.lines().any(|l| l == "species"));
+    let o = cli(&server).args(["fields", "neuron_name"]).run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert_eq!(o.out.lines().count(), 700, "all pages");
 }
 
 #[test]
@@ -238,9 +193,8 @@ fn metadata_command_writes_only_the_table() {
     let server = FakeServer::start(Catalog::generate(80));
     let dir = TempDir::new();
     let out = dir.path().join("m");
-    let o = run(
-        &server,
-        &[
+    let o = cli(&server)
+        .args([
             "metadata",
             "--all",
             "-o",
@@ -248,9 +202,9 @@ fn metadata_command_writes_only_the_table() {
             "-m",
             "table.csv",
             "--no-log",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
     let rows = std::fs::read_to_string(out.join("table.csv"))
         .unwrap()
         .lines()
@@ -266,17 +220,16 @@ fn bad_query_files_are_one_line_and_exit_1() {
     let dir = TempDir::new();
     let out = dir.path().join("o");
     let missing = dir.path().join("missing.json");
-    let o = run(
-        &server,
-        &[
+    let o = cli(&server)
+        .args([
             "download",
             missing.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
+        ])
+        .run();
+    assert_eq!(o.code, 1);
+    let err = &o.err;
     assert!(
         err.contains("missing.json") && err.contains("No such file"),
         "{err}"
@@ -288,21 +241,24 @@ fn bad_query_files_are_one_line_and_exit_1() {
         "broken.json",
         "{\"filters\": {\"species\": [\"mouse\"}\n",
     );
-    let o = run(&server, &["download", &broken, "-o", out.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
+    let o = cli(&server)
+        .args(["download", &broken, "-o", out.to_str().unwrap()])
+        .run();
+    assert_eq!(o.code, 1);
+    let err = &o.err;
     assert!(
         err.contains("broken.json: invalid JSON at line 1 column"),
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     let yaml = write(dir.path(), "bad.yaml", "filters:\n  species: mouse\n");
-    let o = run(&server, &["preview", &yaml]);
-    assert_eq!(o.status.code(), Some(1));
+    let o = cli(&server).args(["preview", &yaml]).run();
+    assert_eq!(o.code, 1);
     assert!(
-        stderr(&o).contains("filters.species: expected a list of strings"),
+        o.err
+            .contains("filters.species: expected a list of strings"),
         "{}",
-        stderr(&o)
+        o.err
     );
     assert_eq!(server.counters().requests, 0, "nothing asked of the server");
 }
@@ -319,44 +275,40 @@ fn usage_errors_exit_2() {
         vec!["download", "--all", "-c", "many"],
         vec!["fields", "species", "extra"],
     ] {
-        let o = run(&server, &args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
-        let err = stderr(&o);
+        let o = cli(&server).args(&args).run();
+        assert_eq!(o.code, 2, "{args:?}: {}", o.err);
+        let err = &o.err;
         assert!(
             err.starts_with("neuromorpho: usage error: "),
             "{args:?}: {err}"
         );
         assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
     }
-    let o = run(&server, &["download"]);
-    assert!(
-        stderr(&o).contains("--all"),
-        "suggests --all: {}",
-        stderr(&o)
-    );
+    let o = cli(&server).args(["download"]).run();
+    assert!(o.err.contains("--all"), "suggests --all: {}", o.err);
     assert_eq!(server.counters().requests, 0);
 }
 
 #[test]
 fn help_on_every_command() {
     for cmd in ["fields", "preview", "metadata", "download", "get", "doctor"] {
-        let o = bin().args([cmd, "--help"]).output().unwrap();
-        assert_eq!(o.status.code(), Some(0));
-        let text = stdout(&o);
+        let o = Cli::new().args([cmd, "--help"]).run();
+        assert_eq!(o.code, 0);
+        let text = &o.out;
         assert!(
             text.starts_with(&format!("neuromorpho {cmd}")),
             "{cmd}: {text}"
         );
     }
-    let o = bin().arg("--help").output().unwrap();
-    let text = stdout(&o);
+    let o = Cli::new().arg("--help").run();
+    let text = &o.out;
     assert!(
         text.contains("EXIT CODES") && text.contains("3  finished, but some files failed"),
         "{text}"
     );
-    let o = bin().arg("--version").output().unwrap();
+    let o = Cli::new().arg("--version").run();
     assert_eq!(
-        stdout(&o).trim(),
+        o.out.trim(),
         format!("neuromorpho {}", env!("CARGO_PKG_VERSION"))
     );
 }
@@ -368,11 +320,10 @@ fn a_missing_file_on_the_server_exits_3_with_the_others_in_place() {
     server.remove_file(&gone);
     let dir = TempDir::new();
     let out = dir.path().join("o");
-    let o = run(
-        &server,
-        &["download", "--all", "-o", out.to_str().unwrap(), "--no-log"],
-    );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = cli(&server)
+        .args(["download", "--all", "-o", out.to_str().unwrap(), "--no-log"])
+        .run();
+    assert_eq!(o.code, 3, "{}", o.err);
     let files = std::fs::read_dir(out.join("downloads")).unwrap().count();
     assert_eq!(files, 29);
     let failed = std::fs::read_to_string(out.join("failed.csv")).unwrap();
@@ -381,23 +332,22 @@ fn a_missing_file_on_the_server_exits_3_with_the_others_in_place() {
         failed.contains(&gone) && failed.contains("not-found"),
         "{failed}"
     );
-    let err = stderr(&o);
+    let err = &o.err;
     assert!(err.contains("failed 1") && err.contains(&gone), "{err}");
 }
 
 #[test]
 fn user_agent_identifies_the_client_and_can_be_replaced() {
     let server = FakeServer::start(Catalog::generate(5));
-    run(&server, &["fields"]);
+    cli(&server).args(["fields"]).run();
     let ua = server.requests()[0].user_agent.clone().unwrap();
     assert!(
         ua.starts_with(&format!("neuromorpho/{} (+http", env!("CARGO_PKG_VERSION"))),
         "{ua}"
     );
-    run(
-        &server,
-        &["--user-agent", "lab-script/2 (me@example.org)", "fields"],
-    );
+    cli(&server)
+        .args(["--user-agent", "lab-script/2 (me@example.org)", "fields"])
+        .run();
     assert_eq!(
         server.requests()[1].user_agent.as_deref(),
         Some("lab-script/2 (me@example.org)")
@@ -408,9 +358,8 @@ fn user_agent_identifies_the_client_and_can_be_replaced() {
 fn zero_hits_is_an_error_that_says_so() {
     let server = FakeServer::start(Catalog::generate(40));
     let dir = TempDir::new();
-    let o = run(
-        &server,
-        &[
+    let o = cli(&server)
+        .args([
             "download",
             "-f",
             "species=mouse",
@@ -419,29 +368,28 @@ fn zero_hits_is_an_error_that_says_so() {
             "-o",
             dir.path().to_str().unwrap(),
             "--no-log",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
+        ])
+        .run();
+    assert_eq!(o.code, 1);
+    let err = &o.err;
     assert!(
         err.contains("unknown value 'Nobody' for field 'archive'"),
         "{err}"
     );
     assert!(!dir.path().join("metadata.csv").exists(), "no empty table");
     // An unknown field: the server refuses the select (400); the error says which field.
-    let o = run(
-        &server,
-        &[
+    let o = cli(&server)
+        .args([
             "download",
             "-f",
             "specie=mouse",
             "-o",
             dir.path().to_str().unwrap(),
             "--no-log",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1));
-    let err = stderr(&o);
+        ])
+        .run();
+    assert_eq!(o.code, 1);
+    let err = &o.err;
     assert!(
         err.contains("unknown field 'specie' (did you mean: species"),
         "{err}"

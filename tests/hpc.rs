@@ -5,111 +5,27 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use neuromorpho::metadata::raw_value;
-use neuromorpho::{Client, ProxyMode};
 use serde_json::Value;
 use support::*;
 
 // ------------------------------------------------------------------------------------------
 // Helpers
 
-/// The CLI with no proxy variables and no RUST_LOG, killed if it runs longer than a generous
-/// bound. Returns (exit code, stdout, stderr).
-fn cli(args: &[String]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuromorpho"));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for v in [
-        "SSL_CERT_FILE",
-        "RUST_LOG",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(v);
-    }
-    let mut child = cmd.spawn().expect("run the neuromorpho binary");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > Duration::from_secs(300) {
-            let _ = child.kill();
-            panic!("neuromorpho {args:?} still running after 300 s");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status.code().unwrap_or(-1),
-        t_out.join().unwrap(),
-        t_err.join().unwrap(),
-    )
-}
-
-/// `--base-url URL --no-proxy --rate 0 -c 8` then `rest`.
-fn args(server: &FakeServer, rest: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = [
-        "--base-url",
-        &server.base_url(),
-        "--no-proxy",
-        "--rate",
-        "0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    v.extend(["-c", "8"].iter().map(|s| s.to_string()));
-    v.extend(rest.iter().map(|s| s.to_string()));
-    v
+/// The CLI as these tests run it: against `server` (see `support::cli`), 8 downloads at once,
+/// and a 300 s hang guard (the largest jobs here have 1,200 neurons).
+fn hpc_cli(server: &FakeServer) -> Cli {
+    cli(server)
+        .args(["-c", "8"])
+        .time_limit(Duration::from_secs(300))
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// Every file under `dir`, relative, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// File names (without folder) directly in `dir`.
@@ -122,10 +38,7 @@ fn names_in(dir: &Path) -> BTreeSet<String> {
 
 /// No temporary file left anywhere (hidden `.NAME.part`).
 fn assert_no_temp_files(dir: &Path) {
-    let temps: Vec<PathBuf> = files_under(dir)
-        .into_iter()
-        .filter(|p| p.to_string_lossy().ends_with(".part"))
-        .collect();
+    let temps = part_files(dir);
     assert!(temps.is_empty(), "temporary files left: {temps:?}");
 }
 
@@ -215,22 +128,19 @@ fn shards_run_together_split_the_job_without_overlap_or_gap() {
     // As a job array would: three tasks at once, one output folder (with their log files).
     let handles: Vec<_> = (1..=3)
         .map(|k| {
-            let a = args(
-                &server,
-                &[
-                    "download",
-                    "--all",
-                    "--shard",
-                    &format!("{k}/3"),
-                    "-o",
-                    s(out.path()),
-                ],
-            );
-            thread::spawn(move || cli(&a))
+            let job = hpc_cli(&server).args([
+                "download",
+                "--all",
+                "--shard",
+                &format!("{k}/3"),
+                "-o",
+                s(out.path()),
+            ]);
+            thread::spawn(move || job.run())
         })
         .collect();
     for (k, h) in (1..=3u64).zip(handles) {
-        let (code, _, err) = h.join().unwrap();
+        let CliOutput { code, err, .. } = h.join().unwrap();
         println!("shard {k}/3 (exit {code}):\n{err}");
         let want = if k == missing_shard { 3 } else { 0 };
         assert_eq!(code, want, "shard {k}/3:\n{err}");
@@ -323,17 +233,16 @@ fn from_csv_downloads_the_neurons_of_an_earlier_table() {
     let server = FakeServer::start(Catalog::generate(n));
     let catalog = server.catalog();
     let meta = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "metadata",
             "-f",
             "species=mouse",
             "-o",
             s(meta.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     let table = meta.path().join("metadata.csv");
     let mice: Vec<usize> = (0..n)
@@ -346,17 +255,16 @@ fn from_csv_downloads_the_neurons_of_an_earlier_table() {
     // The whole table.
     server.reset_counters();
     let out = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "download",
             "--from-csv",
             s(&table),
             "-o",
             s(out.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     println!("{err}");
     assert_eq!(code, 0, "{err}");
     let expected: BTreeSet<String> = mice
@@ -381,9 +289,8 @@ fn from_csv_downloads_the_neurons_of_an_earlier_table() {
     // Combined with --shard: only this shard's part of the table.
     server.reset_counters();
     let out2 = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "download",
             "--from-csv",
             s(&table),
@@ -392,8 +299,8 @@ fn from_csv_downloads_the_neurons_of_an_earlier_table() {
             "-o",
             s(out2.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     let odd: Vec<usize> = mice
         .iter()
@@ -413,9 +320,8 @@ fn from_csv_downloads_the_neurons_of_an_earlier_table() {
 
     // A JSON-lines table works as a source too.
     let meta2 = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "metadata",
             "-f",
             "species=rat",
@@ -424,21 +330,20 @@ fn from_csv_downloads_the_neurons_of_an_earlier_table() {
             "-o",
             s(meta2.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     let out3 = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "download",
             "--from-csv",
             s(&meta2.path().join("metadata.jsonl")),
             "-o",
             s(out3.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     let rats = (0..n)
         .filter(|&i| catalog.record_value(i)["species"] == "rat")
@@ -455,9 +360,8 @@ fn get_by_name_downloads_and_reports_unknown_names() {
     let catalog = server.catalog();
     let out = TempDir::new();
     let known = [catalog.name(0).into_owned(), catalog.name(17).into_owned()];
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "get",
             &known[0],
             "no-such-neuron-1",
@@ -466,8 +370,8 @@ fn get_by_name_downloads_and_reports_unknown_names() {
             "-o",
             s(out.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     println!("{err}");
     assert_eq!(code, 3, "unknown names: exit 3\n{err}");
     assert!(
@@ -489,10 +393,9 @@ fn get_by_name_downloads_and_reports_unknown_names() {
     assert_eq!(server.counters().files, 2);
 
     // Only unknown names: nothing to do is an error.
-    let (code, _, err) = cli(&args(
-        &server,
-        &["get", "no-such-neuron-3", "-o", s(out.path()), "--no-log"],
-    ));
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args(["get", "no-such-neuron-3", "-o", s(out.path()), "--no-log"])
+        .run();
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no-such-neuron-3"), "{err}");
 }
@@ -515,9 +418,8 @@ fn get_names_file_batches_at_most_500_names_per_request() {
     std::fs::write(&list, text).unwrap();
     let out = dir.path().join("out");
     // The small log files keep 1,100 neurons cheap.
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "get",
             "--names",
             s(&list),
@@ -526,8 +428,8 @@ fn get_names_file_batches_at_most_500_names_per_request() {
             "-o",
             s(&out),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     println!("{err}");
     assert_eq!(code, 0, "{err}");
     let selects = requests_with(&server, "q=neuron_name:");
@@ -565,9 +467,8 @@ fn every_file_kind_lands_in_its_folder_byte_for_byte() {
     let base = server.base_url();
     let out = TempDir::new();
     let run = || {
-        cli(&args(
-            &server,
-            &[
+        hpc_cli(&server)
+            .args([
                 "download",
                 "--all",
                 "--what",
@@ -575,10 +476,10 @@ fn every_file_kind_lands_in_its_folder_byte_for_byte() {
                 "-o",
                 s(out.path()),
                 "--no-log",
-            ],
-        ))
+            ])
+            .run()
     };
-    let (code, _, err) = run();
+    let CliOutput { code, err, .. } = run();
     println!("{err}");
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -636,7 +537,7 @@ fn every_file_kind_lands_in_its_folder_byte_for_byte() {
 
     // The paths the run reported as done are the ones a second run finds: all skipped.
     server.reset_counters();
-    let (code, _, err) = run();
+    let CliOutput { code, err, .. } = run();
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains(&format!("downloaded 0, skipped {}, failed 0", 4 * n)),
@@ -710,17 +611,16 @@ fn morphometry_columns_come_in_batches_of_500() {
     let n = 1200;
     let server = FakeServer::start(Catalog::generate(n));
     let out = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "metadata",
             "--all",
             "--morphometry",
             "-o",
             s(out.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     let rows = assert_morphometry_matches(&out.path().join("metadata.csv"), server.catalog());
     assert_eq!(rows, n);
@@ -739,12 +639,7 @@ fn morphometry_columns_come_in_batches_of_500() {
 
     // The library call itself: 1,200 ids, 3 requests, every neuron measured.
     server.reset_counters();
-    let client = Client::builder()
-        .base_url(server.base_url())
-        .proxy(ProxyMode::None)
-        .rate(0.0)
-        .build()
-        .unwrap();
+    let client = client(&server);
     let ids: Vec<u64> = (0..n).map(|i| server.catalog().id(i).unwrap()).collect();
     let m = client.morphometry(&ids).unwrap();
     assert_eq!(m.len(), n);
@@ -763,17 +658,16 @@ fn morphometry_falls_back_to_one_request_per_neuron_when_batches_are_refused() {
         },
     );
     let out = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "metadata",
             "--all",
             "--morphometry",
             "-o",
             s(out.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         assert_morphometry_matches(&out.path().join("metadata.csv"), server.catalog()),
@@ -788,17 +682,16 @@ fn morphometry_falls_back_to_one_request_per_neuron_when_batches_are_refused() {
     server.set_refuse_morphometry_batch(false);
     server.reset_counters();
     let out2 = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "metadata",
             "--all",
             "--morphometry",
             "-o",
             s(out2.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     assert_eq!(server.counters().morphometry, 1);
     assert_eq!(
@@ -816,9 +709,8 @@ fn raw_csv_keeps_the_servers_values() {
     let server = FakeServer::start(Catalog::generate(n));
     let catalog = server.catalog();
     let out = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "metadata",
             "--all",
             "--metadata-format",
@@ -826,8 +718,8 @@ fn raw_csv_keeps_the_servers_values() {
             "-o",
             s(out.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     let (header, rows) = read_csv(&out.path().join("metadata.csv"));
     let first = catalog.record_value(0);
@@ -882,9 +774,8 @@ fn jsonl_writes_each_record_as_the_server_sent_it() {
     let server = FakeServer::start(Catalog::generate(n));
     let catalog = server.catalog();
     let out = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &[
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args([
             "metadata",
             "--all",
             "--metadata-format",
@@ -892,8 +783,8 @@ fn jsonl_writes_each_record_as_the_server_sent_it() {
             "-o",
             s(out.path()),
             "--no-log",
-        ],
-    ));
+        ])
+        .run();
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(out.path().join("metadata.jsonl")).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -965,10 +856,9 @@ fn citations_list_every_source_publication_with_its_neuron_count() {
     let missing = 7;
     server.remove_file(&catalog.name(missing));
     let out = TempDir::new();
-    let (code, _, err) = cli(&args(
-        &server,
-        &["download", "--all", "-o", s(out.path()), "--no-log"],
-    ));
+    let CliOutput { code, err, .. } = hpc_cli(&server)
+        .args(["download", "--all", "-o", s(out.path()), "--no-log"])
+        .run();
     assert_eq!(code, 3, "one file failed\n{err}");
     let text = std::fs::read_to_string(out.path().join("CITATIONS.md")).unwrap();
     println!("{text}");

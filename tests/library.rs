@@ -3,43 +3,13 @@
 
 mod support;
 
-use std::path::Path;
-
 use neuromorpho::job::{search_and_download, JobOptions};
 use neuromorpho::{
-    Client, DownloadItem, DownloadOptions, Error, FailureKind, MetadataFormat, MetadataWriter,
-    Neuron, ProxyMode, Query,
+    DownloadItem, DownloadOptions, Error, FailureKind, MetadataFormat, MetadataWriter, Neuron,
+    Query,
 };
 use serde_json::{json, Value};
 use support::*;
-
-fn client(server: &FakeServer) -> Client {
-    Client::builder()
-        .base_url(server.base_url())
-        .proxy(ProxyMode::None)
-        .rate(0.0)
-        .concurrency(8)
-        .retry_base_delay(std::time::Duration::from_millis(5))
-        .build()
-        .unwrap()
-}
-
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 #[test]
 fn real_record_round_trips_with_its_key_order() {

@@ -7,39 +7,15 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use neuromorpho::job::{search_and_download, JobOptions};
-use neuromorpho::{
-    Client, ClientBuilder, DownloadItem, DownloadOptions, Error, FailureKind, ProxyMode, Query,
-    SearchEvent,
-};
+use neuromorpho::{DownloadItem, DownloadOptions, Error, FailureKind, Query, SearchEvent};
 use serde_json::json;
 use support::*;
 
 // ------------------------------------------------------------------------------------------
 // Helpers
-
-/// A client like tests/library.rs builds: no proxy, no rate limit, 5 ms retry base delay.
-fn builder(server: &FakeServer) -> ClientBuilder {
-    Client::builder()
-        .base_url(server.base_url())
-        .proxy(ProxyMode::None)
-        .rate(0.0)
-        .concurrency(4)
-        .retry_base_delay(Duration::from_millis(5))
-}
-
-fn client(server: &FakeServer) -> Client {
-    builder(server).build().unwrap()
-}
-
-/// The decoded URL path tail of row `i`'s CNG file: unique among the catalog's files (the
-/// leading `/` keeps `12_DSGC` from matching `112_DSGC`).
-fn file_needle(server: &FakeServer, i: usize) -> String {
-    format!("/{}.CNG.swc", server.catalog().name(i))
-}
 
 /// A fault on row `i`'s CNG file only.
 fn file_fault(server: &FakeServer, i: usize, times: usize, fault: Fault) {
@@ -53,38 +29,6 @@ fn file_fault(server: &FakeServer, i: usize, times: usize, fault: Fault) {
 fn swc_path(out: &Path, server: &FakeServer, i: usize) -> PathBuf {
     out.join("downloads")
         .join(format!("{}.swc", server.catalog().name(i)))
-}
-
-/// Every file (not directory) under `dir`, hidden ones included, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Temporary files (`.<name>.part`) anywhere under `dir`.
-fn part_files(dir: &Path) -> Vec<PathBuf> {
-    files_under(dir)
-        .into_iter()
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
-            n.starts_with('.') && n.ends_with(".part")
-        })
-        .collect()
 }
 
 /// Rows of `<out>/failed.csv` as (neuron_name, url, reason, detail).
@@ -108,52 +52,6 @@ fn failed_rows(out: &Path) -> Vec<(String, String, String, String)> {
         .collect();
     rows.sort();
     rows
-}
-
-/// Runs the binary with the arguments every CLI test needs (`--no-proxy --rate 0`) plus
-/// `args`, with a clean environment for logging and proxies. Panics after 120 s (a hang).
-fn cli(server_url: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuromorpho"));
-    cmd.args(["--base-url", server_url, "--no-proxy", "--rate", "0"])
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("SSL_CERT_FILE")
-        .stdin(std::process::Stdio::null());
-    for v in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
-        cmd.env_remove(v);
-    }
-    let mut child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run the neuromorpho binary");
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("neuromorpho {args:?} hung for 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn assert_complete(out: &Path, server: &FakeServer, rows: impl IntoIterator<Item = usize>) {
@@ -199,7 +97,7 @@ fn transient_file_faults_end_byte_identical_with_the_expected_attempts() {
     for (i, fault, times) in &plan {
         file_fault(&server, *i, *times, fault.clone());
     }
-    let c = builder(&server).retries(4).build().unwrap();
+    let c = client_builder(&server).retries(4).build().unwrap();
     let neurons = c.search(&Query::all()).unwrap();
     assert_eq!(neurons.len(), 14);
     let out = TempDir::new();
@@ -261,7 +159,7 @@ fn a_response_slower_than_the_read_timeout_is_retried() {
     server.push_fault(FaultRule::new(Target::Count, 1, slow()));
     server.push_fault(FaultRule::new(Target::Page(0), 1, slow()));
     file_fault(&server, 1, 1, slow());
-    let c = builder(&server)
+    let c = client_builder(&server)
         .read_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
@@ -282,7 +180,7 @@ fn a_response_slower_than_the_read_timeout_is_retried() {
 
     // Slow every time: a timeout, after the attempts allowed.
     file_fault(&server, 2, 10, slow());
-    let c = builder(&server)
+    let c = client_builder(&server)
         .read_timeout(Duration::from_millis(300))
         .retries(2)
         .build()
@@ -388,7 +286,7 @@ fn other_4xx_answers_are_not_retried() {
 #[test]
 fn one_attempt_means_no_retry() {
     let server = FakeServer::start(Catalog::generate(3));
-    let c = builder(&server).retries(1).build().unwrap();
+    let c = client_builder(&server).retries(1).build().unwrap();
     let neurons = c.search(&Query::all()).unwrap();
     file_fault(&server, 1, 1, Fault::Status(503));
     file_fault(&server, 2, 1, Fault::ResetBeforeHeaders);
@@ -411,7 +309,7 @@ fn a_body_larger_than_the_maximum_is_too_large_and_not_kept() {
     let mut catalog = Catalog::generate(3);
     let tiny = add_raw(&mut catalog, "tiny_cell", b"1 1 0 0 0 1 -1\n".to_vec());
     let server = FakeServer::start(catalog);
-    let c = builder(&server).max_file_size(1000).build().unwrap();
+    let c = client_builder(&server).max_file_size(1000).build().unwrap();
     assert!((0..3).all(|i| server.catalog().swc_bytes(i).len() > 1000));
     let neurons = c.search(&Query::all()).unwrap();
     let out = TempDir::new();
@@ -439,7 +337,7 @@ fn a_body_larger_than_the_maximum_is_too_large_and_not_kept() {
 #[test]
 fn an_html_page_with_status_200_is_not_swc_after_the_retries_and_not_kept() {
     let server = FakeServer::start(Catalog::generate(4));
-    let c = builder(&server).retries(3).build().unwrap();
+    let c = client_builder(&server).retries(3).build().unwrap();
     let neurons = c.search(&Query::all()).unwrap();
     file_fault(&server, 2, 100, Fault::Html200);
     let out = TempDir::new();
@@ -602,7 +500,7 @@ fn a_count_that_changes_before_the_pages_restarts_once_then_fails_clearly() {
 #[test]
 fn malformed_json_is_retried_then_named_with_its_endpoint_and_page() {
     let server = FakeServer::start(Catalog::generate(1200));
-    let c = builder(&server).retries(3).build().unwrap();
+    let c = client_builder(&server).retries(3).build().unwrap();
     let page1 = |s: &FakeServer| {
         s.requests()
             .iter()
@@ -737,9 +635,8 @@ fn cli_transient_faults_end_complete_with_exit_0() {
     file_fault(&server, 5, 1, Fault::Html200);
     server.push_fault(FaultRule::new(Target::Page(0), 1, Fault::Status(502)));
     let out = TempDir::new();
-    let o = cli(
-        &server.base_url(),
-        &[
+    let o = cli(&server)
+        .args([
             "download",
             "--all",
             "-o",
@@ -748,10 +645,10 @@ fn cli_transient_faults_end_complete_with_exit_0() {
             "4",
             "--no-log",
             "-q",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(stderr(&o), "", "quiet");
+        ])
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert_eq!(o.err, "", "quiet");
     assert_complete(out.path(), &server, 0..8);
     for i in 0..8 {
         let expected = if (1..=5).contains(&i) { 2 } else { 1 };
@@ -774,9 +671,8 @@ fn cli_permanent_failures_go_to_failed_csv_with_exit_3() {
     file_fault(&server, 5, 100, Fault::Status(403));
     file_fault(&server, 7, 100, Fault::Html200);
     let out = TempDir::new();
-    let o = cli(
-        &server.base_url(),
-        &[
+    let o = cli(&server)
+        .args([
             "download",
             "--all",
             "-o",
@@ -784,10 +680,10 @@ fn cli_permanent_failures_go_to_failed_csv_with_exit_3() {
             "--retries",
             "2",
             "--no-log",
-        ],
-    );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
-    let err = stderr(&o);
+        ])
+        .run();
+    assert_eq!(o.code, 3, "{}", o.err);
+    let err = &o.err;
     assert!(err.contains("3 file(s) failed"), "{err}");
     assert!(err.contains("failed.csv"), "{err}");
     let rows = failed_rows(out.path());
@@ -821,18 +717,17 @@ fn cli_permanent_failures_go_to_failed_csv_with_exit_3() {
     // stale failed.csv goes away. (The 404 stays a 404.)
     server.clear_faults();
     server.reset_counters();
-    let o = cli(
-        &server.base_url(),
-        &[
+    let o = cli(&server)
+        .args([
             "download",
             "--all",
             "-o",
             out.path().to_str().unwrap(),
             "--no-log",
             "-q",
-        ],
-    );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code, 3, "{}", o.err);
     assert_eq!(server.counters().files, 3);
     assert_complete(out.path(), &server, [5, 7]);
     let rows = failed_rows(out.path());
@@ -845,9 +740,8 @@ fn cli_one_retry_setting_means_a_single_attempt() {
     let server = FakeServer::start(Catalog::generate(3));
     file_fault(&server, 1, 1, Fault::Status(503));
     let out = TempDir::new();
-    let o = cli(
-        &server.base_url(),
-        &[
+    let o = cli(&server)
+        .args([
             "download",
             "--all",
             "-o",
@@ -856,9 +750,9 @@ fn cli_one_retry_setting_means_a_single_attempt() {
             "1",
             "--no-log",
             "-q",
-        ],
-    );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code, 3, "{}", o.err);
     assert_eq!(server.file_hits(&file_needle(&server, 1)), 1);
     let rows = failed_rows(out.path());
     assert_eq!(rows.len(), 1);
@@ -872,9 +766,8 @@ fn cli_max_file_size_refuses_large_bodies() {
     let tiny = add_raw(&mut catalog, "tiny_cell", b"1 1 0 0 0 1 -1\n".to_vec());
     let server = FakeServer::start(catalog);
     let out = TempDir::new();
-    let o = cli(
-        &server.base_url(),
-        &[
+    let o = cli(&server)
+        .args([
             "download",
             "--all",
             "-o",
@@ -883,9 +776,9 @@ fn cli_max_file_size_refuses_large_bodies() {
             "1K",
             "--no-log",
             "-q",
-        ],
-    );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code, 3, "{}", o.err);
     let rows = failed_rows(out.path());
     assert_eq!(rows.len(), 2);
     assert!(rows.iter().all(|r| r.2 == "too-large"), "{rows:?}");
@@ -918,9 +811,9 @@ fn cli_unreachable_server_is_one_clear_line_with_exit_1() {
         if quiet {
             args.push("-q");
         }
-        let o = cli(&dead, &args);
-        assert_eq!(code(&o), 1, "{}", stderr(&o));
-        let err = stderr(&o);
+        let o = cli_at(&dead).args(&args).run();
+        assert_eq!(o.code, 1, "{}", o.err);
+        let err = &o.err;
         let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
         assert_eq!(errors.len(), 1, "one error line: {err}");
         let line = errors[0];
@@ -947,12 +840,11 @@ fn cli_unwritable_output_folder_is_one_clear_line_with_exit_1() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"not a folder").unwrap();
     let target = file.join("out");
-    let o = cli(
-        &server.base_url(),
-        &["download", "--all", "-o", target.to_str().unwrap()],
-    );
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
-    let err = stderr(&o);
+    let o = cli(&server)
+        .args(["download", "--all", "-o", target.to_str().unwrap()])
+        .run();
+    assert_eq!(o.code, 1, "{}", o.err);
+    let err = &o.err;
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains(target.to_str().unwrap()), "{err}");
     assert!(err.contains("output folder"), "{err}");
@@ -965,9 +857,8 @@ fn cli_concurrency_out_of_range_is_a_usage_error() {
     let server = FakeServer::start(Catalog::generate(3));
     let out = TempDir::new();
     for c in ["0", "1000"] {
-        let o = cli(
-            &server.base_url(),
-            &[
+        let o = cli(&server)
+            .args([
                 "download",
                 "--all",
                 "-o",
@@ -975,10 +866,10 @@ fn cli_concurrency_out_of_range_is_a_usage_error() {
                 "-c",
                 c,
                 "--no-log",
-            ],
-        );
-        assert_eq!(code(&o), 2, "-c {c}: {}", stderr(&o));
-        assert!(stderr(&o).contains("concurrency"), "{}", stderr(&o));
+            ])
+            .run();
+        assert_eq!(o.code, 2, "-c {c}: {}", o.err);
+        assert!(o.err.contains("concurrency"), "{}", o.err);
     }
     assert_eq!(server.counters().requests, 0, "nothing was asked");
 }
@@ -1000,9 +891,8 @@ fn cli_hostile_names_and_groups_stay_inside_the_output_folder() {
     let server = FakeServer::start(with_species);
     let root = TempDir::new();
     let out = root.path().join("out");
-    let o = cli(
-        &server.base_url(),
-        &[
+    let o = cli(&server)
+        .args([
             "download",
             "--all",
             "-o",
@@ -1011,9 +901,9 @@ fn cli_hostile_names_and_groups_stay_inside_the_output_folder() {
             "species",
             "--no-log",
             "-q",
-        ],
-    );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+        ])
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
     let entries: Vec<String> = std::fs::read_dir(root.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -5,20 +5,14 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::*;
 
-/// The command line of both runs: the CLI against the fake server, no proxy, no rate limit.
-fn command(server: &FakeServer, out: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuromorpho"));
-    cmd.args([
-        "--base-url",
-        &server.base_url(),
-        "--no-proxy",
-        "--rate",
-        "0",
+/// The command line of both runs: the CLI against the fake server (see `support::cli`),
+/// downloading the whole catalog into `out`.
+fn download_all(server: &FakeServer, out: &Path) -> Cli {
+    cli(server).args([
         "download",
         "--all",
         "-o",
@@ -28,50 +22,6 @@ fn command(server: &FakeServer, out: &Path) -> Command {
         "--no-log",
         "-q",
     ])
-    .env_remove("RUST_LOG")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    cmd
-}
-
-/// Waits for `child` to exit; kills it and panics after `limit` (a hang).
-fn wait_with_limit(mut child: Child, limit: Duration) -> Output {
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the CLI hung for {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn is_part(p: &Path) -> bool {
-    let n = p.file_name().unwrap().to_string_lossy();
-    n.starts_with('.') && n.ends_with(".part")
 }
 
 /// Final-named `.swc` files under `<out>/downloads`.
@@ -89,10 +39,6 @@ fn row_of(server: &FakeServer, path: &Path) -> usize {
         .catalog()
         .index_of_name(&name)
         .unwrap_or_else(|| panic!("{} is not a neuron of the catalog", path.display()))
-}
-
-fn needle(server: &FakeServer, i: usize) -> String {
-    format!("/{}.CNG.swc", server.catalog().name(i))
 }
 
 /// Every final-named file is byte-identical to the catalog's bytes; returns their rows.
@@ -129,7 +75,7 @@ fn killed_mid_download_then_resumed_completes_without_fetching_finished_files_ag
     // the retry hangs (no headers for 30 s) while the half-written temporary file waits.
     let trapped = [0, 150];
     for &i in &trapped {
-        let path = Target::Path(needle(&server, i));
+        let path = Target::Path(file_needle(&server, i));
         server.push_fault(FaultRule::new(path.clone(), 1, Fault::ResetAfterHeaders));
         server.push_fault(FaultRule::new(
             path,
@@ -141,13 +87,13 @@ fn killed_mid_download_then_resumed_completes_without_fetching_finished_files_ag
 
     // First run: SIGKILL once some files are in place and the trapped ones are half-written
     // (Child::kill is SIGKILL on Unix).
-    let mut child = command(&server, out.path()).spawn().unwrap();
+    let mut child = download_all(&server, out.path()).command().spawn().unwrap();
     let started = Instant::now();
     loop {
         // A trapped file is in its hanging retry once the server has seen it twice.
         let caught = trapped
             .iter()
-            .all(|&i| server.file_hits(&needle(&server, i)) >= 2);
+            .all(|&i| server.file_hits(&file_needle(&server, i)) >= 2);
         if caught && final_swcs(out.path()).len() >= 20 {
             eprintln!("caught after {:?}", started.elapsed());
             break;
@@ -174,10 +120,7 @@ fn killed_mid_download_then_resumed_completes_without_fetching_finished_files_ag
     // The metadata table was complete before the downloads started.
     let metadata = std::fs::read_to_string(out.path().join("metadata.csv")).unwrap();
     assert_eq!(metadata.lines().count(), N + 1);
-    let leftovers = files_under(out.path())
-        .into_iter()
-        .filter(|p| is_part(p))
-        .count();
+    let leftovers = part_files(out.path()).len();
     for &i in &trapped {
         let name = server.catalog().name(i);
         let part = out
@@ -200,30 +143,24 @@ fn killed_mid_download_then_resumed_completes_without_fetching_finished_files_ag
     );
     let first = server.counters();
     let hits_before: Vec<usize> = (0..N)
-        .map(|i| server.file_hits(&needle(&server, i)))
+        .map(|i| server.file_hits(&file_needle(&server, i)))
         .collect();
     assert!(present.iter().all(|&i| hits_before[i] == 1));
 
     // Second run: the same command, against a healthy server.
     server.clear_faults();
     server.set_latency(Duration::from_millis(5));
-    let o = wait_with_limit(
-        command(&server, out.path()).spawn().unwrap(),
-        Duration::from_secs(180),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = download_all(&server, out.path())
+        .time_limit(Duration::from_secs(180))
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
 
     let all = check_final_files(&server, out.path());
     assert_eq!(all, (0..N).collect::<Vec<_>>(), "the whole set is complete");
     for (i, before) in hits_before.iter().enumerate() {
         let was_present = present.binary_search(&i).is_ok();
         assert_eq!(
-            server.file_hits(&needle(&server, i)) - before,
+            server.file_hits(&file_needle(&server, i)) - before,
             usize::from(!was_present),
             "{}: finished files are not fetched again, missing ones once",
             server.catalog().name(i)
@@ -235,10 +172,7 @@ fn killed_mid_download_then_resumed_completes_without_fetching_finished_files_ag
         N - present.len(),
         "the second run fetched exactly the missing files"
     );
-    let parts: Vec<PathBuf> = files_under(out.path())
-        .into_iter()
-        .filter(|p| is_part(p))
-        .collect();
+    let parts = part_files(out.path());
     assert_eq!(
         parts,
         Vec::<PathBuf>::new(),
@@ -259,7 +193,7 @@ fn killed_while_fetching_metadata_leaves_no_table_under_its_final_name() {
         Fault::Delay(Duration::from_secs(30)),
     ));
     let out = TempDir::new();
-    let mut child = command(&server, out.path()).spawn().unwrap();
+    let mut child = download_all(&server, out.path()).command().spawn().unwrap();
     let started = Instant::now();
     while server.counters().pages == 0 {
         if let Some(status) = child.try_wait().unwrap() {
@@ -277,22 +211,13 @@ fn killed_while_fetching_metadata_leaves_no_table_under_its_final_name() {
     assert!(final_swcs(out.path()).is_empty());
 
     // Again: everything, nothing left over.
-    let o = wait_with_limit(
-        command(&server, out.path()).spawn().unwrap(),
-        Duration::from_secs(120),
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = download_all(&server, out.path())
+        .time_limit(Duration::from_secs(120))
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
     let metadata = std::fs::read_to_string(out.path().join("metadata.csv")).unwrap();
     assert_eq!(metadata.lines().count(), 41);
     assert_eq!(check_final_files(&server, out.path()).len(), 40);
-    let parts: Vec<PathBuf> = files_under(out.path())
-        .into_iter()
-        .filter(|p| is_part(p))
-        .collect();
+    let parts = part_files(out.path());
     assert_eq!(parts, Vec::<PathBuf>::new());
 }

@@ -8,13 +8,12 @@ mod support;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use neuromorpho::{Client, DownloadOptions, Error, FailureKind, ProxyMode, Query};
+use neuromorpho::{DownloadOptions, Error, FailureKind, Query};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use support::*;
@@ -165,79 +164,16 @@ fn relay(
 // ------------------------------------------------------------------------------------------
 // Helpers
 
-/// The CLI with a clean environment (no proxy, no CA bundle, no RUST_LOG), killed if it
-/// runs longer than a generous bound. Returns (exit code, stdout, stderr).
-fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuromorpho"));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for v in [
-        "SSL_CERT_FILE",
-        "RUST_LOG",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(v);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("run the neuromorpho binary");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("neuromorpho {args:?} still running after 120 s");
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let (stdout, stderr) = (t_out.join().unwrap(), t_err.join().unwrap());
-    (status.code().unwrap_or(-1), stdout, stderr)
+/// The CLI against `url` (see `support::cli_at`) with a single attempt per request
+/// (`--retries 1`): a refused certificate fails at once.
+fn cli_once(url: &str) -> Cli {
+    cli_at(url).args(["--retries", "1"])
 }
 
-/// `--base-url URL --no-proxy --rate 0 --retries 1` followed by `rest`.
-fn net_args<'a>(url: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "--base-url",
-        url,
-        "--no-proxy",
-        "--rate",
-        "0",
-        "--retries",
-        "1",
-    ];
-    v.extend_from_slice(rest);
-    v
-}
-
+/// A client for `url` set up as `support::client_builder_at` does, with a single attempt per
+/// request.
 fn builder(url: &str) -> neuromorpho::ClientBuilder {
-    Client::builder()
-        .base_url(url)
-        .proxy(ProxyMode::None)
-        .rate(0.0)
-        .concurrency(4)
-        .retries(1)
+    client_builder_at(url).retries(1)
 }
 
 /// The lines of `doctor`'s output as (ok, step), hint lines left out.
@@ -264,7 +200,7 @@ fn field_lines(stdout: &str) -> Vec<&str> {
 fn doctor_over_http_passes_every_step() {
     let server = FakeServer::start(Catalog::generate(40));
     let url = server.base_url();
-    let (code, out, err) = cli(&net_args(&url, &["doctor"]), &[]);
+    let CliOutput { code, out, err } = cli_once(&url).args(["doctor"]).run();
     println!("{out}{err}");
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     let steps = doctor_steps(&out);
@@ -297,7 +233,7 @@ fn doctor_against_a_closed_port_fails_at_tcp() {
         l.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}");
-    let (code, out, err) = cli(&net_args(&url, &["doctor"]), &[]);
+    let CliOutput { code, out, err } = cli_once(&url).args(["doctor"]).run();
     println!("{out}{err}");
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     let steps = doctor_steps(&out);
@@ -417,7 +353,7 @@ fn cli_refuses_an_untrusted_certificate_with_a_clear_message() {
     let server = FakeServer::start(Catalog::generate(20));
     let relay = TlsRelay::start(server.addr());
     let url = relay.base_url();
-    let (code, out, err) = cli(&net_args(&url, &["fields"]), &[]);
+    let CliOutput { code, out, err } = cli_once(&url).args(["fields"]).run();
     println!("{err}");
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.is_empty(), "{out}");
@@ -435,7 +371,7 @@ fn cli_ca_file_succeeds_without_a_warning() {
     let url = relay.base_url();
     let ca = cert_pem();
     let ca = ca.to_str().unwrap();
-    let (code, out, err) = cli(&net_args(&url, &["--ca-file", ca, "fields"]), &[]);
+    let CliOutput { code, out, err } = cli_once(&url).args(["--ca-file", ca, "fields"]).run();
     assert_eq!(code, 0, "stderr:\n{err}");
     assert_eq!(field_lines(&out), NEURON_FIELDS);
     assert!(!err.contains("warning"), "{err}");
@@ -448,10 +384,10 @@ fn cli_ssl_cert_file_is_honoured() {
     let relay = TlsRelay::start(server.addr());
     let url = relay.base_url();
     let ca = cert_pem();
-    let (code, out, err) = cli(
-        &net_args(&url, &["fields", "species"]),
-        &[("SSL_CERT_FILE", ca.to_str().unwrap())],
-    );
+    let CliOutput { code, out, err } = cli_once(&url)
+        .args(["fields", "species"])
+        .env("SSL_CERT_FILE", ca.to_str().unwrap())
+        .run();
     assert_eq!(code, 0, "stderr:\n{err}");
     let species: Vec<&str> = field_lines(&out);
     assert!(
@@ -459,10 +395,10 @@ fn cli_ssl_cert_file_is_honoured() {
         "{out}"
     );
     // SSL_CERT_FILE pointing nowhere is an error that names the file, not a silent fallback.
-    let (code, _, err) = cli(
-        &net_args(&url, &["fields"]),
-        &[("SSL_CERT_FILE", "/nonexistent/ca.pem")],
-    );
+    let CliOutput { code, err, .. } = cli_once(&url)
+        .args(["fields"])
+        .env("SSL_CERT_FILE", "/nonexistent/ca.pem")
+        .run();
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("/nonexistent/ca.pem"), "{err}");
 }
@@ -472,7 +408,7 @@ fn cli_insecure_succeeds_and_warns_on_every_command() {
     let server = FakeServer::start(Catalog::generate(20));
     let relay = TlsRelay::start(server.addr());
     let url = relay.base_url();
-    let (code, out, err) = cli(&net_args(&url, &["--insecure", "fields"]), &[]);
+    let CliOutput { code, out, err } = cli_once(&url).args(["--insecure", "fields"]).run();
     println!("{err}");
     assert_eq!(code, 0, "stderr:\n{err}");
     assert_eq!(field_lines(&out), NEURON_FIELDS);
@@ -483,21 +419,17 @@ fn cli_insecure_succeeds_and_warns_on_every_command() {
     // A download job too (its logging starts later than for the other commands).
     let dir = TempDir::new();
     let dir_s = dir.path().to_str().unwrap();
-    let (code, _, err) = cli(
-        &net_args(
-            &url,
-            &[
-                "--insecure",
-                "download",
-                "-f",
-                "species=monkey",
-                "-o",
-                dir_s,
-                "--no-log",
-            ],
-        ),
-        &[],
-    );
+    let CliOutput { code, err, .. } = cli_once(&url)
+        .args([
+            "--insecure",
+            "download",
+            "-f",
+            "species=monkey",
+            "-o",
+            dir_s,
+            "--no-log",
+        ])
+        .run();
     println!("{err}");
     assert_eq!(code, 0, "stderr:\n{err}");
     assert!(
@@ -521,7 +453,7 @@ fn cli_doctor_names_the_certificate_problem() {
     let server = FakeServer::start(Catalog::generate(20));
     let relay = TlsRelay::start(server.addr());
     let url = relay.base_url();
-    let (code, out, err) = cli(&net_args(&url, &["doctor"]), &[]);
+    let CliOutput { code, out, err } = cli_once(&url).args(["doctor"]).run();
     println!("{out}{err}");
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     let steps = doctor_steps(&out);
@@ -558,10 +490,9 @@ fn cli_doctor_passes_with_ca_file_and_with_insecure() {
     let ca = cert_pem();
     let expected = ["DNS", "TCP", "TLS", "HTTP", "health", "database", "file"];
 
-    let (code, out, err) = cli(
-        &net_args(&url, &["doctor", "--ca-file", ca.to_str().unwrap()]),
-        &[],
-    );
+    let CliOutput { code, out, err } = cli_once(&url)
+        .args(["doctor", "--ca-file", ca.to_str().unwrap()])
+        .run();
     println!("{out}{err}");
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     let steps = doctor_steps(&out);
@@ -574,7 +505,7 @@ fn cli_doctor_passes_with_ca_file_and_with_insecure() {
     assert!(tls.contains("certificate verified"), "{tls}");
     assert!(!err.contains("warning"), "{err}");
 
-    let (code, out, err) = cli(&net_args(&url, &["--insecure", "doctor"]), &[]);
+    let CliOutput { code, out, err } = cli_once(&url).args(["--insecure", "doctor"]).run();
     println!("{out}{err}");
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     let steps = doctor_steps(&out);

@@ -1,4 +1,9 @@
-//! Shared helpers of the integration tests: the fake NeuroMorpho.Org server and a temp dir.
+//! Shared helpers of the integration tests: the fake NeuroMorpho.Org server, a temp dir, a
+//! client set up for the fake server, file listings, and the `neuromorpho` binary run as a
+//! process.
+//!
+//! Every helper keeps tests off the network: the library client and the CLI never use a proxy
+//! (proxy variables of CI or HPC machines must not hijack 127.0.0.1).
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code, unused_imports)]
@@ -6,8 +11,18 @@
 pub mod fake_server;
 pub use fake_server::*;
 
+use std::ffi::{OsStr, OsString};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use neuromorpho::{Client, ClientBuilder, ProxyMode};
+
+// ------------------------------------------------------------------------------------------
+// Folders
 
 /// A fresh directory under `std::env::temp_dir()`, removed (with its contents) on drop.
 pub struct TempDir {
@@ -53,4 +68,267 @@ impl Drop for TempDir {
 /// `fixtures/` of this crate (real API answers and SWC files).
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Every file (not folder) under `dir`, at any depth, hidden ones included, sorted. Each path
+/// is `dir` joined with the file's relative path (absolute when `dir` is, as a [`TempDir`]
+/// is); a caller that wants relative paths strips `dir` with `Path::strip_prefix`.
+///
+/// A folder that does not exist has no files (a run that is still going on may not have
+/// created it yet); any other error reading a folder panics.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("cannot list {}: {e}", d.display()),
+        };
+        for e in entries {
+            let p = e
+                .unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()))
+                .path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether `path` is a temporary download file. The library streams each file (and the
+/// metadata table) into a hidden `.<name>.part` beside its target; any name ending in `.part`
+/// counts, so that no leftover escapes a check.
+pub fn is_part(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
+}
+
+/// The temporary files ([`is_part`]) anywhere under `dir`, sorted: a finished or resumed run
+/// leaves none.
+pub fn part_files(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| is_part(p))
+        .collect()
+}
+
+// ------------------------------------------------------------------------------------------
+// The library
+
+/// A client builder for `url` (the fake server, or another loopback server such as a TLS
+/// relay in front of it), set up for tests: no proxy, no rate limit, 8 requests at once and a
+/// 5 ms retry base delay, so that retries cost no time. Callers chain what a test needs on top
+/// (`.retries(n)`, `.read_timeout(..)`, `.ca_file(..)`, ...).
+pub fn client_builder_at(url: &str) -> ClientBuilder {
+    Client::builder()
+        .base_url(url)
+        .proxy(ProxyMode::None)
+        .rate(0.0)
+        .concurrency(8)
+        .retry_base_delay(Duration::from_millis(5))
+}
+
+/// [`client_builder_at`] the fake server.
+pub fn client_builder(server: &FakeServer) -> ClientBuilder {
+    client_builder_at(&server.base_url())
+}
+
+/// [`client_builder`] built; panics if the client cannot be built.
+pub fn client(server: &FakeServer) -> Client {
+    client_builder(server).build().unwrap()
+}
+
+/// The decoded URL path tail of catalog row `i`'s CNG file (`/<name>.CNG.swc`), for
+/// `FakeServer::file_hits` and `Target::Path`: unique among the catalog's files (the leading
+/// `/` keeps `12_DSGC` from matching `112_DSGC`).
+pub fn file_needle(server: &FakeServer, i: usize) -> String {
+    format!("/{}.CNG.swc", server.catalog().name(i))
+}
+
+// ------------------------------------------------------------------------------------------
+// The binary
+
+/// Variables removed from the environment of every run of the binary: proxies (they must not
+/// hijack 127.0.0.1), a CA bundle (`SSL_CERT_FILE`: tests that want one set it with
+/// [`Cli::env`]) and `RUST_LOG` (it would change what the binary prints, which tests check).
+pub const CLEARED_ENV: [&str; 8] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "RUST_LOG",
+    "SSL_CERT_FILE",
+];
+
+/// How long [`Cli::run`] lets the binary run before it calls it a hang, kills it and panics.
+pub const CLI_TIME_LIMIT: Duration = Duration::from_secs(120);
+
+/// The `neuromorpho` binary with `--base-url <server> --no-proxy --rate 0`; add the command
+/// and its options with [`Cli::args`].
+pub fn cli(server: &FakeServer) -> Cli {
+    cli_at(&server.base_url())
+}
+
+/// The `neuromorpho` binary with `--base-url <url> --no-proxy --rate 0` (for a URL that is not
+/// the fake server's: a TLS relay, a closed port).
+pub fn cli_at(url: &str) -> Cli {
+    Cli::new().args(["--base-url", url, "--no-proxy", "--rate", "0"])
+}
+
+/// A run of the `neuromorpho` binary to be: its arguments, extra environment variables, what it
+/// reads on stdin and how long it may take. Build one with [`cli`], [`cli_at`] or
+/// [`Cli::new`] (no arguments at all), then [`Cli::run`] it (as often as wanted), or take the
+/// [`Cli::command`] to spawn and kill it yourself.
+#[derive(Clone, Debug)]
+pub struct Cli {
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    stdin: Option<Vec<u8>>,
+    time_limit: Duration,
+}
+
+/// What a finished run gave back.
+#[derive(Clone, Debug)]
+pub struct CliOutput {
+    /// The exit code (-1 if a signal ended the process).
+    pub code: i32,
+    /// Standard output (invalid UTF-8 replaced).
+    pub out: String,
+    /// Standard error (invalid UTF-8 replaced).
+    pub err: String,
+}
+
+impl Default for Cli {
+    fn default() -> Cli {
+        Cli::new()
+    }
+}
+
+impl Cli {
+    /// The binary with no arguments, an empty stdin and the [`CLI_TIME_LIMIT`].
+    pub fn new() -> Cli {
+        Cli {
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: None,
+            time_limit: CLI_TIME_LIMIT,
+        }
+    }
+
+    /// One more argument.
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Cli {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// More arguments, after those already there.
+    pub fn args<I>(mut self, args: I) -> Cli
+    where
+        I: IntoIterator,
+        I::Item: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable for the run (after the [`CLEARED_ENV`] ones are removed,
+    /// so it may set one of those).
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Cli {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// What the binary reads on stdin (empty by default).
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Cli {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// How long [`Cli::run`] waits before it calls the run a hang ([`CLI_TIME_LIMIT`] by
+    /// default).
+    pub fn time_limit(mut self, limit: Duration) -> Cli {
+        self.time_limit = limit;
+        self
+    }
+
+    /// The process to start: the binary, the arguments, the environment without
+    /// [`CLEARED_ENV`] plus [`Cli::env`]'s variables, and stdin from `/dev/null` (what
+    /// [`Cli::stdin`] sets is only fed by [`Cli::run`]). Stdout and stderr are left to the
+    /// caller. For a test that spawns the binary and kills it itself.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_neuromorpho"));
+        cmd.args(&self.args).stdin(Stdio::null());
+        for v in CLEARED_ENV {
+            cmd.env_remove(v);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs the binary to the end and returns its exit code, stdout and stderr. Kills it and
+    /// panics if it is still running after the time limit (a hang).
+    pub fn run(&self) -> CliOutput {
+        let mut cmd = self.command();
+        if self.stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the neuromorpho binary");
+        // Feed stdin and drain both pipes at once, so that no pipe fills up and blocks the
+        // binary; dropping the stdin pipe closes it.
+        let feed = child.stdin.take().map(|mut pipe| {
+            let bytes = self.stdin.clone().unwrap_or_default();
+            thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            })
+        });
+        let stdout = drain(child.stdout.take().unwrap());
+        let stderr = drain(child.stderr.take().unwrap());
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > self.time_limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "neuromorpho {:?} still running after {:?}",
+                    self.args, self.time_limit
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        if let Some(feed) = feed {
+            let _ = feed.join();
+        }
+        CliOutput {
+            code: status.code().unwrap_or(-1),
+            out: stdout.join().unwrap(),
+            err: stderr.join().unwrap(),
+        }
+    }
+}
+
+/// Reads `pipe` to its end on a thread of its own.
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
 }
