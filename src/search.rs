@@ -1,12 +1,16 @@
 //! Searching: the count, then every page in parallel, delivered in the server's order.
 
 use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
 
-use crate::client::Client;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+
+use crate::client::{classify_io, Client, Failure, Kind};
 use crate::error::{Error, FailureKind, InvalidItem, Result};
-use crate::model::{FieldList, Neuron, NeuronPage, ValuePage};
+use crate::model::{FieldList, Neuron, NeuronPage, PageInfo, ValuePage};
 use crate::query::Query;
 
 /// Records per page: the server's maximum (neuromorphopy asks for 100).
@@ -120,31 +124,28 @@ impl Client {
             let mut seen: HashSet<u64> = HashSet::with_capacity(total.min(1 << 20) as usize);
             let mut received = 0u64;
             let mut inconsistent: Option<String> = None;
-            let fetch = |page: u64| -> Result<NeuronPage> {
+            let fetch = |page: u64| -> Result<RawPage> {
                 let mut params = base_params.clone();
                 params.push(("page", page.to_string()));
                 params.push(("size", PAGE_SIZE.to_string()));
                 let what = format!("page {page} of {url}");
-                match self.get_json::<NeuronPage>(&url, &params, &what, false) {
+                match self.get_raw_page(&url, &params, &what) {
                     // A select past its last hit answers 404, like a select with no hits.
                     Err(Error::Request {
                         kind: FailureKind::NotFound,
                         ..
-                    }) if !query.is_all() => Ok(NeuronPage {
-                        embedded: None,
-                        page: Default::default(),
-                    }),
+                    }) if !query.is_all() => Ok(RawPage::default()),
                     other => other,
                 }
             };
-            self.fetch_ordered(pages, fetch, |number, page| {
-                if page.page.total_elements != total && inconsistent.is_none() {
+            self.fetch_ordered(pages, fetch, |number, raw| {
+                if raw.total != total && inconsistent.is_none() {
                     inconsistent = Some(format!(
                         "page {number} reports {} neurons, the count said {total}",
-                        page.page.total_elements
+                        raw.total
                     ));
                 }
-                let mut neurons = page.embedded.map(|e| e.neurons).unwrap_or_default();
+                let mut neurons = raw.into_neurons(&url, number)?;
                 neurons.retain(|n| match n.neuron_id {
                     Some(id) => {
                         let fresh = seen.insert(id);
@@ -181,6 +182,37 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// One page of a search as its JSON text, checked (valid JSON, a `page`, every record an
+    /// object) so that a malformed answer is retried like any other, but not yet parsed into
+    /// records: a parsed record costs several times its text (~10 KB for 1.5 KB of JSON, in
+    /// order-preserving maps), so the pages waiting in the reordering window stay as text
+    /// and only the page being handed on is parsed.
+    fn get_raw_page(&self, url: &str, query: &[(&str, String)], what: &str) -> Result<RawPage> {
+        self.request(Kind::Api, url, query, false, |resp| {
+            // Sized from Content-Length: read_to_end doubling from empty would hold ~1 MB
+            // for a 0.75 MB page, and every waiting page keeps its buffer.
+            let limit: u64 = 64 << 20;
+            let announced = resp.body().content_length().unwrap_or(0).min(limit);
+            let mut bytes = Vec::with_capacity(announced as usize);
+            resp.into_body()
+                .into_with_config()
+                .limit(limit)
+                .reader()
+                .read_to_end(&mut bytes)
+                .map_err(|e| classify_io(&e))?;
+            let check: PageCheck = serde_json::from_slice(&bytes).map_err(|e| {
+                Failure::new(
+                    FailureKind::BadJson,
+                    format!("malformed JSON from {what}: {e}"),
+                )
+            })?;
+            Ok(RawPage {
+                bytes,
+                total: check.page.total_elements,
+            })
+        })
     }
 
     /// The queryable fields (`/api/neuron/fields`).
@@ -379,6 +411,66 @@ const SKIP_VALUE_CHECK: &[&str] = &[
     "reference_pmid",
     "reference_doi",
 ];
+
+/// A search page as received ([`Client::get_raw_page`]); empty for a select past its last hit.
+#[derive(Default)]
+struct RawPage {
+    bytes: Vec<u8>,
+    total: u64,
+}
+
+impl RawPage {
+    /// The records (on the calling thread, one page at a time). Fails after the check only
+    /// for invalid UTF-8 inside a string (the check skips strings without decoding them).
+    fn into_neurons(self, url: &str, number: u64) -> Result<Vec<Neuron>> {
+        if self.bytes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let page: NeuronPage = serde_json::from_slice(&self.bytes).map_err(|e| Error::Request {
+            url: url.to_string(),
+            kind: FailureKind::BadJson,
+            detail: format!("malformed JSON from page {number} of {url}: {e}"),
+        })?;
+        Ok(page.embedded.map(|e| e.neurons).unwrap_or_default())
+    }
+}
+
+/// What [`Client::get_raw_page`] checks, without building anything.
+#[derive(Deserialize)]
+struct PageCheck {
+    #[serde(rename = "_embedded", default)]
+    _embedded: Option<EmbeddedCheck>,
+    page: PageInfo,
+}
+
+#[derive(Deserialize)]
+struct EmbeddedCheck {
+    #[serde(rename = "neuronResources", default)]
+    _neurons: Vec<ObjectCheck>,
+}
+
+/// A JSON object, skipped (a record that is not an object is refused, as by `Neuron`).
+struct ObjectCheck;
+
+impl<'de> Deserialize<'de> for ObjectCheck {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Skip;
+        impl<'de> Visitor<'de> for Skip {
+            type Value = ObjectCheck;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a neuron record (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<ObjectCheck, A::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(ObjectCheck)
+            }
+        }
+        d.deserialize_map(Skip)
+    }
+}
 
 /// Up to five candidates closest to `wanted`: case-insensitive equality first, then
 /// prefix/substring matches, then by edit distance.

@@ -1,0 +1,732 @@
+//! The performance evidence of issue 4: requests, connections, wall time against the latency
+//! bound, CPU time, peak memory, start-up time — measured on the real library code against
+//! the fake NeuroMorpho.Org server.
+//!
+//! ```text
+//! cargo build --release --examples          # builds this benchmark AND the fake server
+//! cargo build --release                     # optional: the CLI, for the start-up time
+//! cargo run --release --example bench -- --neurons 300000 --latency-ms 50 -c 20
+//! ```
+//!
+//! Flags: `--neurons N` (catalog of the metadata run, default 300,000), `--files F` (neurons
+//! of the download run, default 2,000), `--latency-ms L` (added by the server to every
+//! answer, default 50), `-c C` (client concurrency, default 20), `--rate R` (API requests per
+//! second, default 0 = unlimited), `--keep` (keep the output folder).
+//!
+//! How it works:
+//! * Two fake servers run as child processes (`target/release/examples/fake-server`), so that
+//!   their memory and CPU are not counted as the client's: one with `N` neurons, one with `F`.
+//! * Each run is a separate process (this program re-executed with `--only metadata` or
+//!   `--only download`), so each has its own peak RSS (`VmHWM`) and CPU time (`getrusage`).
+//!   * metadata: `search_and_download` with `download: false` over the whole catalog of `N`
+//!     (what `neuromorpho metadata --all` does): 1 count + ceil(N/500) pages, streamed
+//!     into `metadata.csv`.
+//!   * download: `search_and_download` over the whole catalog of the second server (`F`
+//!     neurons): 1 count + ceil(F/500) pages + F files. A second server rather than a query on
+//!     the big one, so that the search part stays a few pages and the files dominate.
+//! * Before each run the server's counters are zeroed (`/__fake/reset`), after it they are
+//!   read (`/__fake/stats`).
+//! * Bounds: every answer takes at least L, and at most C requests are in flight, so a search
+//!   cannot take less than L (the count) + ceil(pages/C) * L, nor F downloads less than
+//!   ceil(F/C) * L. With `--rate R`, API requests are also at most R per second.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use neuromorpho::job::{search_and_download, JobOptions};
+use neuromorpho::{Client, Progress, ProxyMode, Query};
+
+const PAGE: u64 = 500;
+
+#[derive(Debug, Clone)]
+struct Args {
+    neurons: u64,
+    files: u64,
+    latency_ms: u64,
+    concurrency: usize,
+    rate: f64,
+    keep: bool,
+    /// Child mode: `metadata` or `download`.
+    only: Option<String>,
+    base_url: Option<String>,
+    out: Option<PathBuf>,
+}
+
+const USAGE: &str =
+    "usage: bench [--neurons N] [--files F] [--latency-ms L] [-c C] [--rate R] [--keep]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        neurons: 300_000,
+        files: 2000,
+        latency_ms: 50,
+        concurrency: 20,
+        rate: 0.0,
+        keep: false,
+        only: None,
+        base_url: None,
+        out: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "-h" | "--help" => return Err(String::new()),
+            "--keep" => {
+                a.keep = true;
+                continue;
+            }
+            _ => {}
+        }
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |e: &dyn std::fmt::Display| format!("bad value for {flag}: {value} ({e})");
+        match flag.as_str() {
+            "--neurons" => a.neurons = value.parse().map_err(|e| bad(&e))?,
+            "--files" => a.files = value.parse().map_err(|e| bad(&e))?,
+            "--latency-ms" => a.latency_ms = value.parse().map_err(|e| bad(&e))?,
+            "-c" | "--concurrency" => a.concurrency = value.parse().map_err(|e| bad(&e))?,
+            "--rate" => a.rate = value.parse().map_err(|e| bad(&e))?,
+            "--only" => a.only = Some(value),
+            "--base-url" => a.base_url = Some(value),
+            "--out" => a.out = Some(PathBuf::from(value)),
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    if a.concurrency == 0 || !(a.rate >= 0.0 && a.rate.is_finite()) {
+        return Err("-c must be at least 1 and --rate 0 or positive".into());
+    }
+    Ok(a)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("bench: {message}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    };
+    let result = match args.only.as_deref() {
+        Some(kind) => child(&args, kind),
+        None => parent(&args),
+    };
+    if let Err(e) = result {
+        eprintln!("bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Child: one run of the library in its own process.
+
+fn child(args: &Args, kind: &str) -> Result<(), String> {
+    let base_url = args.base_url.clone().ok_or("--only needs --base-url")?;
+    let out = args.out.clone().ok_or("--only needs --out")?;
+    let download = match kind {
+        "metadata" => false,
+        "download" => true,
+        other => return Err(format!("--only {other}: expected metadata or download")),
+    };
+    let client = Client::builder()
+        .base_url(base_url)
+        .proxy(ProxyMode::None)
+        .concurrency(args.concurrency)
+        .rate(args.rate)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let options = JobOptions {
+        download,
+        ..JobOptions::new(&out)
+    };
+    // The files phase: from the moment downloads start to the last file done.
+    let phase: Mutex<(Option<Instant>, Option<Instant>)> = Mutex::new((None, None));
+    let progress = |p: &Progress| match p {
+        Progress::DownloadStarted { .. } => {
+            phase.lock().unwrap().0 = Some(Instant::now());
+        }
+        Progress::File { .. } => {
+            phase.lock().unwrap().1 = Some(Instant::now());
+        }
+        _ => {}
+    };
+    let cpu0 = cpu_seconds().unwrap_or((0.0, 0.0));
+    let started = Instant::now();
+    let summary = search_and_download(&client, &Query::all(), &options, &progress)
+        .map_err(|e| e.to_string())?;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().map(|(u, s)| (u - cpu0.0, s - cpu0.1));
+    let phase_wall = match *phase.lock().unwrap() {
+        (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+        _ => 0.0,
+    };
+    let bytes = bytes_under(&out);
+    println!(
+        "RESULT wall={wall:.6} cpu_user={} cpu_sys={} rss_kb={} bytes={bytes} matched={} downloaded={} failed={} phase_wall={phase_wall:.6} requests_sent={}",
+        cpu.map(|c| format!("{:.6}", c.0)).unwrap_or_else(|| "nan".into()),
+        cpu.map(|c| format!("{:.6}", c.1)).unwrap_or_else(|| "nan".into()),
+        peak_rss_kb().map(|k| k.to_string()).unwrap_or_else(|| "0".into()),
+        summary.matched,
+        summary.downloaded,
+        summary.failed.len(),
+        client.requests_sent(),
+    );
+    Ok(())
+}
+
+/// Peak resident set size of this process, in kB (`VmHWM` of `/proc/self/status`, Linux).
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// (user, system) CPU time of this process (all threads), in seconds.
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+fn cpu_seconds() -> Option<(f64, f64)> {
+    // struct rusage on 64-bit Linux: two struct timeval {long, long}, then 14 longs.
+    #[repr(C)]
+    struct Rusage {
+        utime: [i64; 2],
+        stime: [i64; 2],
+        rest: [i64; 14],
+    }
+    extern "C" {
+        fn getrusage(who: i32, usage: *mut Rusage) -> i32;
+    }
+    const RUSAGE_SELF: i32 = 0;
+    let mut r = Rusage {
+        utime: [0; 2],
+        stime: [0; 2],
+        rest: [0; 14],
+    };
+    // SAFETY: getrusage writes one struct rusage, whose layout `Rusage` matches here.
+    if unsafe { getrusage(RUSAGE_SELF, &mut r) } != 0 {
+        return None;
+    }
+    let secs = |t: [i64; 2]| t[0] as f64 + t[1] as f64 / 1e6;
+    Some((secs(r.utime), secs(r.stime)))
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
+fn cpu_seconds() -> Option<(f64, f64)> {
+    None
+}
+
+/// User + system CPU time of another process (the fake server), in seconds, from
+/// `/proc/PID/stat` (fields 14 and 15, in clock ticks).
+#[cfg(target_os = "linux")]
+fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    extern "C" {
+        fn sysconf(name: i32) -> i64;
+    }
+    const SC_CLK_TCK: i32 = 2;
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { sysconf(SC_CLK_TCK) };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count fields after its closing ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    (ticks > 0).then(|| (utime + stime) / ticks as f64)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn process_cpu_seconds(_pid: u32) -> Option<f64> {
+    None
+}
+
+fn bytes_under(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+// ------------------------------------------------------------------------------------------
+// Parent: servers, runs, table.
+
+/// A fake server child process, killed on drop.
+struct Server {
+    child: Child,
+    base_url: String,
+    addr: String,
+}
+
+impl Server {
+    fn start(exe: &Path, neurons: u64, latency_ms: u64) -> Result<Server, String> {
+        let mut child = Command::new(exe)
+            .args(["--neurons", &neurons.to_string()])
+            .args(["--latency-ms", &latency_ms.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+        let mut line = String::new();
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or("no stdout from the fake server")?;
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| format!("fake server: {e}"))?;
+        let Some(base_url) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("fake server said {line:?}"));
+        };
+        let base_url = base_url.to_string();
+        let addr = base_url.trim_start_matches("http://").to_string();
+        Ok(Server {
+            child,
+            base_url,
+            addr,
+        })
+    }
+
+    /// A control request on a connection of its own (`Connection: close`).
+    fn control(&self, command: &str) -> Result<serde_json::Value, String> {
+        let mut s = TcpStream::connect(&self.addr).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| e.to_string())?;
+        write!(
+            s,
+            "GET /__fake/{command} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).map_err(|e| e.to_string())?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        serde_json::from_str(body).map_err(|e| format!("/__fake/{command}: {e}: {text}"))
+    }
+
+    fn reset(&self) -> Result<(), String> {
+        self.control("reset").map(|_| ())
+    }
+
+    /// The counters of the run; `connections` without the one this request itself opened.
+    fn stats(&self) -> Result<Stats, String> {
+        let v = self.control("stats")?;
+        let get = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+        Ok(Stats {
+            requests: get("requests"),
+            count: get("count"),
+            pages: get("pages"),
+            files: get("files"),
+            connections: get("connections").saturating_sub(1),
+            faults: get("faults"),
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    requests: u64,
+    count: u64,
+    pages: u64,
+    files: u64,
+    connections: u64,
+    faults: u64,
+}
+
+#[derive(Debug, Default)]
+struct RunResult {
+    wall: f64,
+    cpu: f64,
+    cpu_user: f64,
+    cpu_sys: f64,
+    /// CPU time of the fake server during the run (not the client's).
+    server_cpu: f64,
+    rss_kb: u64,
+    bytes: u64,
+    matched: u64,
+    downloaded: u64,
+    failed: u64,
+    phase_wall: f64,
+    requests_sent: u64,
+}
+
+fn parse_result(line: &str) -> Option<RunResult> {
+    let rest = line.strip_prefix("RESULT ")?;
+    let mut r = RunResult::default();
+    for kv in rest.split_whitespace() {
+        let (k, v) = kv.split_once('=')?;
+        let f = || v.parse::<f64>().unwrap_or(f64::NAN);
+        let u = || v.parse::<u64>().unwrap_or(0);
+        match k {
+            "wall" => r.wall = f(),
+            "cpu_user" => r.cpu_user = f(),
+            "cpu_sys" => r.cpu_sys = f(),
+            "rss_kb" => r.rss_kb = u(),
+            "bytes" => r.bytes = u(),
+            "matched" => r.matched = u(),
+            "downloaded" => r.downloaded = u(),
+            "failed" => r.failed = u(),
+            "phase_wall" => r.phase_wall = f(),
+            "requests_sent" => r.requests_sent = u(),
+            _ => {}
+        }
+    }
+    r.cpu = r.cpu_user + r.cpu_sys;
+    Some(r)
+}
+
+/// Re-execute this program for one run, on `server`, writing into a fresh `out`.
+fn run_child(
+    args: &Args,
+    kind: &str,
+    server: &Server,
+    out: &Path,
+) -> Result<(RunResult, Stats), String> {
+    let _ = std::fs::remove_dir_all(out);
+    server.reset()?;
+    let server_cpu0 = process_cpu_seconds(server.child.id());
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let output = Command::new(exe)
+        .args(["--only", kind, "--base-url", &server.base_url])
+        .args(["-c", &args.concurrency.to_string()])
+        .args(["--rate", &args.rate.to_string()])
+        .arg("--out")
+        .arg(out)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run the {kind} child: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "the {kind} run failed ({}): {stdout}",
+            output.status
+        ));
+    }
+    let mut result = stdout
+        .lines()
+        .find_map(parse_result)
+        .ok_or_else(|| format!("no RESULT line from the {kind} run: {stdout}"))?;
+    let stats = server.stats()?;
+    if let (Some(a), Some(b)) = (server_cpu0, process_cpu_seconds(server.child.id())) {
+        result.server_cpu = b - a;
+    }
+    Ok((result, stats))
+}
+
+/// Time `neuromorpho --help` of the release build, if there is one: (runs, min, median) in ms.
+fn startup(runs: usize) -> Option<(usize, f64, f64)> {
+    let exe = std::env::current_exe().ok()?;
+    let cli = exe.parent()?.parent()?.join("neuromorpho");
+    if !cli.is_file() {
+        return None;
+    }
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        let status = Command::new(&cli)
+            .arg("--help")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        if !status.success() {
+            return None;
+        }
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    Some((runs, times[0], times[runs / 2]))
+}
+
+fn parent(args: &Args) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let server_exe = exe
+        .parent()
+        .map(|d| d.join(format!("fake-server{}", std::env::consts::EXE_SUFFIX)))
+        .ok_or("cannot locate this program's folder")?;
+    if !server_exe.is_file() {
+        return Err(format!(
+            "{} is missing: build it first with `cargo build --release --examples`",
+            server_exe.display()
+        ));
+    }
+    let (n, f, c, lat) = (
+        args.neurons,
+        args.files,
+        args.concurrency as u64,
+        args.latency_ms as f64 / 1000.0,
+    );
+    println!(
+        "neuromorpho bench: {n} neurons (metadata run), {f} files (download run), latency {} ms, concurrency {c}, rate {}",
+        args.latency_ms,
+        if args.rate > 0.0 {
+            format!("{} API requests/s", args.rate)
+        } else {
+            "0 = unlimited".to_string()
+        }
+    );
+    println!(
+        "fake servers: {} (child processes, not counted in the client's CPU or RSS)",
+        server_exe.display()
+    );
+    let big = Server::start(&server_exe, n, args.latency_ms)?;
+    let small = Server::start(&server_exe, f, args.latency_ms)?;
+    let root = std::env::temp_dir().join(format!("neuromorpho-bench-{}", std::process::id()));
+
+    // The lower bound of a search: the count, then the pages C at a time. With a rate R, the
+    // 1 + pages API requests start 1/R apart: the last starts at pages/R, ends L later.
+    let search_bound = |neurons: u64| {
+        let pages = neurons.div_ceil(PAGE);
+        let by_latency = lat + pages.div_ceil(c) as f64 * lat;
+        if args.rate > 0.0 {
+            by_latency.max(pages as f64 / args.rate + lat)
+        } else {
+            by_latency
+        }
+    };
+    let files_bound = f.div_ceil(c) as f64 * lat;
+
+    eprintln!("running the metadata run ({n} neurons)...");
+    let (meta, meta_stats) = run_child(args, "metadata", &big, &root.join("metadata"))?;
+    eprintln!("running the download run ({f} files)...");
+    let (dl, dl_stats) = run_child(args, "download", &small, &root.join("download"))?;
+    drop(big);
+    drop(small);
+    eprintln!("timing `neuromorpho --help`...");
+    let start_up = startup(20);
+
+    let mb = |kb: u64| kb as f64 * 1024.0 / 1e6;
+    let ratio = |wall: f64, bound: f64| {
+        if bound > 0.0 {
+            format!("{:.2}", wall / bound)
+        } else {
+            "-".into()
+        }
+    };
+    let header = [
+        "run",
+        "neurons",
+        "files",
+        "requests",
+        "count",
+        "pages",
+        "file req",
+        "conns",
+        "wall s",
+        "bound s",
+        "ratio",
+        "CPU s",
+        "CPU s/1k files",
+        "peak RSS MB",
+        "bytes written",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let meta_bound = search_bound(n);
+    rows.push(vec![
+        "metadata".into(),
+        meta.matched.to_string(),
+        "0".into(),
+        meta_stats.requests.to_string(),
+        meta_stats.count.to_string(),
+        meta_stats.pages.to_string(),
+        meta_stats.files.to_string(),
+        meta_stats.connections.to_string(),
+        format!("{:.2}", meta.wall),
+        format!("{meta_bound:.2}"),
+        ratio(meta.wall, meta_bound),
+        format!("{:.2}", meta.cpu),
+        "-".into(),
+        format!("{:.1}", mb(meta.rss_kb)),
+        meta.bytes.to_string(),
+    ]);
+    let dl_bound = search_bound(f) + files_bound;
+    rows.push(vec![
+        "download".into(),
+        dl.matched.to_string(),
+        dl.downloaded.to_string(),
+        dl_stats.requests.to_string(),
+        dl_stats.count.to_string(),
+        dl_stats.pages.to_string(),
+        dl_stats.files.to_string(),
+        dl_stats.connections.to_string(),
+        format!("{:.2}", dl.wall),
+        format!("{dl_bound:.2}"),
+        ratio(dl.wall, dl_bound),
+        format!("{:.2}", dl.cpu),
+        if dl.downloaded > 0 {
+            format!("{:.3}", dl.cpu / dl.downloaded as f64 * 1000.0)
+        } else {
+            "-".into()
+        },
+        format!("{:.1}", mb(dl.rss_kb)),
+        dl.bytes.to_string(),
+    ]);
+    rows.push(vec![
+        " files phase".into(),
+        "".into(),
+        dl.downloaded.to_string(),
+        "".into(),
+        "".into(),
+        "".into(),
+        dl_stats.files.to_string(),
+        "".into(),
+        format!("{:.2}", dl.phase_wall),
+        format!("{files_bound:.2}"),
+        ratio(dl.phase_wall, files_bound),
+        "".into(),
+        "".into(),
+        "".into(),
+        "".into(),
+    ]);
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if i == 0 {
+                    format!("{s:<w$}", w = widths[i])
+                } else {
+                    format!("{s:>w$}", w = widths[i])
+                }
+            })
+            .collect();
+        println!("| {} |", parts.join(" | "));
+    };
+    println!();
+    line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>());
+    for r in &rows {
+        line(r);
+    }
+    println!();
+    println!(
+        "bound s: metadata = {lat}s (count) + ceil({} pages / {c}) x {lat}s{}; download = its search ({:.2}s) + ceil({f} files / {c}) x {lat}s ({files_bound:.2}s); files phase = from the first download to the last",
+        n.div_ceil(PAGE),
+        if args.rate > 0.0 {
+            format!(", or pages / {} + {lat}s if larger (--rate)", args.rate)
+        } else {
+            String::new()
+        },
+        search_bound(f),
+    );
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!(
+        "CPU (client, user + sys): metadata {:.2} + {:.2} s = {:.0}% of wall, {:.3} s per 1,000 records; download {:.2} + {:.2} s = {:.0}% of wall, {:.3} s per 1,000 files",
+        meta.cpu_user,
+        meta.cpu_sys,
+        100.0 * meta.cpu / meta.wall,
+        meta.cpu / (meta.matched.max(1) as f64) * 1000.0,
+        dl.cpu_user,
+        dl.cpu_sys,
+        100.0 * dl.cpu / dl.wall,
+        dl.cpu / (dl.downloaded.max(1) as f64) * 1000.0,
+    );
+    println!(
+        "CPU (fake server, same machine): metadata run {:.2} s, download run {:.2} s; with {cores} cores the metadata run needs at least (client + server CPU) / {cores} = {:.2} s",
+        meta.server_cpu,
+        dl.server_cpu,
+        (meta.cpu + meta.server_cpu) / cores as f64,
+    );
+    match start_up {
+        Some((runs, min, median)) => println!(
+            "start-up: `neuromorpho --help` (target/release/neuromorpho) min {min:.2} ms, median {median:.2} ms over {runs} runs"
+        ),
+        None => println!(
+            "start-up: target/release/neuromorpho not built (cargo build --release) — not measured"
+        ),
+    }
+    // Checks against the issue's targets, spelled out.
+    let mut notes = Vec::new();
+    let expect = |what: &str, got: u64, want: u64, notes: &mut Vec<String>| {
+        if got != want {
+            notes.push(format!("{what}: {got}, expected {want}"));
+        }
+    };
+    expect("metadata count requests", meta_stats.count, 1, &mut notes);
+    expect(
+        "metadata page requests",
+        meta_stats.pages,
+        n.div_ceil(PAGE),
+        &mut notes,
+    );
+    expect(
+        "metadata requests (all kinds)",
+        meta_stats.requests,
+        1 + n.div_ceil(PAGE),
+        &mut notes,
+    );
+    expect("download count requests", dl_stats.count, 1, &mut notes);
+    expect(
+        "download page requests",
+        dl_stats.pages,
+        f.div_ceil(PAGE),
+        &mut notes,
+    );
+    expect("download file requests", dl_stats.files, f, &mut notes);
+    expect(
+        "download requests (all kinds)",
+        dl_stats.requests,
+        1 + f.div_ceil(PAGE) + f,
+        &mut notes,
+    );
+    expect("files failed", dl.failed, 0, &mut notes);
+    expect("faults", meta_stats.faults + dl_stats.faults, 0, &mut notes);
+    if meta.requests_sent != meta_stats.requests || dl.requests_sent != dl_stats.requests {
+        notes.push("the client's request count differs from the server's".into());
+    }
+    if dl_stats.connections > c + 2 || meta_stats.connections > c + 2 {
+        notes.push(format!("more than {c} + 2 connections"));
+    }
+    if files_bound > 0.0 && dl.phase_wall / files_bound > 1.15 {
+        notes.push(format!(
+            "files phase ratio {:.2} > 1.15",
+            dl.phase_wall / files_bound
+        ));
+    }
+    if mb(meta.rss_kb) >= 100.0 || mb(dl.rss_kb) >= 100.0 {
+        notes.push("peak RSS >= 100 MB".into());
+    }
+    if notes.is_empty() {
+        println!("targets: all met (exact request counts, connections <= C + 2, files phase <= 1.15 x bound, RSS < 100 MB)");
+    } else {
+        println!("targets MISSED: {}", notes.join("; "));
+    }
+    if args.keep {
+        println!("output kept in {}", root.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    Ok(())
+}
