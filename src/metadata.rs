@@ -46,11 +46,31 @@ pub struct MetadataWriter {
     format: MetadataFormat,
     path: PathBuf,
     temp: PathBuf,
-    out: Option<BufWriter<File>>,
+    out: Option<Sink>,
     columns: Option<Vec<String>>,
     extra_columns: Vec<String>,
     rows: u64,
     warned_new_key: bool,
+}
+
+/// Where rows go: the `csv` crate's quoting (RFC 4180, like pandas' `to_csv`) or JSON lines.
+enum Sink {
+    Csv(csv::Writer<File>),
+    Lines(BufWriter<File>),
+}
+
+impl Sink {
+    fn open(temp: &Path, format: MetadataFormat) -> Result<Sink> {
+        let file = File::create(temp).map_err(|e| Error::io(temp, e))?;
+        Ok(match format {
+            MetadataFormat::Jsonl => Sink::Lines(BufWriter::with_capacity(256 * 1024, file)),
+            _ => Sink::Csv(
+                csv::WriterBuilder::new()
+                    .buffer_capacity(256 * 1024)
+                    .from_writer(file),
+            ),
+        })
+    }
 }
 
 impl MetadataWriter {
@@ -61,12 +81,12 @@ impl MetadataWriter {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let temp = crate::download::temp_path(&path);
-        let file = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
+        let out = Sink::open(&temp, format)?;
         Ok(MetadataWriter {
             format,
             path,
             temp,
-            out: Some(BufWriter::with_capacity(256 * 1024, file)),
+            out: Some(out),
             columns: None,
             extra_columns: Vec::new(),
             rows: 0,
@@ -83,8 +103,7 @@ impl MetadataWriter {
 
     /// Throw away what was written (a search that starts over).
     pub fn reset(&mut self) -> Result<()> {
-        let file = File::create(&self.temp).map_err(|e| Error::io(&self.temp, e))?;
-        self.out = Some(BufWriter::with_capacity(256 * 1024, file));
+        self.out = Some(Sink::open(&self.temp, self.format)?);
         self.columns = None;
         self.rows = 0;
         Ok(())
@@ -100,20 +119,26 @@ impl MetadataWriter {
 
     /// Append one record with values for the extra columns (missing ones left empty).
     pub fn write_with_extra(&mut self, neuron: &Neuron, extra: &[(String, Value)]) -> Result<()> {
-        let Some(out) = self.out.as_mut() else {
-            return Ok(());
+        let temp = &self.temp;
+        let csv_err = |e: csv::Error| Error::Csv {
+            path: temp.clone(),
+            source: e,
         };
-        let io = |e: std::io::Error| Error::io(&self.temp, e);
-        if self.format == MetadataFormat::Jsonl {
-            let mut map = neuron.fields().clone();
-            for (k, v) in extra {
-                map.insert(k.clone(), v.clone());
+        let out = match self.out.as_mut() {
+            None => return Ok(()),
+            Some(Sink::Lines(out)) => {
+                let io = |e: std::io::Error| Error::io(temp, e);
+                let mut map = neuron.fields().clone();
+                for (k, v) in extra {
+                    map.insert(k.clone(), v.clone());
+                }
+                serde_json::to_writer(&mut *out, &map).map_err(|e| io(e.into()))?;
+                out.write_all(b"\n").map_err(io)?;
+                self.rows += 1;
+                return Ok(());
             }
-            serde_json::to_writer(&mut *out, &map).map_err(|e| io(e.into()))?;
-            out.write_all(b"\n").map_err(io)?;
-            self.rows += 1;
-            return Ok(());
-        }
+            Some(Sink::Csv(out)) => out,
+        };
         if self.columns.is_none() {
             let mut cols: Vec<String> = neuron
                 .fields()
@@ -122,16 +147,27 @@ impl MetadataWriter {
                 .cloned()
                 .collect();
             cols.extend(self.extra_columns.iter().cloned());
-            write_csv_row(out, cols.iter().map(|c| c.as_str())).map_err(io)?;
+            out.write_record(&cols).map_err(csv_err)?;
             self.columns = Some(cols);
         }
         let columns = self.columns.as_ref().expect("set above");
         if !self.warned_new_key {
-            if let Some(k) = neuron
+            // Records share one key order: compare in step, and look further only on a mismatch.
+            let same = neuron
                 .fields()
                 .keys()
-                .find(|k| *k != "_links" && !columns.contains(k))
-            {
+                .filter(|k| *k != "_links")
+                .zip(columns.iter())
+                .all(|(a, b)| a == b);
+            let new_key = if same && neuron.fields().len() <= columns.len() + 1 {
+                None
+            } else {
+                neuron
+                    .fields()
+                    .keys()
+                    .find(|k| *k != "_links" && !columns.contains(k))
+            };
+            if let Some(k) = new_key {
                 log::warn!(
                     "record {} has a key '{k}' the first record lacked; that column is not written",
                     neuron.neuron_name
@@ -139,20 +175,19 @@ impl MetadataWriter {
                 self.warned_new_key = true;
             }
         }
-        let format = self.format;
-        let cells = columns.iter().map(|c| {
+        let raw = self.format == MetadataFormat::RawCsv;
+        for c in columns {
             let v = neuron
                 .get(c)
                 .or_else(|| extra.iter().find(|(k, _)| k == c).map(|(_, v)| v));
-            match (format, v) {
-                (_, None) => String::new(),
-                (MetadataFormat::RawCsv, Some(v)) => raw_value(v),
-                (_, Some(v)) if c == "neuron_name" => raw_value(v),
-                (_, Some(v)) => clean_value(v),
-            }
-        });
-        let cells: Vec<String> = cells.collect();
-        write_csv_row(out, cells.iter().map(|s| s.as_str())).map_err(io)?;
+            let cell = match v {
+                None => String::new(),
+                Some(v) if raw || c == "neuron_name" => raw_value(v),
+                Some(v) => clean_value(v),
+            };
+            out.write_field(cell).map_err(csv_err)?;
+        }
+        out.write_record(None::<&[u8]>).map_err(csv_err)?;
         self.rows += 1;
         Ok(())
     }
@@ -164,13 +199,17 @@ impl MetadataWriter {
 
     /// Flush and move the table onto its final name. Returns its path.
     pub fn finish(mut self) -> Result<PathBuf> {
-        if let Some(out) = self.out.take() {
-            let file = out
-                .into_inner()
-                .map_err(|e| Error::io(&self.temp, e.into_error()))?;
-            drop(file);
-            std::fs::rename(&self.temp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        let io = |e: std::io::Error| Error::io(&self.temp, e);
+        match self.out.take() {
+            None => {}
+            Some(Sink::Csv(w)) => {
+                w.into_inner().map_err(|e| io(e.into_error()))?;
+            }
+            Some(Sink::Lines(w)) => {
+                w.into_inner().map_err(|e| io(e.into_error()))?;
+            }
         }
+        std::fs::rename(&self.temp, &self.path).map_err(|e| Error::io(&self.path, e))?;
         Ok(self.path.clone())
     }
 
@@ -187,19 +226,6 @@ impl Drop for MetadataWriter {
             let _ = std::fs::remove_file(&self.temp);
         }
     }
-}
-
-/// Write one CSV record with the `csv` crate's quoting (RFC 4180, like pandas' `to_csv`).
-fn write_csv_row<'a>(
-    out: &mut impl Write,
-    cells: impl Iterator<Item = &'a str>,
-) -> std::io::Result<()> {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::with_capacity(1024));
-    w.write_record(cells).map_err(std::io::Error::other)?;
-    let bytes = w
-        .into_inner()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    out.write_all(&bytes)
 }
 
 /// A value as the server sent it: strings as they are, lists joined with `|`, null empty.
@@ -227,32 +253,45 @@ pub fn raw_value(v: &Value) -> String {
 /// assert_eq!(clean_value(&json!(null)), "");
 /// ```
 pub fn clean_value(v: &Value) -> String {
-    if v.is_null() {
-        return String::new();
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => clean_text(s),
+        other => clean_text(&python_repr(other)),
     }
-    let s = python_str(v);
-    let s = s.trim_matches(|c| c == '[' || c == ']');
-    let s = s.replace('\'', "").replace("layer ", "");
-    let chars: Vec<char> = s.chars().collect();
-    let word = |c: char| c.is_alphanumeric() || c == '_';
-    let mut out = String::with_capacity(s.len());
-    for (i, &c) in chars.iter().enumerate() {
-        let between_words = (c == ',' || c == ' ')
-            && i > 0
-            && i + 1 < chars.len()
-            && word(chars[i - 1])
-            && word(chars[i + 1]);
-        out.push(if between_words { '_' } else { c });
-    }
-    out.to_lowercase()
 }
 
-/// Python's `str()` of a JSON value (`repr()` for list elements).
-fn python_str(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => python_repr(other),
+/// The text steps of [`clean_value`], in one pass after the two removals.
+fn clean_text(s: &str) -> String {
+    let s = s.trim_matches(|c| c == '[' || c == ']');
+    let s: std::borrow::Cow<str> = if s.contains('\'') {
+        s.replace('\'', "").into()
+    } else {
+        s.into()
+    };
+    let s: std::borrow::Cow<str> = if s.contains("layer ") {
+        s.replace("layer ", "").into()
+    } else {
+        s
+    };
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(s.len());
+    let mut prev: Option<char> = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        // Neighbours are judged on the text before replacement, as a regex substitution does.
+        let between_words = (c == ',' || c == ' ')
+            && prev.is_some_and(word)
+            && chars.peek().is_some_and(|&n| word(n));
+        if between_words {
+            out.push('_');
+        } else if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+        prev = Some(c);
     }
+    out
 }
 
 fn python_repr(v: &Value) -> String {
@@ -341,6 +380,9 @@ mod tests {
             (json!(["O'Brien"]), "\"obrien\""),
             (json!(["12204204", "12902394"]), "12204204, 12902394"),
             (json!("Male/Female"), "male/female"),
+            (json!("a b c,d"), "a_b_c_d"),
+            (json!("Ångström Cell"), "ångström_cell"),
+            (json!([1, null, 2.0]), "1, none, 2.0"),
         ];
         for (input, want) in cases {
             assert_eq!(clean_value(&input), want, "input {input}");

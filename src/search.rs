@@ -338,7 +338,9 @@ impl Client {
             return Ok(());
         }
         let workers = (self.concurrency() as u64).min(count) as usize;
-        let window = 2 * self.concurrency() as u64;
+        // Ahead of the consumer by at most this many items, whatever the concurrency: the
+        // memory held by waiting pages stays bounded (a consumer writing CSV is CPU-bound).
+        let window = (2 * self.concurrency() as u64).min(32);
         let pool = self.thread_pool("page")?;
         let next = AtomicU64::new(0);
         let stop = AtomicBool::new(false);
