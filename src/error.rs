@@ -128,7 +128,7 @@ pub enum Error {
     },
     /// The pages brought back a different number of neurons than the server announced.
     Incomplete {
-        /// `page.totalElements` of the count.
+        /// `page.totalElements` announced (by the count, or by a page that disagreed with it).
         expected: u64,
         /// Neurons actually received.
         got: u64,

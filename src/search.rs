@@ -124,6 +124,8 @@ impl Client {
             let mut seen: HashSet<u64> = HashSet::with_capacity(total.min(1 << 20) as usize);
             let mut received = 0u64;
             let mut inconsistent: Option<String> = None;
+            // What the server announced last: the count, or a page that disagreed with it.
+            let mut announced = total;
             let fetch = |page: u64| -> Result<RawPage> {
                 let mut params = base_params.clone();
                 params.push(("page", page.to_string()));
@@ -140,6 +142,7 @@ impl Client {
             };
             self.fetch_ordered(pages, fetch, |number, raw| {
                 if raw.total != total && inconsistent.is_none() {
+                    announced = raw.total;
                     inconsistent = Some(format!(
                         "page {number} reports {} neurons, the count said {total}",
                         raw.total
@@ -176,7 +179,7 @@ impl Client {
                 Some(why) => {
                     log::warn!("the server's answers are inconsistent: {why}");
                     return Err(Error::Incomplete {
-                        expected: total,
+                        expected: announced,
                         got: received,
                     });
                 }
