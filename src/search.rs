@@ -178,8 +178,10 @@ impl Client {
                 }
                 Some(why) => {
                     log::warn!("the server's answers are inconsistent: {why}");
+                    // Name the announcement that the neurons received contradict.
+                    let expected = if total != received { total } else { announced };
                     return Err(Error::Incomplete {
-                        expected: announced,
+                        expected,
                         got: received,
                     });
                 }
