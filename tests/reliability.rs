@@ -491,10 +491,19 @@ fn a_count_that_changes_before_the_pages_restarts_once_then_fails_clearly() {
     ));
     let err = c.search(&Query::all()).unwrap_err();
     assert!(
-        matches!(err, Error::Incomplete { expected: 1197, got: 1200 }),
+        matches!(
+            err,
+            Error::Incomplete {
+                expected: 1197,
+                got: 1200
+            }
+        ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("expected 1197 neurons, got 1200"), "{err}");
+    assert!(
+        err.to_string().contains("expected 1197 neurons, got 1200"),
+        "{err}"
+    );
     assert_eq!(server.counters().count, 2);
 }
 
