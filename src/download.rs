@@ -472,7 +472,10 @@ impl Client {
             return fail(FailureKind::InvalidRecord, why);
         };
         let temp = temp_path(&job.path);
-        if skip_existing && job.path.is_file() {
+        // We only ever rename complete files into place; an empty one (left by another tool
+        // that writes in place) is fetched again.
+        let present = std::fs::metadata(&job.path).is_ok_and(|m| m.is_file() && m.len() > 0);
+        if skip_existing && present {
             let _ = std::fs::remove_file(&temp); // a leftover from a killed run
             log::debug!("{name}: {} already present", job.path.display());
             return Outcome::Skipped;

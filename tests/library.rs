@@ -523,3 +523,20 @@ fn search_and_download_writes_everything_with_minimal_requests() {
     assert!(out.path().join("CITATIONS.md").exists());
     assert!(!out.path().join("failed.csv").exists());
 }
+
+#[test]
+fn an_empty_file_at_a_final_path_is_fetched_again() {
+    let server = FakeServer::start(Catalog::generate(3));
+    let c = client(&server);
+    let neurons = c.search(&Query::all()).unwrap();
+    let out = TempDir::new();
+    let name = server.catalog().name(1).to_string();
+    let path = out.path().join("downloads").join(format!("{name}.swc"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"").unwrap();
+    let report = c
+        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .unwrap();
+    assert_eq!((report.downloaded, report.skipped), (3, 0));
+    assert_eq!(std::fs::read(&path).unwrap(), server.catalog().swc_bytes(1));
+}
