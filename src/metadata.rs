@@ -55,7 +55,7 @@ pub struct MetadataWriter {
 
 /// Where rows go: the `csv` crate's quoting (RFC 4180, like pandas' `to_csv`) or JSON lines.
 enum Sink {
-    Csv(csv::Writer<File>),
+    Csv(Box<csv::Writer<File>>),
     Lines(BufWriter<File>),
 }
 
@@ -64,11 +64,11 @@ impl Sink {
         let file = File::create(temp).map_err(|e| Error::io(temp, e))?;
         Ok(match format {
             MetadataFormat::Jsonl => Sink::Lines(BufWriter::with_capacity(256 * 1024, file)),
-            _ => Sink::Csv(
+            _ => Sink::Csv(Box::new(
                 csv::WriterBuilder::new()
                     .buffer_capacity(256 * 1024)
                     .from_writer(file),
-            ),
+            )),
         })
     }
 }
