@@ -812,6 +812,34 @@ mod tests {
     }
 
     #[test]
+    fn throttling_pauses_everyone_and_slows_the_api() {
+        let p = Politeness::new(Duration::from_millis(10));
+        p.throttled(Duration::from_millis(60));
+        // A file download, not rate-limited, still waits for the pause.
+        let t = Instant::now();
+        p.before(Kind::File);
+        assert!(
+            t.elapsed() >= Duration::from_millis(55),
+            "{:?}",
+            t.elapsed()
+        );
+        // API requests are now twice as far apart as configured.
+        p.before(Kind::Api);
+        let t = Instant::now();
+        p.before(Kind::Api);
+        assert!(
+            t.elapsed() >= Duration::from_millis(18),
+            "{:?}",
+            t.elapsed()
+        );
+        // Successes bring the normal rate back.
+        for _ in 0..20 {
+            p.succeeded();
+        }
+        assert_eq!(p.state.lock().unwrap().slow_factor, 1);
+    }
+
+    #[test]
     fn concurrency_bounds() {
         assert!(Client::builder().concurrency(0).build().is_err());
         assert!(Client::builder().concurrency(65).build().is_err());
