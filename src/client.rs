@@ -189,6 +189,9 @@ impl ClientBuilder {
         }
 
         let proxy = match &self.proxy {
+            // We talk to one host only, so NO_PROXY is decided here, the way curl reads it
+            // (ureq does not trim entries, and its bare `example.org` misses subdomains).
+            ProxyMode::Env if bypasses_proxy(&base_url) => None,
             ProxyMode::Env => ureq::Proxy::try_from_env(),
             ProxyMode::None => None,
             ProxyMode::Url(u) => Some(
@@ -241,6 +244,50 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// True when `NO_PROXY`/`no_proxy` lists the base URL's host.
+fn bypasses_proxy(base_url: &str) -> bool {
+    let list = std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .unwrap_or_default();
+    no_proxy_matches(&host_of(base_url), &list)
+}
+
+/// The host of `scheme://host[:port]/...`, lower-cased, without brackets or port.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let hostport = rest.split('/').next().unwrap_or("");
+    let host = match hostport.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => hostport
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(hostport),
+    };
+    host.to_ascii_lowercase()
+}
+
+/// curl's reading of a NO_PROXY list: comma-separated, spaces trimmed, `*` for all, an entry
+/// matches the host itself and its subdomains (a leading `.` or `*.` changes nothing), an
+/// optional `:port` is ignored.
+fn no_proxy_matches(host: &str, list: &str) -> bool {
+    list.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = entry.trim_start_matches('*').trim_start_matches('.');
+            let entry = match entry.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or(""),
+                None if entry.matches(':').count() == 1 => entry.split(':').next().unwrap_or(""),
+                None => entry,
+            };
+            let entry = entry.to_ascii_lowercase();
+            !entry.is_empty() && (host == entry || host.ends_with(&format!(".{entry}")))
+        })
 }
 
 fn normalize_base_url(url: &str) -> Result<String> {
@@ -837,6 +884,26 @@ mod tests {
             p.succeeded();
         }
         assert_eq!(p.state.lock().unwrap().slow_factor, 1);
+    }
+
+    #[test]
+    fn no_proxy_like_curl() {
+        assert_eq!(host_of("https://NeuroMorpho.org/api"), "neuromorpho.org");
+        assert_eq!(host_of("http://cng.gmu.edu:8080"), "cng.gmu.edu");
+        assert_eq!(host_of("http://[::1]:9000/x"), "::1");
+        let h = "cng.gmu.edu";
+        assert!(
+            no_proxy_matches(h, "localhost, gmu.edu"),
+            "trimmed, subdomain"
+        );
+        assert!(no_proxy_matches(h, ".gmu.edu"));
+        assert!(no_proxy_matches(h, "*.gmu.edu"));
+        assert!(no_proxy_matches(h, "cng.gmu.edu:8080"));
+        assert!(no_proxy_matches(h, "*"));
+        assert!(!no_proxy_matches(h, "mu.edu, neuromorpho.org, "));
+        assert!(!no_proxy_matches(h, ""));
+        assert!(no_proxy_matches("127.0.0.1", "127.0.0.1,localhost"));
+        assert!(no_proxy_matches("::1", "[::1]"));
     }
 
     #[test]

@@ -108,16 +108,18 @@ impl Query {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Query> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        // Editors on Windows may start a file with a byte-order mark; parsers reject it.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let name = path.display().to_string();
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
             .map(|e| e.to_ascii_lowercase());
         match ext.as_deref() {
-            Some("json") => Query::from_json_str(&text, &name),
-            Some("yaml") | Some("yml") => Query::from_yaml_str(&text, &name),
-            _ if text.trim_start().starts_with('{') => Query::from_json_str(&text, &name),
-            _ => Query::from_yaml_str(&text, &name),
+            Some("json") => Query::from_json_str(text, &name),
+            Some("yaml") | Some("yml") => Query::from_yaml_str(text, &name),
+            _ if text.trim_start().starts_with('{') => Query::from_json_str(text, &name),
+            _ => Query::from_yaml_str(text, &name),
         }
     }
 

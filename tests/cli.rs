@@ -396,3 +396,71 @@ fn zero_hits_is_an_error_that_says_so() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn fields_of_an_unknown_field_suggests_the_closest() {
+    let server = FakeServer::start(Catalog::generate(10));
+    let o = cli(&server).args(["fields", "specie"]).run();
+    assert_eq!(o.code, 1, "{}", o.err);
+    assert!(
+        o.err
+            .contains("unknown field 'specie' (did you mean: species"),
+        "{}",
+        o.err
+    );
+    assert_eq!(o.err.trim().lines().count(), 1, "{}", o.err);
+}
+
+#[test]
+fn a_query_file_with_a_byte_order_mark_is_read() {
+    let server = FakeServer::start(Catalog::generate(30));
+    let dir = TempDir::new();
+    let q = write(
+        dir.path(),
+        "bom.json",
+        "\u{feff}{\"filters\": {\"species\": [\"rat\"]}}",
+    );
+    let o = cli(&server).args(["preview", &q]).run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    let rats = server.catalog().query("species:rat", &[]).unwrap().len();
+    assert!(o.out.contains(&format!("neurons:   {rats}")), "{}", o.out);
+}
+
+#[test]
+fn no_proxy_with_spaces_bypasses_a_configured_proxy() {
+    let server = FakeServer::start(Catalog::generate(5));
+    // A proxy that refuses every connection: used, it would fail the run.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let run = |no_proxy: &str| {
+        Cli::new()
+            .args([
+                "--base-url",
+                &server.base_url(),
+                "--rate",
+                "0",
+                "--retries",
+                "1",
+            ])
+            .args(["fields"])
+            .env("HTTP_PROXY", &proxy)
+            .env("HTTPS_PROXY", &proxy)
+            .env("NO_PROXY", no_proxy)
+            .run()
+    };
+    let o = run("localhost, 127.0.0.1");
+    assert_eq!(o.code, 0, "NO_PROXY honoured: {}", o.err);
+    assert!(o.out.lines().any(|l| l == "species"));
+    let before = server.counters().requests;
+    let o = run("example.org");
+    assert_eq!(
+        o.code, 1,
+        "the proxy is used when NO_PROXY does not list the host"
+    );
+    assert_eq!(
+        server.counters().requests,
+        before,
+        "nothing reached the server"
+    );
+}

@@ -61,7 +61,17 @@ fn run(config: &Config) -> Result<u8, String> {
             let client = build_client(&config.net)?;
             let list = match field {
                 None => client.fields(),
-                Some(f) => client.field_values(f),
+                Some(f) => client.field_values(f).map_err(|e| match e {
+                    // An unknown field: name the closest ones (a wildcard skips value checks).
+                    Error::Request {
+                        kind: FailureKind::NotFound | FailureKind::Http4xx,
+                        ..
+                    } => match client.validate(&Query::new().filter(f.as_str(), ["*"])) {
+                        Err(invalid @ Error::Invalid(_)) => invalid,
+                        _ => e,
+                    },
+                    other => other,
+                }),
             }
             .map_err(|e| explain(&client, e))?;
             let mut out = String::new();
