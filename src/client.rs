@@ -256,16 +256,24 @@ fn bypasses_proxy(base_url: &str) -> bool {
 
 /// The host of `scheme://host[:port]/...`, lower-cased, without brackets or port.
 fn host_of(url: &str) -> String {
+    host_and_port(url).0.to_ascii_lowercase()
+}
+
+/// Host (without IPv6 brackets) and port, if given, of `scheme://host[:port]/...`.
+pub(crate) fn host_and_port(url: &str) -> (String, Option<u16>) {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let hostport = rest.split('/').next().unwrap_or("");
-    let host = match hostport.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => hostport
-            .rsplit_once(':')
-            .map(|(h, _)| h)
-            .unwrap_or(hostport),
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(v6) => {
+            let (h, after) = v6.split_once(']').unwrap_or((v6, ""));
+            (h, after.strip_prefix(':'))
+        }
+        None => match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        },
     };
-    host.to_ascii_lowercase()
+    (host.to_string(), port.and_then(|p| p.parse().ok()))
 }
 
 /// curl's reading of a NO_PROXY list: comma-separated, spaces trimmed, `*` for all, an entry

@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::client::{Client, Kind, ALTERNATE_BASE_URL};
-use crate::download::file_url;
+use crate::client::{host_and_port, Client, Kind, ALTERNATE_BASE_URL};
+use crate::download::{file_url, stream_checked};
 use crate::error::{Error, FailureKind};
 use crate::model::NeuronPage;
-use crate::swc::{SwcCheck, Verdict};
 
 /// The result of one step of [`Client::diagnose`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,26 +51,8 @@ impl Client {
         let mut checks = Vec::new();
         let base = self.base_url().to_string();
         let https = base.starts_with("https://");
-        let hostport = base
-            .split_once("://")
-            .map(|(_, r)| r)
-            .unwrap_or(&base)
-            .split('/')
-            .next()
-            .unwrap_or("")
-            .to_string();
-        let default_port = if https { 443 } else { 80 };
-        let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-            // [IPv6]:port
-            let (h, after) = rest.split_once(']').unwrap_or((rest, ""));
-            let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
-            (h.to_string(), port.unwrap_or(default_port))
-        } else {
-            match hostport.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), p.parse().unwrap_or(default_port)),
-                None => (hostport.clone(), default_port),
-            }
-        };
+        let (host, port) = host_and_port(&base);
+        let port = port.unwrap_or(if https { 443 } else { 80 });
         let alt = format!("the server may be down; try --base-url {ALTERNATE_BASE_URL}");
 
         // DNS
@@ -252,25 +233,9 @@ impl Client {
             ));
             return checks;
         };
+        let max = self.inner.max_file_size;
         let got = once.request(Kind::File, &url, &[], false, |resp| {
-            let mut check = SwcCheck::new(true);
-            let mut reader = resp.into_body().into_reader();
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut total = 0u64;
-            loop {
-                match std::io::Read::read(&mut reader, &mut buf) {
-                    Ok(0) => break,
-                    Ok(k) => {
-                        total += k as u64;
-                        check.feed(&buf[..k]);
-                    }
-                    Err(e) => return Err(crate::client::classify_io(&e)),
-                }
-            }
-            match check.finish() {
-                Verdict::Bad(why) => Err(crate::client::Failure::new(FailureKind::NotSwc, why)),
-                _ => Ok(total),
-            }
+            stream_checked(resp, &mut std::io::sink(), true, max)
         });
         match got {
             Ok(bytes) => checks.push(Check::pass(

@@ -515,10 +515,31 @@ impl Drop for TempFile<'_> {
     }
 }
 
-/// Stream a response body into `temp`, checking its content and size as it comes.
+/// Stream a response body into `temp` (created or truncated), checked as it comes.
 fn stream_to_file(
     resp: ureq::http::Response<ureq::Body>,
     temp: &Path,
+    expect_swc: bool,
+    max: u64,
+) -> std::result::Result<u64, Failure> {
+    let io_fail =
+        |e: std::io::Error| Failure::new(FailureKind::Io, format!("{}: {e}", temp.display()));
+    let mut file = File::create(temp).map_err(io_fail)?;
+    let written = stream_checked(resp, &mut file, expect_swc, max).map_err(|mut f| {
+        if f.kind == FailureKind::Io {
+            f.detail = format!("{}: {}", temp.display(), f.detail);
+        }
+        f
+    })?;
+    file.flush().map_err(io_fail)?;
+    Ok(written)
+}
+
+/// Copy a response body to `out`, checking its content (see [`SwcCheck`]), its size against
+/// `max`, and its length against `Content-Length`, as it streams.
+pub(crate) fn stream_checked(
+    resp: ureq::http::Response<ureq::Body>,
+    out: &mut dyn Write,
     expect_swc: bool,
     max: u64,
 ) -> std::result::Result<u64, Failure> {
@@ -531,9 +552,6 @@ fn stream_to_file(
             format!("file of {n} bytes is larger than the maximum of {max}"),
         ));
     }
-    let io_fail =
-        |e: std::io::Error| Failure::new(FailureKind::Io, format!("{}: {e}", temp.display()));
-    let mut file = File::create(temp).map_err(io_fail)?;
     let mut reader = resp.into_body().into_reader();
     let mut check = SwcCheck::new(expect_swc);
     let mut buf = vec![0u8; 64 * 1024];
@@ -555,7 +573,8 @@ fn stream_to_file(
                 format!("file larger than the maximum of {max} bytes"),
             ));
         }
-        file.write_all(&buf[..n]).map_err(io_fail)?;
+        out.write_all(&buf[..n])
+            .map_err(|e| Failure::new(FailureKind::Io, e.to_string()))?;
     }
     if let Verdict::Bad(why) = check.finish() {
         return Err(Failure::new(FailureKind::NotSwc, why));
@@ -568,7 +587,6 @@ fn stream_to_file(
             ));
         }
     }
-    file.flush().map_err(io_fail)?;
     Ok(written)
 }
 
