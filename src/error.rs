@@ -147,8 +147,6 @@ pub enum Error {
         /// The underlying error.
         source: csv::Error,
     },
-    /// The caller's progress or page callback asked to stop.
-    Cancelled(String),
 }
 
 impl Error {
@@ -192,7 +190,6 @@ impl fmt::Display for Error {
             ),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Csv { path, source } => write!(f, "{}: {source}", path.display()),
-            Error::Cancelled(m) => write!(f, "cancelled: {m}"),
         }
     }
 }

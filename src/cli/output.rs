@@ -193,7 +193,7 @@ impl ProgressView {
             return;
         }
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (line, done, total, last) = match p {
+        let (line, last) = match p {
             Progress::SearchStarted { total, pages } => {
                 s.phase_start = Instant::now();
                 s.last_draw = None;
@@ -207,8 +207,6 @@ impl ProgressView {
                 let (rate, eta) = rate_eta(s.phase_start, *done, *pages);
                 (
                     format!("pages {done}/{pages}  {rate:.1}/s  ETA {eta}"),
-                    *done,
-                    *pages,
                     done == pages,
                 )
             }
@@ -236,8 +234,6 @@ impl ProgressView {
                         "files {done}/{files}  {}  {rate:.1}/s  ETA {eta}{failed}",
                         human_bytes(*bytes)
                     ),
-                    *done,
-                    *files,
                     done == files,
                 )
             }
@@ -253,7 +249,6 @@ impl ProgressView {
             return;
         }
         s.last_draw = Some(Instant::now());
-        let _ = (done, total);
         match self.mode {
             Mode::Terminal => {
                 let mut on_screen = LINE_ON_SCREEN.lock().unwrap_or_else(|p| p.into_inner());
