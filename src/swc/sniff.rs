@@ -1,4 +1,4 @@
-//! Content checks on downloaded bodies, done while they stream, before a file is kept.
+//! The quick check of a downloaded body, done while it streams, before a file is kept.
 
 /// What a body turned out to be, judged from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
