@@ -37,7 +37,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use neuromorpho::job::{search_and_download, JobOptions};
+use neuromorpho::{search_and_download, JobOptions};
 use neuromorpho::{Client, Progress, ProxyMode, Query};
 
 const PAGE: u64 = 500;
@@ -60,40 +60,35 @@ const USAGE: &str =
     "usage: bench [--neurons N] [--files F] [--latency-ms L] [-c C] [--rate R] [--keep]";
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        neurons: 300_000,
-        files: 2000,
-        latency_ms: 50,
-        concurrency: 20,
-        rate: 0.0,
-        keep: false,
-        only: None,
-        base_url: None,
-        out: None,
+    let mut p = pico_args::Arguments::from_env();
+    if p.contains(["-h", "--help"]) {
+        return Err(String::new());
+    }
+    let e = |e: pico_args::Error| e.to_string();
+    let a = Args {
+        keep: p.contains("--keep"),
+        neurons: p
+            .opt_value_from_str("--neurons")
+            .map_err(e)?
+            .unwrap_or(300_000),
+        files: p.opt_value_from_str("--files").map_err(e)?.unwrap_or(2000),
+        latency_ms: p
+            .opt_value_from_str("--latency-ms")
+            .map_err(e)?
+            .unwrap_or(50),
+        concurrency: p
+            .opt_value_from_str(["-c", "--concurrency"])
+            .map_err(e)?
+            .unwrap_or(20),
+        rate: p.opt_value_from_str("--rate").map_err(e)?.unwrap_or(0.0),
+        only: p.opt_value_from_str("--only").map_err(e)?,
+        base_url: p.opt_value_from_str("--base-url").map_err(e)?,
+        out: p
+            .opt_value_from_os_str("--out", |s| Ok::<_, String>(PathBuf::from(s)))
+            .map_err(e)?,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        match flag.as_str() {
-            "-h" | "--help" => return Err(String::new()),
-            "--keep" => {
-                a.keep = true;
-                continue;
-            }
-            _ => {}
-        }
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("bad value for {flag}: {value} ({e})");
-        match flag.as_str() {
-            "--neurons" => a.neurons = value.parse().map_err(|e| bad(&e))?,
-            "--files" => a.files = value.parse().map_err(|e| bad(&e))?,
-            "--latency-ms" => a.latency_ms = value.parse().map_err(|e| bad(&e))?,
-            "-c" | "--concurrency" => a.concurrency = value.parse().map_err(|e| bad(&e))?,
-            "--rate" => a.rate = value.parse().map_err(|e| bad(&e))?,
-            "--only" => a.only = Some(value),
-            "--base-url" => a.base_url = Some(value),
-            "--out" => a.out = Some(PathBuf::from(value)),
-            _ => return Err(format!("unknown option {flag}")),
-        }
+    if let Some(extra) = p.finish().first() {
+        return Err(format!("unknown option {}", extra.to_string_lossy()));
     }
     if a.concurrency == 0 || !(a.rate >= 0.0 && a.rate.is_finite()) {
         return Err("-c must be at least 1 and --rate 0 or positive".into());
@@ -140,10 +135,8 @@ fn child(args: &Args, kind: &str) -> Result<(), String> {
         .rate(args.rate)
         .build()
         .map_err(|e| e.to_string())?;
-    let options = JobOptions {
-        download,
-        ..JobOptions::new(&out)
-    };
+    let mut options = JobOptions::new(&out);
+    options.download = download;
     // The files phase: from the moment downloads start to the last file done.
     let phase: Mutex<(Option<Instant>, Option<Instant>)> = Mutex::new((None, None));
     let progress = |p: &Progress| match p {
@@ -157,7 +150,7 @@ fn child(args: &Args, kind: &str) -> Result<(), String> {
     };
     let cpu0 = cpu_seconds().unwrap_or((0.0, 0.0));
     let started = Instant::now();
-    let summary = search_and_download(&client, &Query::all(), &options, &progress)
+    let summary = search_and_download(&client, &Query::all(), &options, progress)
         .map_err(|e| e.to_string())?;
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds().map(|(u, s)| (u - cpu0.0, s - cpu0.1));

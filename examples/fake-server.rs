@@ -29,28 +29,29 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        neurons: 5000,
-        port: 0,
-        latency_ms: 0,
-        fault_rate: 0.0,
-        seed: 1,
+    let mut a = pico_args::Arguments::from_env();
+    if a.contains(["-h", "--help"]) {
+        return Err(String::new());
+    }
+    let e = |e: pico_args::Error| e.to_string();
+    let args = Args {
+        neurons: a
+            .opt_value_from_str("--neurons")
+            .map_err(e)?
+            .unwrap_or(5000),
+        port: a.opt_value_from_str("--port").map_err(e)?.unwrap_or(0),
+        latency_ms: a
+            .opt_value_from_str("--latency-ms")
+            .map_err(e)?
+            .unwrap_or(0),
+        fault_rate: a
+            .opt_value_from_str("--fault-rate")
+            .map_err(e)?
+            .unwrap_or(0.0),
+        seed: a.opt_value_from_str("--seed").map_err(e)?.unwrap_or(1),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "-h" || flag == "--help" {
-            return Err(String::new());
-        }
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let bad = |e: &dyn std::fmt::Display| format!("bad value for {flag}: {value} ({e})");
-        match flag.as_str() {
-            "--neurons" => args.neurons = value.parse().map_err(|e| bad(&e))?,
-            "--port" => args.port = value.parse().map_err(|e| bad(&e))?,
-            "--latency-ms" => args.latency_ms = value.parse().map_err(|e| bad(&e))?,
-            "--fault-rate" => args.fault_rate = value.parse().map_err(|e| bad(&e))?,
-            "--seed" => args.seed = value.parse().map_err(|e| bad(&e))?,
-            _ => return Err(format!("unknown option {flag}")),
-        }
+    if let Some(extra) = a.finish().first() {
+        return Err(format!("unknown option {}", extra.to_string_lossy()));
     }
     if !(0.0..=1.0).contains(&args.fault_rate) {
         return Err("--fault-rate must be between 0 and 1".to_string());

@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::download::DownloadItem;
+use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
 
 /// Collects the source publications of downloaded neurons.
 #[derive(Debug, Default, Clone)]
+#[non_exhaustive]
 pub struct Citations {
     /// Publication key (`PMID 123` / `DOI 10...`) -> (PMID, DOI, neurons).
     publications: BTreeMap<String, (Option<String>, Option<String>, u64)>,
@@ -24,18 +25,16 @@ impl Citations {
 
     /// Count one neuron's publications. `reference_pmid` and `reference_doi` are parallel
     /// lists on the server; a PMID is paired with the DOI at the same position.
-    pub fn add(&mut self, item: &DownloadItem) {
+    pub fn add(&mut self, reference_pmid: &[String], reference_doi: &[String]) {
         self.neurons += 1;
-        let n = item.reference_pmid.len().max(item.reference_doi.len());
+        let n = reference_pmid.len().max(reference_doi.len());
         let mut any = false;
         for i in 0..n {
-            let pmid = item
-                .reference_pmid
+            let pmid = reference_pmid
                 .get(i)
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty() && s != "0");
-            let doi = item
-                .reference_doi
+            let doi = reference_doi
                 .get(i)
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty());
@@ -54,6 +53,11 @@ impl Citations {
         if !any {
             self.without_reference += 1;
         }
+    }
+
+    /// Neurons counted.
+    pub fn neurons(&self) -> u64 {
+        self.neurons
     }
 
     /// Distinct publications seen.
@@ -129,10 +133,7 @@ impl Citations {
 
     /// Write the Markdown to `path` (atomically), e.g. `CITATIONS.shard-2-of-10.md`.
     pub fn write_to(&self, path: &Path) -> Result<PathBuf> {
-        let path = path.to_path_buf();
-        let temp = crate::download::temp_path(&path);
-        std::fs::write(&temp, self.render()).map_err(|e| Error::io(&temp, e))?;
-        std::fs::rename(&temp, &path).map_err(|e| Error::io(&path, e))?;
-        Ok(path)
+        write_atomically(path, self.render().as_bytes(), true).map_err(|e| Error::io(path, e))?;
+        Ok(path.to_path_buf())
     }
 }

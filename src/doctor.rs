@@ -1,17 +1,19 @@
 //! Step-by-step connection diagnosis: which step fails, and which option may help.
 
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::client::{host_and_port, Client, Kind, ALTERNATE_BASE_URL};
-use crate::download::{file_url, stream_checked};
+use crate::client::{Client, Req, ALTERNATE_BASE_URL};
+use crate::download::check_body;
 use crate::error::{Error, FailureKind};
 use crate::model::NeuronPage;
+use crate::text::shown;
 
 /// The result of one step of [`Client::diagnose`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Check {
     /// The step: `DNS`, `TCP`, `TLS`, `HTTP`, `health`, `database`, `file`.
     pub step: &'static str,
@@ -42,73 +44,91 @@ impl Check {
     }
 }
 
+/// Steps so far; `Err` ends the diagnosis (a network step failed, later steps would only
+/// repeat it).
+type Steps = Vec<Check>;
+type Step<T> = std::result::Result<T, ()>;
+
+fn down_hint() -> String {
+    format!("the server may be down; try --base-url {ALTERNATE_BASE_URL}")
+}
+
 impl Client {
     /// Check the connection step by step: DNS, TCP connect, TLS handshake (https only),
     /// HTTP, `/api/health`, that `/api/neuron/partition/species` is not empty (the database
     /// answers), and one file download. Stops at the first failing network step; the
     /// health check may fail while data works (NeuroMorpho's has), so it does not stop.
     pub fn diagnose(&self) -> Vec<Check> {
-        let mut checks = Vec::new();
-        let base = self.base_url().to_string();
-        let https = base.starts_with("https://");
-        let (host, port) = host_and_port(&base);
-        let port = port.unwrap_or(if https { 443 } else { 80 });
-        let alt = format!("the server may be down; try --base-url {ALTERNATE_BASE_URL}");
+        let mut steps = Steps::new();
+        let _ = self.diagnose_steps(&mut steps);
+        steps
+    }
 
-        // DNS
-        let addrs: Vec<_> = match (host.as_str(), port).to_socket_addrs() {
-            Ok(a) => a.collect(),
+    fn diagnose_steps(&self, steps: &mut Steps) -> Step<()> {
+        let addrs = self.step_dns(steps)?;
+        self.step_tcp(&addrs, steps)?;
+        let once = match self.single_attempt() {
+            Ok(c) => c,
             Err(e) => {
-                checks.push(Check::fail(
+                steps.push(Check::fail("HTTP", e.to_string(), "check the options"));
+                return Err(());
+            }
+        };
+        once.step_tls_http(steps)?;
+        once.step_health(steps);
+        once.step_database(steps)?;
+        once.step_file(steps);
+        Ok(())
+    }
+
+    fn step_dns(&self, steps: &mut Steps) -> Step<Vec<SocketAddr>> {
+        let (host, port, _) = self.endpoint();
+        match (host, port).to_socket_addrs() {
+            Ok(a) => {
+                let addrs: Vec<SocketAddr> = a.collect();
+                let ips: Vec<String> = addrs.iter().take(3).map(|a| a.ip().to_string()).collect();
+                steps.push(Check::pass("DNS", format!("{host} -> {}", ips.join(", "))));
+                Ok(addrs)
+            }
+            Err(e) => {
+                steps.push(Check::fail(
                     "DNS",
                     format!("{host}: {e}"),
                     "check the host name, your network or your proxy (--proxy, HTTPS_PROXY)",
                 ));
-                return checks;
+                Err(())
             }
-        };
-        let shown: Vec<String> = addrs.iter().take(3).map(|a| a.ip().to_string()).collect();
-        checks.push(Check::pass(
-            "DNS",
-            format!("{host} -> {}", shown.join(", ")),
-        ));
+        }
+    }
 
-        // TCP (direct; through a proxy this step says little, the HTTP step decides)
-        let mut connected = None;
+    /// Direct TCP; through a proxy this step says little, the HTTP step decides.
+    fn step_tcp(&self, addrs: &[SocketAddr], steps: &mut Steps) -> Step<()> {
         let mut last_err = None;
-        for a in &addrs {
+        for a in addrs {
             match TcpStream::connect_timeout(a, Duration::from_secs(10)) {
                 Ok(_) => {
-                    connected = Some(*a);
-                    break;
+                    steps.push(Check::pass("TCP", format!("connected to {a}")));
+                    return Ok(());
                 }
                 Err(e) => last_err = Some(e),
             }
         }
-        match connected {
-            Some(a) => checks.push(Check::pass("TCP", format!("connected to {a}"))),
-            None => {
-                let e = last_err.map(|e| e.to_string()).unwrap_or_default();
-                checks.push(Check::fail(
-                    "TCP",
-                    format!("{host}:{port}: {e}"),
-                    alt.clone(),
-                ));
-                return checks;
-            }
-        }
+        let e = last_err.map(|e| e.to_string()).unwrap_or_default();
+        let (host, port, _) = self.endpoint();
+        steps.push(Check::fail(
+            "TCP",
+            format!("{host}:{port}: {e}"),
+            down_hint(),
+        ));
+        Err(())
+    }
 
-        // TLS and HTTP: one plain request; a TLS failure shows as such.
-        let once = match self.single_attempt() {
-            Ok(c) => c,
-            Err(e) => {
-                checks.push(Check::fail("HTTP", e.to_string(), "check the options"));
-                return checks;
-            }
-        };
-        let probe = format!("{base}/api/health");
-        let result = once.request(Kind::Api, &probe, &[], true, |resp| {
-            Ok(resp.status().as_u16())
+    /// TLS and HTTP: one plain request; a TLS failure shows as such.
+    fn step_tls_http(&self, steps: &mut Steps) -> Step<()> {
+        let (_, _, https) = self.endpoint();
+        let probe = format!("{}/api/health", self.base_url());
+        let result = self.request(&Req::api(&probe, &[]).quiet_not_found(true), |a| {
+            Ok(a.status)
         });
         match &result {
             Err(Error::Request {
@@ -116,12 +136,12 @@ impl Client {
                 detail,
                 ..
             }) => {
-                checks.push(Check::fail(
+                steps.push(Check::fail(
                     "TLS",
-                    detail.clone(),
+                    shown(detail),
                     "if a site proxy or an incomplete chain is the cause, add its CA or the intermediate with --ca-file PEM; --insecure skips the check at your own risk",
                 ));
-                return checks;
+                return Err(());
             }
             Err(Error::Request { kind, detail, .. })
                 if !matches!(
@@ -133,51 +153,55 @@ impl Client {
                 ) =>
             {
                 if https {
-                    checks.push(Check::pass(
+                    steps.push(Check::pass(
                         "TLS",
                         "handshake not reached or not the problem",
                     ));
                 }
-                checks.push(Check::fail(
+                steps.push(Check::fail(
                     "HTTP",
-                    format!("{probe}: {detail} [{kind}]"),
-                    alt.clone(),
+                    format!("{probe}: {} [{kind}]", shown(detail)),
+                    down_hint(),
                 ));
-                return checks;
+                return Err(());
             }
-            _ => {
-                if https && self.is_insecure() {
-                    checks.push(Check::pass(
-                        "TLS",
-                        "handshake done; certificate NOT verified (--insecure)",
-                    ));
-                } else if https {
-                    checks.push(Check::pass("TLS", "handshake and certificate verified"));
-                }
-                checks.push(Check::pass("HTTP", format!("{probe} answered")));
-            }
+            _ => {}
         }
+        if https && self.is_insecure() {
+            steps.push(Check::pass(
+                "TLS",
+                "handshake done; certificate NOT verified (--insecure)",
+            ));
+        } else if https {
+            steps.push(Check::pass("TLS", "handshake and certificate verified"));
+        }
+        steps.push(Check::pass("HTTP", format!("{probe} answered")));
+        Ok(())
+    }
 
-        // Health
-        match once.get_json::<Value>(&probe, &[], "/api/health", false) {
+    fn step_health(&self, steps: &mut Steps) {
+        let probe = format!("{}/api/health", self.base_url());
+        match self.get_json::<Value>(&probe, &[], "/api/health", false) {
             Ok(v) if v.get("status").and_then(|s| s.as_str()) == Some("UP") => {
-                checks.push(Check::pass("health", "status UP"))
+                steps.push(Check::pass("health", "status UP"))
             }
-            Ok(v) => checks.push(Check::fail(
+            Ok(v) => steps.push(Check::fail(
                 "health",
-                format!("answered {v}"),
+                format!("answered {}", shown(&v.to_string())),
                 "the server reports a problem; data may still work",
             )),
-            Err(e) => checks.push(Check::fail(
+            Err(e) => steps.push(Check::fail(
                 "health",
                 e.to_string(),
                 "the health check has failed while data worked before; see the next steps",
             )),
         }
+    }
 
-        // Database: a partition with counts per species.
+    /// The database: a partition with counts per species.
+    fn step_database(&self, steps: &mut Steps) -> Step<()> {
         let url = self.api_url("neuron/partition/species");
-        match once.get_json::<Value>(&url, &[], "/api/neuron/partition/species", false) {
+        match self.get_json::<Value>(&url, &[], "/api/neuron/partition/species", false) {
             Ok(v) => {
                 let n = v
                     .get("fields")
@@ -185,69 +209,64 @@ impl Client {
                     .map(|m| m.len())
                     .unwrap_or(0);
                 if n > 0 {
-                    checks.push(Check::pass("database", format!("{n} species listed")));
+                    steps.push(Check::pass("database", format!("{n} species listed")));
+                    Ok(())
                 } else {
-                    checks.push(Check::fail(
+                    steps.push(Check::fail(
                         "database",
                         "no species listed: the database is not (fully) available",
-                        alt.clone(),
+                        down_hint(),
                     ));
-                    return checks;
+                    Err(())
                 }
             }
             Err(e) => {
-                checks.push(Check::fail("database", e.to_string(), alt.clone()));
-                return checks;
+                steps.push(Check::fail("database", e.to_string(), down_hint()));
+                Err(())
             }
         }
+    }
 
-        // A file: the first neuron's standardized SWC, checked, not kept.
-        let first = once.get_json::<NeuronPage>(
+    /// A file: the first neuron's standardized SWC, checked, not kept.
+    fn step_file(&self, steps: &mut Steps) {
+        let first = self.get_json::<NeuronPage>(
             &self.api_url("neuron"),
             &[("page", "0".into()), ("size", "1".into())],
             "the first neuron",
             false,
         );
         let neuron = match first {
-            Ok(p) => p.embedded.and_then(|e| e.neurons.into_iter().next()),
+            Ok(p) => p.into_records().0.into_iter().next(),
             Err(e) => {
-                checks.push(Check::fail("file", e.to_string(), alt));
-                return checks;
+                steps.push(Check::fail("file", e.to_string(), down_hint()));
+                return;
             }
         };
         let Some(n) = neuron else {
-            checks.push(Check::fail("file", "the catalog is empty", alt));
-            return checks;
+            steps.push(Check::fail("file", "the catalog is empty", down_hint()));
+            return;
         };
-        let Some(url) = file_url(
-            &base,
-            &n.archive,
-            &n.neuron_name,
-            None,
-            crate::FileKind::Cng,
-        ) else {
-            checks.push(Check::fail(
+        let Some(url) = n.swc_url(self.base_url()) else {
+            steps.push(Check::fail(
                 "file",
                 "the first record has no name or archive",
                 "report this to NeuroMorpho.Org",
             ));
-            return checks;
+            return;
         };
-        let max = self.inner.max_file_size;
-        let got = once.request(Kind::File, &url, &[], false, |resp| {
-            stream_checked(resp, &mut std::io::sink(), true, max)
+        let got = self.request(&Req::file(&url), |answer| {
+            check_body(answer, &mut std::io::sink(), true)
         });
         match got {
-            Ok(bytes) => checks.push(Check::pass(
+            Ok(bytes) => steps.push(Check::pass(
                 "file",
-                format!("{} ({bytes} bytes, SWC)", n.neuron_name),
+                format!("{} ({bytes} bytes, SWC)", shown(n.neuron_name())),
             )),
-            Err(e) => checks.push(Check::fail(
+            Err(e) => steps.push(Check::fail(
                 "file",
                 e.to_string(),
                 "file downloads fail while the API works; try again later or --base-url",
             )),
         }
-        checks
     }
 }

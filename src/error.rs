@@ -1,4 +1,7 @@
-//! The one error type of the crate.
+//! The crate's one error type, and the short failure classes of requests and files.
+//!
+//! An [`Error`] ends a call. A failure of one file among many does not: it becomes a
+//! [`FailedFile`](crate::FailedFile) entry in the call's report (see the crate docs).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -10,7 +13,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FailureKind {
-    /// HTTP 404: the server does not have the resource.
+    /// HTTP 404: the server does not have the resource (or, for `get`, the name).
     NotFound,
     /// HTTP 429: the server asked us to slow down (and kept asking).
     RateLimited,
@@ -18,10 +21,13 @@ pub enum FailureKind {
     Http4xx,
     /// A 5xx answer.
     Http5xx,
-    /// No answer, or a body that stalled, within the timeout.
+    /// No answer, a body that stalled or crawled, or a transfer over its time limit.
     Timeout,
-    /// DNS failure, refused, reset or cut-off connection, or a body shorter than announced.
+    /// DNS failure, refused, reset or cut-off connection.
     Connection,
+    /// The answer was not the whole file: a body shorter than announced, a `206 Partial
+    /// Content`, or an SWC body whose last line is cut.
+    Incomplete,
     /// The TLS handshake or certificate check failed.
     Tls,
     /// The body is empty, an HTML page, or does not start like an SWC file.
@@ -32,7 +38,8 @@ pub enum FailureKind {
     Io,
     /// The server's JSON could not be read.
     BadJson,
-    /// A neuron record lacks what is needed to build its file URL (name or archive).
+    /// A neuron record lacks what is needed to build its file URL (name or archive), or is
+    /// not a record at all.
     InvalidRecord,
 }
 
@@ -46,6 +53,7 @@ impl FailureKind {
             FailureKind::Http5xx => "http-5xx",
             FailureKind::Timeout => "timeout",
             FailureKind::Connection => "connection",
+            FailureKind::Incomplete => "incomplete",
             FailureKind::Tls => "tls",
             FailureKind::NotSwc => "not-swc",
             FailureKind::TooLarge => "too-large",
@@ -66,6 +74,7 @@ impl FailureKind {
                 | FailureKind::Http5xx
                 | FailureKind::Timeout
                 | FailureKind::Connection
+                | FailureKind::Incomplete
                 | FailureKind::NotSwc
                 | FailureKind::BadJson
         )
@@ -80,8 +89,9 @@ impl fmt::Display for FailureKind {
 
 /// One query item the server does not know, with the closest valid ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct InvalidItem {
-    /// The field name.
+    /// The field name (for a sort, the sort field).
     pub field: String,
     /// The unknown value, or `None` when the field itself is unknown.
     pub value: Option<String>,
@@ -89,50 +99,103 @@ pub struct InvalidItem {
     pub suggestions: Vec<String>,
 }
 
+impl InvalidItem {
+    pub(crate) fn new(field: &str, value: Option<&str>, suggestions: Vec<String>) -> InvalidItem {
+        InvalidItem {
+            field: field.to_string(),
+            value: value.map(str::to_string),
+            suggestions,
+        }
+    }
+}
+
 impl fmt::Display for InvalidItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |s: &str| crate::text::escape(s).into_owned();
         match &self.value {
-            None => write!(f, "unknown field '{}'", self.field)?,
-            Some(v) => write!(f, "unknown value '{}' for field '{}'", v, self.field)?,
+            None => write!(f, "unknown field '{}'", shown(&self.field))?,
+            Some(v) => write!(
+                f,
+                "unknown value '{}' for field '{}'",
+                shown(v),
+                shown(&self.field)
+            )?,
         }
         if !self.suggestions.is_empty() {
-            write!(f, " (did you mean: {}?)", self.suggestions.join(", "))?;
+            // One value per item, quoted when it holds a comma, so that each can be pasted back.
+            let list: Vec<String> = self
+                .suggestions
+                .iter()
+                .map(|s| {
+                    let s = shown(s);
+                    if s.contains(',') {
+                        format!("\"{s}\"")
+                    } else {
+                        s
+                    }
+                })
+                .collect();
+            write!(f, " (did you mean: {}?)", list.join(", "))?;
         }
         Ok(())
     }
 }
 
+/// The underlying cause of a failed request, kept for [`std::error::Error::source`].
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Every error the library returns.
+///
+/// Each variant keeps its facts: the URL and HTTP status of a failed request, the path of a
+/// file, the cause through [`source()`](std::error::Error::source). `Display` gives one line
+/// that names the thing at fault; text that came from the server is shown with control
+/// characters escaped and credentials in URLs hidden.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// A client setting is out of range (concurrency, base URL, CA file, ...).
-    Config(String),
-    /// A query is malformed: `source` names the file (or "query"), `message` the key at fault.
-    Query {
-        /// The query file, or `query` for one built in code.
-        source: String,
-        /// What is wrong, naming the key (and line/column for a syntax error).
+    /// A client or job setting is out of range or unusable (concurrency, base URL, CA file,
+    /// proxy URL, ...).
+    InvalidSetting {
+        /// The setting at fault, as the builder method names it (`concurrency`, `base_url`).
+        setting: &'static str,
+        /// What is wrong with it.
         message: String,
     },
-    /// The query names fields or values the server does not know.
-    Invalid(Vec<InvalidItem>),
+    /// A query file, a names file or a metadata file we were given is malformed.
+    Input {
+        /// The file (or `query` for a query built in code).
+        source: String,
+        /// What is wrong, naming the key or line (and column for a syntax error).
+        message: String,
+    },
+    /// The query names fields, values or a sort field the server does not know.
+    InvalidQuery(Vec<InvalidItem>),
     /// A request failed after its retries.
     Request {
-        /// The URL requested.
+        /// The URL requested (credentials hidden).
         url: String,
+        /// The HTTP status, when the server answered with one.
+        status: Option<u16>,
         /// The failure class.
         kind: FailureKind,
         /// A one-line description of what came back (status and message, or the transport error).
         detail: String,
+        /// The transport or decoding error underneath, if any.
+        cause: Option<Cause>,
     },
-    /// The pages brought back a different number of neurons than the server announced.
+    /// The server's answers contradict each other: the pages brought back a different number
+    /// of neurons than the count announced.
     Incomplete {
-        /// `page.totalElements` announced (by the count, or by a page that disagreed with it).
+        /// The total announced (by the count, or by a page that disagreed with it).
         expected: u64,
         /// Neurons actually received.
         got: u64,
+        /// Where the contradiction showed (e.g. `page 3 of 200 was empty`).
+        detail: String,
     },
+    /// The call was stopped through its [`CancelToken`](crate::CancelToken). Finished files
+    /// are kept; no temporary file is left.
+    Cancelled,
     /// A local file could not be read or written.
     Io {
         /// The file or folder at fault.
@@ -140,7 +203,7 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The metadata CSV could not be written or read.
+    /// A CSV file could not be written or read.
     Csv {
         /// The file at fault.
         path: PathBuf,
@@ -150,13 +213,52 @@ pub enum Error {
 }
 
 impl Error {
-    /// The failure class of a request error, if this is one.
+    /// The failure class of a request error (or `io` for a file error), if this is one.
     pub fn kind(&self) -> Option<FailureKind> {
         match self {
             Error::Request { kind, .. } => Some(*kind),
             Error::Io { .. } => Some(FailureKind::Io),
             _ => None,
         }
+    }
+
+    /// The HTTP status of a request error, when the server answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Request { status, .. } => *status,
+            _ => None,
+        }
+    }
+
+    /// Whether a request failed before any server answered because the host could not be
+    /// found (DNS) or nothing accepted the connection: a local network, address or proxy
+    /// problem rather than a server that is down.
+    pub fn is_unreachable(&self) -> bool {
+        let Error::Request {
+            cause: Some(cause), ..
+        } = self
+        else {
+            return false;
+        };
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(cause.as_ref());
+        while let Some(e) = source {
+            if let Some(u) = e.downcast_ref::<ureq::Error>() {
+                match u {
+                    ureq::Error::HostNotFound => return true,
+                    ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        return true
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    return true;
+                }
+            }
+            source = e.source();
+        }
+        false
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
@@ -166,9 +268,16 @@ impl Error {
         }
     }
 
-    pub(crate) fn query(source: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Query {
+    pub(crate) fn input(source: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Input {
             source: source.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn setting(setting: &'static str, message: impl Into<String>) -> Error {
+        Error::InvalidSetting {
+            setting,
             message: message.into(),
         }
     }
@@ -176,20 +285,38 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::text::escape;
         match self {
-            Error::Config(m) => write!(f, "invalid setting: {m}"),
-            Error::Query { source, message } => write!(f, "{source}: {message}"),
-            Error::Invalid(items) => {
+            Error::InvalidSetting { setting, message } => {
+                write!(f, "invalid setting {setting}: {}", escape(message))
+            }
+            Error::Input { source, message } => {
+                write!(f, "{}: {}", escape(source), escape(message))
+            }
+            Error::InvalidQuery(items) => {
                 let parts: Vec<String> = items.iter().map(|i| i.to_string()).collect();
                 write!(f, "invalid query: {}", parts.join("; "))
             }
-            Error::Request { url, kind, detail } => write!(f, "{url}: {detail} [{kind}]"),
-            Error::Incomplete { expected, got } => write!(
+            Error::Request {
+                url, kind, detail, ..
+            } => write!(f, "{}: {} [{kind}]", escape(url), escape(detail)),
+            Error::Incomplete {
+                expected,
+                got,
+                detail,
+            } => write!(
                 f,
-                "expected {expected} neurons, got {got} (the server's answers were inconsistent; run again)"
+                "expected {expected} neurons, got {got} ({}): the server's answers are \
+                 inconsistent; try again later",
+                escape(detail)
             ),
-            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            Error::Csv { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Cancelled => f.write_str("cancelled"),
+            Error::Io { path, source } => {
+                write!(f, "{}: {source}", escape(&path.display().to_string()))
+            }
+            Error::Csv { path, source } => {
+                write!(f, "{}: {source}", escape(&path.display().to_string()))
+            }
         }
     }
 }
@@ -199,6 +326,9 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::Csv { source, .. } => Some(source),
+            Error::Request {
+                cause: Some(cause), ..
+            } => Some(cause.as_ref()),
             _ => None,
         }
     }
@@ -206,3 +336,41 @@ impl std::error::Error for Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn request_errors_keep_status_and_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let e = Error::Request {
+            url: "http://x/api".into(),
+            status: Some(503),
+            kind: FailureKind::Http5xx,
+            detail: "503 Service Unavailable".into(),
+            cause: Some(Box::new(io)),
+        };
+        assert_eq!(e.status(), Some(503));
+        assert_eq!(e.kind(), Some(FailureKind::Http5xx));
+        assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("reset"));
+        assert_eq!(
+            e.to_string(),
+            "http://x/api: 503 Service Unavailable [http-5xx]"
+        );
+    }
+
+    #[test]
+    fn suggestions_with_commas_are_quoted() {
+        let item = InvalidItem::new(
+            "domain",
+            Some("Dendrites"),
+            vec!["Dendrites, Soma, No Axon".into(), "Axon".into()],
+        );
+        assert_eq!(
+            item.to_string(),
+            "unknown value 'Dendrites' for field 'domain' (did you mean: \"Dendrites, Soma, No Axon\", Axon?)"
+        );
+    }
+}

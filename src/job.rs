@@ -1,60 +1,86 @@
 //! A whole job in one call: search (or look up names), write the metadata table as pages
 //! arrive, download the files, write `failed.csv` and `CITATIONS.md`, and sum it up.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::citations::Citations;
 use crate::client::Client;
-use crate::download::{DownloadItem, DownloadOptions, FailedFile, FileKind, Progress};
-use crate::error::{Error, Result};
+use crate::download::{DownloadItem, DownloadOptions, FailedFile};
+use crate::error::{Error, FailureKind, Result};
+use crate::files::FileKind;
 use crate::lookup::morphometry_columns;
 use crate::metadata::{MetadataFormat, MetadataWriter};
 use crate::model::Neuron;
+use crate::progress::Progress;
 use crate::query::Query;
-use crate::search::SearchEvent;
+use crate::search::{SearchEvent, SkippedRecord};
 
 /// One of N parts of a result, for scheduler job arrays: part K keeps the neurons whose
-/// `neuron_id mod N == K - 1` (deterministic, so N tasks split a query with no overlap and no gap).
+/// `neuron_id mod N == K - 1` (deterministic, so N tasks split a query with no overlap and no
+/// gap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
-    /// K, 1-based.
-    pub index: u64,
-    /// N.
-    pub count: u64,
+    index: u64,
+    count: u64,
 }
 
 impl Shard {
-    /// Parse `K/N` with 1 <= K <= N.
-    pub fn parse(s: &str) -> std::result::Result<Shard, String> {
-        let (k, n) = s
-            .split_once('/')
-            .ok_or_else(|| format!("shard '{s}' must look like K/N, e.g. 2/10"))?;
-        let k: u64 = k
-            .trim()
-            .parse()
-            .map_err(|_| format!("shard '{s}': K is not a number"))?;
-        let n: u64 = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("shard '{s}': N is not a number"))?;
-        if n == 0 || k == 0 || k > n {
-            return Err(format!("shard '{s}': need 1 <= K <= N"));
-        }
-        Ok(Shard { index: k, count: n })
+    /// Part `index` (1-based) of `count`; `None` unless 1 <= index <= count.
+    pub fn new(index: u64, count: u64) -> Option<Shard> {
+        (count > 0 && (1..=count).contains(&index)).then_some(Shard { index, count })
+    }
+
+    /// K, 1-based.
+    pub fn index(self) -> u64 {
+        self.index
+    }
+
+    /// N.
+    pub fn count(self) -> u64 {
+        self.count
     }
 
     /// Whether this shard takes the neuron (one without an id goes to shard 1).
-    pub fn contains(&self, neuron_id: Option<u64>) -> bool {
+    pub fn contains(self, neuron_id: Option<u64>) -> bool {
         match neuron_id {
             Some(id) => id % self.count == self.index - 1,
             None => self.index == 1,
         }
     }
+
+    /// The part of a file name that keeps shards of one folder apart: `.shard-2-of-10`.
+    pub fn suffix(self) -> String {
+        format!(".shard-{}-of-{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = Error;
+
+    /// `K/N` with 1 <= K <= N.
+    fn from_str(s: &str) -> Result<Shard> {
+        let bad =
+            |why: &str| Error::setting("shard", format!("'{}' {why}", crate::text::escape(s)));
+        let (k, n) = s
+            .split_once('/')
+            .ok_or_else(|| bad("must look like K/N, e.g. 2/10"))?;
+        let k: u64 = k.trim().parse().map_err(|_| bad("K is not a number"))?;
+        let n: u64 = n.trim().parse().map_err(|_| bad("N is not a number"))?;
+        Shard::new(k, n).ok_or_else(|| bad("needs 1 <= K <= N"))
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 /// What a job does besides searching.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct JobOptions {
     /// The output folder.
     pub out_dir: PathBuf,
@@ -74,6 +100,8 @@ pub struct JobOptions {
     pub shard: Option<Shard>,
     /// Write `CITATIONS.md` after a download.
     pub citations: bool,
+    /// Sync files before their rename (see [`DownloadOptions::durable`]).
+    pub durable: bool,
 }
 
 impl JobOptions {
@@ -89,6 +117,7 @@ impl JobOptions {
             what: vec![FileKind::Cng],
             shard: None,
             citations: true,
+            durable: true,
         }
     }
 
@@ -96,20 +125,27 @@ impl JobOptions {
     pub fn metadata_path(&self) -> PathBuf {
         self.out_dir.join(&self.metadata_file)
     }
+
+    /// `name` + the shard's suffix + `ext` under the output folder: `failed.shard-2-of-10.csv`.
+    fn per_shard(&self, name: &str, ext: &str) -> PathBuf {
+        let part = self.shard.map(Shard::suffix).unwrap_or_default();
+        self.out_dir.join(format!("{name}{part}.{ext}"))
+    }
 }
 
 /// What a job did.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Summary {
     /// Neurons the query matched (or names found).
     pub matched: u64,
-    /// Neurons this run handled (after `--shard`).
+    /// Neurons this run handled (after the shard).
     pub selected: u64,
     /// Files downloaded now.
     pub downloaded: u64,
     /// Files already present.
     pub skipped: u64,
-    /// Files that failed.
+    /// Everything that failed: files, records that could not be read, names not found.
     pub failed: Vec<FailedFile>,
     /// Bytes written now.
     pub bytes: u64,
@@ -121,18 +157,18 @@ pub struct Summary {
     pub failed_csv: Option<PathBuf>,
     /// `CITATIONS.md`, if written.
     pub citations_path: Option<PathBuf>,
-    /// Names asked for that the server does not know (named look-ups only).
+    /// Names asked for that the server does not know (named look-ups only; also in `failed`).
     pub not_found: Vec<String>,
 }
 
 /// Search, write the metadata table, download every file: neuromorphopy's one-call
-/// `search_and_download`, synchronous.
+/// `search_and_download`, synchronous. `progress` is called on this thread.
 ///
 /// ```no_run
-/// use neuromorpho::{job::{search_and_download, JobOptions}, Client, Query};
+/// use neuromorpho::{search_and_download, Client, JobOptions, Query};
 /// let client = Client::new()?;
 /// let query = Query::new().filter("species", ["mouse"]).filter("cell_type", ["pyramidal"]);
-/// let summary = search_and_download(&client, &query, &JobOptions::new("neurons"), &|_| {})?;
+/// let summary = search_and_download(&client, &query, &JobOptions::new("neurons"), |_| {})?;
 /// println!("{} matched, {} downloaded, {} failed", summary.matched, summary.downloaded, summary.failed.len());
 /// # Ok::<(), neuromorpho::Error>(())
 /// ```
@@ -140,7 +176,7 @@ pub fn search_and_download(
     client: &Client,
     query: &Query,
     options: &JobOptions,
-    progress: &(dyn Fn(&Progress) + Sync),
+    mut progress: impl FnMut(&Progress),
 ) -> Result<Summary> {
     let started = Instant::now();
     let mut collector = Collector::new(client, options)?;
@@ -160,8 +196,9 @@ pub fn search_and_download(
             number,
             pages,
             neurons,
+            skipped,
         } => {
-            collector.add(&neurons)?;
+            collector.add(&neurons, skipped)?;
             progress(&Progress::Page {
                 done: number + 1,
                 pages,
@@ -169,29 +206,39 @@ pub fn search_and_download(
             Ok(())
         }
     })?;
-    collector.finish(client, matched, started, progress)
+    collector.finish(matched, started, &mut progress)
 }
 
-/// Look neurons up by name (batched), then as [`search_and_download`].
-pub fn download_names(
+/// Look neurons up by name (batched), then as [`search_and_download`]. Names the server does
+/// not know are failures (`not-found`) of the summary.
+pub fn download_names<I, S>(
     client: &Client,
-    names: &[String],
+    names: I,
     options: &JobOptions,
-    progress: &(dyn Fn(&Progress) + Sync),
-) -> Result<Summary> {
+    mut progress: impl FnMut(&Progress),
+) -> Result<Summary>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
     let started = Instant::now();
-    let (records, missing) = client.neurons_by_name(names)?;
-    for m in &missing {
-        log::warn!("neuron '{m}' not found on the server");
-    }
+    let lookup = client.neurons_by_name(names)?;
     let mut collector = Collector::new(client, options)?;
     progress(&Progress::SearchStarted {
-        total: records.len() as u64,
+        total: lookup.found.len() as u64,
         pages: 1,
     });
-    collector.add(&records)?;
-    let mut summary = collector.finish(client, records.len() as u64, started, progress)?;
-    summary.not_found = missing;
+    collector.add(&lookup.found, Vec::new())?;
+    for name in &lookup.missing {
+        collector.failed.push(FailedFile::record(
+            name,
+            None,
+            FailureKind::NotFound,
+            "the server has no neuron of this name".into(),
+        ));
+    }
+    let mut summary = collector.finish(lookup.found.len() as u64, started, &mut progress)?;
+    summary.not_found = lookup.missing;
     Ok(summary)
 }
 
@@ -199,27 +246,10 @@ pub fn download_names(
 /// `neuron_name` column or key, which is never cleaned).
 pub fn names_from_metadata(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let source = path.display().to_string();
     if text.trim_start().starts_with('{') {
-        let mut names = Vec::new();
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let v: serde_json::Value = serde_json::from_str(line)
-                .map_err(|e| Error::query(&source, format!("line {}: {e}", i + 1)))?;
-            match v.get("neuron_name").and_then(|n| n.as_str()) {
-                Some(n) => names.push(n.to_string()),
-                None => {
-                    return Err(Error::query(
-                        &source,
-                        format!("line {}: no neuron_name", i + 1),
-                    ))
-                }
-            }
-        }
-        return Ok(names);
+        return names_from_jsonl(text, &source);
     }
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let csv_err = |e| Error::Csv {
@@ -231,7 +261,7 @@ pub fn names_from_metadata(path: &Path) -> Result<Vec<String>> {
         .iter()
         .position(|h| h == "neuron_name")
         .ok_or_else(|| {
-            Error::query(
+            Error::input(
                 &source,
                 "no 'neuron_name' column (is this a metadata file written by neuromorpho?)",
             )
@@ -246,17 +276,47 @@ pub fn names_from_metadata(path: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
+fn names_from_jsonl(text: &str, source: &str) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            Error::input(
+                source,
+                format!("line {}, column {}: {e}", i + 1, e.column()),
+            )
+        })?;
+        match v.get("neuron_name").and_then(|n| n.as_str()) {
+            Some(n) => names.push(n.to_string()),
+            None => {
+                return Err(Error::input(
+                    source,
+                    format!("line {}: no neuron_name", i + 1),
+                ))
+            }
+        }
+    }
+    Ok(names)
+}
+
 /// Takes pages as they come: metadata rows out, compact download items kept.
 struct Collector<'a> {
     options: &'a JobOptions,
     client: &'a Client,
     writer: Option<MetadataWriter>,
     items: Vec<DownloadItem>,
+    /// Failures known before any download: unreadable records, unknown names.
+    failed: Vec<FailedFile>,
 }
 
 impl<'a> Collector<'a> {
     fn new(client: &'a Client, options: &'a JobOptions) -> Result<Collector<'a>> {
         std::fs::create_dir_all(&options.out_dir).map_err(|e| Error::io(&options.out_dir, e))?;
+        // Tables of a killed run (its temporary files) go; another live run's stay.
+        crate::atomic_file::remove_stale(&options.out_dir, false);
         let mut writer = MetadataWriter::create(options.metadata_path(), options.metadata_format)?;
         if options.morphometry {
             writer = writer.with_extra_columns(
@@ -271,38 +331,49 @@ impl<'a> Collector<'a> {
             client,
             writer: Some(writer),
             items: Vec::new(),
+            failed: Vec::new(),
         })
     }
 
     fn reset(&mut self) -> Result<()> {
         self.items.clear();
+        self.failed.clear();
         match self.writer.as_mut() {
             Some(w) => w.reset(),
             None => Ok(()),
         }
     }
 
-    fn add(&mut self, neurons: &[Neuron]) -> Result<()> {
+    fn add(&mut self, neurons: &[Neuron], skipped: Vec<SkippedRecord>) -> Result<()> {
+        for s in skipped {
+            log::warn!("{s}");
+            self.failed.push(FailedFile::record(
+                "",
+                None,
+                FailureKind::InvalidRecord,
+                s.to_string(),
+            ));
+        }
         let shard = self.options.shard;
         let mine: Vec<&Neuron> = neurons
             .iter()
-            .filter(|n| shard.is_none_or(|s| s.contains(n.neuron_id)))
+            .filter(|n| shard.is_none_or(|s| s.contains(n.neuron_id())))
             .collect();
         let morph = if self.options.morphometry {
-            let ids: Vec<u64> = mine.iter().filter_map(|n| n.neuron_id).collect();
+            let ids: Vec<u64> = mine.iter().filter_map(|n| n.neuron_id()).collect();
             Some(self.client.morphometry(&ids)?)
         } else {
             None
         };
-        let writer = self.writer.as_mut().expect("writer lives until finish");
+        let Some(writer) = self.writer.as_mut() else {
+            return Ok(());
+        };
         for n in &mine {
-            match &morph {
-                Some(m) => {
-                    let extra = morphometry_columns(n.neuron_id.and_then(|id| m.get(&id)));
-                    writer.write_with_extra(n, &extra)?;
-                }
-                None => writer.write_with_extra(n, &[])?,
-            }
+            let extra = match &morph {
+                Some(m) => morphometry_columns(n.neuron_id().and_then(|id| m.get(&id))),
+                None => Vec::new(),
+            };
+            writer.write_with_extra(n, &extra)?;
             if self.options.download {
                 self.items
                     .push(DownloadItem::from_neuron(n, &self.options.group_by));
@@ -311,71 +382,84 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
+    /// The table into place, then the files, `failed.csv` and `CITATIONS.md`.
     fn finish(
         mut self,
-        client: &Client,
         matched: u64,
         started: Instant,
-        progress: &(dyn Fn(&Progress) + Sync),
+        progress: &mut dyn FnMut(&Progress),
     ) -> Result<Summary> {
-        let writer = self.writer.take().expect("finish once");
-        let selected = writer.rows();
-        // No row, no table: an empty file would look like a successful search.
-        let metadata_path = if selected == 0 {
-            drop(writer);
-            None
-        } else {
-            let path = writer.finish()?;
-            log::info!(
-                "wrote metadata for {selected} neurons to {}",
-                path.display()
-            );
-            Some(path)
-        };
         let mut summary = Summary {
             matched,
-            selected,
-            metadata_path,
             ..Summary::default()
         };
-        if self.options.download && !self.items.is_empty() {
-            let options = DownloadOptions {
-                out_dir: self.options.out_dir.clone(),
-                what: self.options.what.clone(),
-                skip_existing: true,
-            };
-            let report = client.download(&self.items, &options, progress)?;
-            // Shards of a job array share the output folder: each keeps its own lists, or
-            // they would overwrite (and race on) each other's.
-            let part = self
-                .options
-                .shard
-                .map(|s| format!(".shard-{}-of-{}", s.index, s.count))
-                .unwrap_or_default();
-            let out = &self.options.out_dir;
-            summary.failed_csv =
-                report.write_failed_csv_to(&out.join(format!("failed{part}.csv")))?;
-            if self.options.citations {
-                let mut citations = Citations::new();
-                let in_place: std::collections::HashSet<&str> =
-                    report.files.iter().map(|(n, _)| n.as_str()).collect();
-                for item in self
-                    .items
-                    .iter()
-                    .filter(|i| in_place.contains(i.neuron_name.as_str()))
-                {
-                    citations.add(item);
-                }
-                summary.citations_path =
-                    Some(citations.write_to(&out.join(format!("CITATIONS{part}.md")))?);
+        if let Some(writer) = self.writer.take() {
+            summary.selected = writer.rows();
+            // No row, no table: an empty file would look like a successful search.
+            if summary.selected > 0 {
+                let path = writer.finish()?;
+                log::info!(
+                    "wrote metadata for {} to {}",
+                    plural(summary.selected, "neuron"),
+                    path.display()
+                );
+                summary.metadata_path = Some(path);
+            }
+        }
+        let options = self.options;
+        if options.download && !self.items.is_empty() {
+            let mut download = DownloadOptions::new(&options.out_dir);
+            download.what = options.what.clone();
+            download.durable = options.durable;
+            let report = self
+                .client
+                .download(&self.items, &download, |p| progress(p))?;
+            if options.citations {
+                summary.citations_path = self.write_citations(&report.files)?;
             }
             summary.downloaded = report.downloaded;
             summary.skipped = report.skipped;
             summary.bytes = report.bytes;
-            summary.failed = report.failed;
+            self.failed.extend(report.failed);
         }
+        // Shards of a job array share the output folder: each keeps its own lists, or they
+        // would overwrite (and race on) each other's.
+        if options.download || !self.failed.is_empty() {
+            summary.failed_csv = crate::download::write_failed_csv(
+                &self.failed,
+                &options.per_shard("failed", "csv"),
+            )?;
+        }
+        summary.failed = self.failed;
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(summary)
+    }
+
+    /// `CITATIONS.md` for the neurons with a file in place; none when there is none.
+    fn write_citations(&self, files: &[crate::download::HeldFile]) -> Result<Option<PathBuf>> {
+        let in_place: HashSet<&str> = files.iter().map(|f| f.neuron_name.as_str()).collect();
+        let mut citations = Citations::new();
+        for item in self
+            .items
+            .iter()
+            .filter(|i| in_place.contains(i.neuron_name.as_str()))
+        {
+            citations.add(&item.reference_pmid, &item.reference_doi);
+        }
+        if citations.neurons() == 0 {
+            return Ok(None);
+        }
+        let path = self.options.per_shard("CITATIONS", "md");
+        citations.write_to(&path).map(Some)
+    }
+}
+
+/// `1 neuron`, `2 neurons`.
+pub(crate) fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }
 
@@ -386,13 +470,14 @@ mod tests {
     #[test]
     fn shards_split_without_overlap_or_gap() {
         let shards: Vec<Shard> = (1..=3)
-            .map(|k| Shard::parse(&format!("{k}/3")).unwrap())
+            .map(|k| format!("{k}/3").parse::<Shard>().unwrap())
             .collect();
         for id in 0..1000u64 {
             assert_eq!(shards.iter().filter(|s| s.contains(Some(id))).count(), 1);
         }
-        assert!(Shard::parse("0/3").is_err());
-        assert!(Shard::parse("4/3").is_err());
-        assert!(Shard::parse("x").is_err());
+        assert!("0/3".parse::<Shard>().is_err());
+        assert!("4/3".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+        assert_eq!(shards[1].suffix(), ".shard-2-of-3");
     }
 }

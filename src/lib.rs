@@ -2,15 +2,16 @@
 //! files) with their metadata — synchronously, politely, and without ever leaving a partial
 //! file under a final name.
 //!
-//! No async runtime: a blocking [`ureq`] agent shared by all threads, and a local rayon thread
-//! pool of [`ClientBuilder::concurrency`] threads for page fetches and downloads. The library
-//! never prints: it returns values and [`Error`]s, logs through [`log`], and reports progress
-//! through callbacks.
+//! No async runtime: one blocking [`ureq`] agent shared by all threads, and one pool of
+//! [`ClientBuilder::concurrency`] worker threads per [`Client`] for page fetches, downloads
+//! and look-ups. The library never prints: it returns values and [`Error`]s, logs through
+//! [`log`], and reports progress through callbacks that run on the calling thread.
 //!
 //! # Search
 //!
-//! The count comes first (one request), then every page of 500 records in parallel; records
-//! come back in the server's order, each once, and their number is checked against the count.
+//! The count comes first (one request), then the first page at once and every other page of
+//! 500 records in parallel; records come back in the server's order, each once, and their
+//! number is checked against the count.
 //!
 //! ```no_run
 //! use neuromorpho::{Client, Query};
@@ -24,7 +25,7 @@
 //!     .sort_by("neuron_id", true);
 //! println!("{} neurons", client.count(&query)?);
 //! for neuron in client.search(&query)? {
-//!     println!("{} ({}) {:?}", neuron.neuron_name, neuron.archive, neuron.swc_url(client.base_url()));
+//!     println!("{} ({}) {:?}", neuron.neuron_name(), neuron.archive(), neuron.swc_url(client.base_url()));
 //! }
 //! # Ok::<(), neuromorpho::Error>(())
 //! ```
@@ -50,32 +51,78 @@
 //!
 //! # Download
 //!
-//! Files are streamed to a temporary file beside their target, checked (an HTML error page or
-//! a body that is not SWC is refused), and renamed into place only when complete. A failure
-//! never stops the others; it is listed in the [`DownloadReport`].
+//! Files are streamed to a temporary file beside their target, checked (an HTML error page,
+//! a body that is not SWC, a body cut short is refused), synced and renamed into place only
+//! when complete. A failure never stops the others; it is listed in the [`DownloadReport`].
 //!
 //! ```no_run
-//! use neuromorpho::{Client, DownloadItem, DownloadOptions, Query};
+//! use neuromorpho::{Client, DownloadItem, DownloadOptions, Progress, Query};
 //!
 //! let client = Client::new()?;
 //! let neurons = client.search(&Query::new().filter("archive", ["Wearne_Hof"]))?;
-//! let group_by = vec!["species".to_string()];
-//! let items: Vec<DownloadItem> = neurons.iter().map(|n| DownloadItem::from_neuron(n, &group_by)).collect();
-//! let report = client.download(&items, &DownloadOptions::new("neurons"), &|_progress| {})?;
+//! let items: Vec<DownloadItem> =
+//!     neurons.iter().map(|n| DownloadItem::from_neuron(n, &["species"])).collect();
+//! let mut files_done = 0; // a plain counter: the callback runs on this thread
+//! let report = client.download(&items, &DownloadOptions::new("neurons"), |p| {
+//!     if let Progress::File { done, .. } = p {
+//!         files_done = *done;
+//!     }
+//! })?;
 //! for failed in &report.failed {
 //!     eprintln!("{}: {} [{}]", failed.neuron_name, failed.detail, failed.kind);
 //! }
 //! # Ok::<(), neuromorpho::Error>(())
 //! ```
 //!
-//! Or everything in one call, with [`job::search_and_download`].
+//! Or everything in one call, with [`search_and_download`].
+//!
+//! # What is an `Err`, and what is an entry of a report
+//!
+//! A call returns `Err` when it cannot do its job as a whole: a setting is invalid
+//! ([`Error::InvalidSetting`]), a query file is malformed ([`Error::Input`]) or names what the
+//! server does not know ([`Error::InvalidQuery`]), an API request failed after its retries
+//! ([`Error::Request`], with the HTTP status and the cause), the server's answers contradict
+//! each other ([`Error::Incomplete`]), the output folder cannot be written ([`Error::Io`]), or
+//! the call was cancelled ([`Error::Cancelled`]).
+//!
+//! When one file among many cannot be had — a 404, a body that is not SWC, a record without a
+//! name, a name the server does not know — the call goes on and succeeds: that file is a
+//! [`FailedFile`] in the [`DownloadReport`] (or the job's [`Summary`]), with a
+//! [`FailureKind`], and a row of `failed.csv`.
+//!
+//! # Stopping
+//!
+//! Give a client a [`CancelToken`] with [`Client::with_cancel`]; cancel it from another thread
+//! or from a callback, and the call under way returns [`Error::Cancelled`] within about one
+//! request's time. Finished files stay; no temporary file is left; the same call later
+//! finishes the job without fetching them again.
+//!
+//! ```
+//! use neuromorpho::{CancelToken, Client, Error, Query};
+//!
+//! let token = CancelToken::new();
+//! let client = Client::builder()
+//!     .base_url("http://127.0.0.1:9") // nothing is sent: the token is cancelled first
+//!     .build()?
+//!     .with_cancel(&token);
+//! token.cancel();
+//! assert!(matches!(client.search(&Query::all()), Err(Error::Cancelled)));
+//! # Ok::<(), neuromorpho::Error>(())
+//! ```
+//!
+//! # One concurrency budget per client
+//!
+//! [`ClientBuilder::concurrency`] bounds the requests in flight across every thread and every
+//! call that shares the client (clones share it too). The worker pool is built once per client
+//! and shared by every call. Calling the library from inside a rayon pool of your own is
+//! fine: your threads never enter the client's pool, they only wait for its results.
 //!
 //! # Runnable without a network
 //!
 //! Everything that needs no server runs as is:
 //!
 //! ```
-//! use neuromorpho::{metadata::clean_value, Query};
+//! use neuromorpho::{clean_value, escape, Query};
 //!
 //! let query = Query::from_json_str(
 //!     r#"{"filters": {"species": ["mouse"]}, "sort": {"field": "neuron_id", "ascending": false}}"#,
@@ -88,6 +135,9 @@
 //! let cleaned = clean_value(&serde_json::json!(["Local projecting", "pyramidal", "principal cell"]));
 //! assert_eq!(cleaned, "local_projecting, pyramidal, principal_cell");
 //!
+//! // Server text shown safely: a name cannot erase a line on screen.
+//! assert_eq!(escape("x\u{1b}[2K\rfake"), "x\\x1b[2K\\rfake");
+//!
 //! let err = Query::from_json_str(r#"{"filter": {}}"#, "q.json").unwrap_err();
 //! assert_eq!(err.to_string(), "q.json: unknown top-level key 'filter' (expected 'filters' and optionally 'sort')");
 //! # Ok::<(), neuromorpho::Error>(())
@@ -95,34 +145,68 @@
 //!
 //! # Cargo features
 //!
+//! - `cli` (default): the `neuromorpho` binary (its argument parser and logger). An embedding
+//!   program uses `default-features = false` and compiles neither.
 //! - `yaml` (default): YAML query files, through `serde_norway`.
 
 #![warn(missing_docs)]
 
-pub mod citations;
-pub mod client;
-pub mod doctor;
-pub mod download;
-pub mod error;
-pub mod job;
-pub mod lookup;
-pub mod metadata;
-pub mod model;
-pub mod query;
-pub mod search;
-pub mod swc;
-mod tls;
+// The layers, bottom-up: a module uses only modules of its own layer or the layers above
+// it here (`python3 ../shared/tools/modgraph.py` shows the graph).
+
+// Facts and text, depending on nothing else.
+mod cancel;
+mod error;
+mod files;
+mod progress;
+mod suggest;
+mod text;
+mod time;
+
+// The data model and local files.
+mod atomic_file;
+mod model;
+mod query;
+mod swc;
+
+// The network.
+mod client;
+
+// What is asked of the server.
+mod lookup;
+mod search;
+
+// What is written.
+mod citations;
+mod download;
+mod metadata;
+
+// Whole jobs.
+mod doctor;
+mod job;
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-pub use client::{Client, ClientBuilder, ProxyMode, ALTERNATE_BASE_URL, DEFAULT_BASE_URL};
-pub use download::{DownloadItem, DownloadOptions, DownloadReport, FailedFile, FileKind, Progress};
-pub use error::{Error, FailureKind, InvalidItem, Result};
-pub use job::{search_and_download, JobOptions, Shard, Summary};
-pub use metadata::{MetadataFormat, MetadataWriter};
+pub use cancel::CancelToken;
+pub use citations::Citations;
+pub use client::{
+    Client, ClientBuilder, ProxyMode, ALTERNATE_BASE_URL, DEFAULT_BASE_URL, DEFAULT_USER_AGENT,
+};
+pub use doctor::Check;
+pub use download::{DownloadItem, DownloadOptions, DownloadReport, FailedFile, HeldFile};
+pub use error::{Cause, Error, FailureKind, InvalidItem, Result};
+pub use files::FileKind;
+pub use job::{
+    download_names, names_from_metadata, search_and_download, JobOptions, Shard, Summary,
+};
+pub use lookup::{NameLookup, MORPHOMETRY_FIELDS};
+pub use metadata::{clean_value, raw_value, MetadataFormat, MetadataWriter};
 pub use model::Neuron;
+pub use progress::Progress;
 pub use query::{Query, Sort};
-pub use search::SearchEvent;
+pub use search::{SearchEvent, SkippedRecord};
+pub use text::{escape, redact};
+pub use time::{Civil, Timestamp};

@@ -5,12 +5,24 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::client::Client;
+use crate::client::{Client, Order};
 use crate::error::{Error, FailureKind, Result};
 use crate::model::{Neuron, NeuronPage};
 
 /// At most this many names or ids per select request.
-pub const BATCH: usize = 500;
+const BATCH: usize = 500;
+/// Batches fetched ahead of the one being handed on.
+const WINDOW: u64 = 8;
+
+/// The outcome of [`Client::neurons_by_name`].
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct NameLookup {
+    /// The records found, in the order the names were asked (each name once).
+    pub found: Vec<Neuron>,
+    /// The names the server does not know, in the order asked.
+    pub missing: Vec<String>,
+}
 /// Keep a select URL well under the 8 KB request line many servers (Tomcat's default) accept.
 const MAX_QUERY_CHARS: usize = 6000;
 
@@ -41,7 +53,7 @@ pub const MORPHOMETRY_FIELDS: &[&str] = &[
 
 /// Prefix of the morphometry columns in the metadata table: the record already has
 /// `surface`, `volume` and `soma_surface` of its own.
-pub const MORPHOMETRY_PREFIX: &str = "morph_";
+pub(crate) const MORPHOMETRY_PREFIX: &str = "morph_";
 
 #[derive(Deserialize)]
 struct MeasurementPage {
@@ -77,65 +89,88 @@ fn batches<S: AsRef<str>>(values: &[S]) -> Vec<&[S]> {
 
 impl Client {
     /// Fetch the records of neurons by name: one select request per batch of up to 500
-    /// names. Returns the records found (in the order asked) and the names not found.
-    pub fn neurons_by_name(&self, names: &[String]) -> Result<(Vec<Neuron>, Vec<String>)> {
-        let mut unique: Vec<String> = Vec::with_capacity(names.len());
+    /// names (fewer when names are long: a request line stays under 8 KB). Blank names are
+    /// ignored, duplicates asked once.
+    ///
+    /// ```no_run
+    /// let client = neuromorpho::Client::new()?;
+    /// let lookup = client.neurons_by_name(["cnic_001", "no_such_neuron"])?;
+    /// assert_eq!(lookup.missing, ["no_such_neuron"]);
+    /// # Ok::<(), neuromorpho::Error>(())
+    /// ```
+    pub fn neurons_by_name<I, S>(&self, names: I) -> Result<NameLookup>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut unique: Vec<String> = Vec::new();
         let mut seen = HashSet::new();
-        for n in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-            if seen.insert(n.to_string()) {
+        for n in names {
+            let n = n.as_ref().trim();
+            if !n.is_empty() && seen.insert(n.to_string()) {
                 unique.push(n.to_string());
             }
         }
         let chunks = batches(&unique);
         let url = self.api_url("neuron/select");
         let mut found: HashMap<String, Neuron> = HashMap::with_capacity(unique.len());
-        self.fetch_ordered(
+        self.workers()?.run(
             chunks.len() as u64,
+            Order::InOrder { window: WINDOW },
+            &self.cancel,
             |i| {
-                let chunk = chunks[i as usize];
-                let values: Vec<String> = chunk
-                    .iter()
-                    .map(|n| {
-                        if n.contains(',') {
-                            format!("\"{n}\"")
-                        } else {
-                            n.clone()
-                        }
-                    })
-                    .collect();
-                let params = [
-                    ("q", format!("neuron_name:{}", values.join(","))),
-                    ("page", "0".into()),
-                    ("size", BATCH.to_string()),
-                    ("sort", "neuron_id,asc".into()),
-                ];
-                let what = format!("names batch {} of {}", i + 1, chunks.len());
-                match self.get_json::<NeuronPage>(&url, &params, &what, true) {
-                    Ok(p) => Ok(p.embedded.map(|e| e.neurons).unwrap_or_default()),
-                    // No name of the batch exists.
-                    Err(Error::Request {
-                        kind: FailureKind::NotFound,
-                        ..
-                    }) => Ok(Vec::new()),
-                    Err(e) => Err(e),
-                }
+                self.names_batch(
+                    &url,
+                    chunks.get(i as usize).copied().unwrap_or(&[]),
+                    i,
+                    chunks.len(),
+                )
             },
             |_, neurons| {
-                for n in neurons {
-                    found.insert(n.neuron_name.clone(), n);
+                for n in neurons? {
+                    found.insert(n.neuron_name().to_string(), n);
                 }
                 Ok(())
             },
         )?;
-        let mut records = Vec::with_capacity(found.len());
-        let mut missing = Vec::new();
+        let mut lookup = NameLookup::default();
         for name in unique {
             match found.remove(&name) {
-                Some(n) => records.push(n),
-                None => missing.push(name),
+                Some(n) => lookup.found.push(n),
+                None => lookup.missing.push(name),
             }
         }
-        Ok((records, missing))
+        Ok(lookup)
+    }
+
+    /// One batch of names: `q=neuron_name:a,b,"c,d"`.
+    fn names_batch(&self, url: &str, chunk: &[String], i: u64, of: usize) -> Result<Vec<Neuron>> {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|n| {
+                if n.contains(',') {
+                    format!("\"{n}\"")
+                } else {
+                    n.clone()
+                }
+            })
+            .collect();
+        let params = [
+            ("q", format!("neuron_name:{}", values.join(","))),
+            ("page", "0".into()),
+            ("size", BATCH.to_string()),
+            ("sort", "neuron_id,asc".into()),
+        ];
+        let what = format!("names batch {} of {of}", i + 1);
+        match self.get_json::<NeuronPage>(url, &params, &what, true) {
+            Ok(p) => Ok(p.into_records().0),
+            // No name of the batch exists.
+            Err(Error::Request {
+                kind: FailureKind::NotFound,
+                ..
+            }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Morphometric measurements of neurons by id, as `neuron_id -> record`: one
@@ -170,45 +205,47 @@ impl Client {
                     detail,
                     ..
                 }) => {
-                    log::info!("batched morphometry refused ({detail}); asking per neuron");
-                    let per_id: Vec<Option<Map<String, Value>>> = {
-                        let mut v = Vec::with_capacity(chunk.len());
-                        self.fetch_ordered(
-                            chunk.len() as u64,
-                            |i| {
-                                let id = chunk[i as usize];
-                                let u = self.api_url(&format!("morphometry/id/{id}"));
-                                match self.get_json::<Map<String, Value>>(
-                                    &u,
-                                    &[],
-                                    "morphometry",
-                                    true,
-                                ) {
-                                    Ok(m) => Ok(Some(m)),
-                                    Err(Error::Request {
-                                        kind: FailureKind::NotFound,
-                                        ..
-                                    }) => Ok(None),
-                                    Err(e) => Err(e),
-                                }
-                            },
-                            |_, m| {
-                                v.push(m);
-                                Ok(())
-                            },
-                        )?;
-                        v
-                    };
-                    for (id, m) in chunk.iter().zip(per_id) {
-                        if let Some(m) = m {
-                            out.insert(*id, m);
-                        }
-                    }
+                    log::info!(
+                        "batched morphometry refused ({}); asking per neuron",
+                        crate::text::shown(&detail)
+                    );
+                    self.morphometry_one_by_one(chunk, &mut out)?;
                 }
                 Err(e) => return Err(e),
             }
         }
         Ok(out)
+    }
+
+    /// The fallback: `/api/morphometry/id/{id}` for each id of `chunk`.
+    fn morphometry_one_by_one(
+        &self,
+        chunk: &[u64],
+        out: &mut HashMap<u64, Map<String, Value>>,
+    ) -> Result<()> {
+        self.workers()?.run(
+            chunk.len() as u64,
+            Order::AsDone,
+            &self.cancel,
+            |i| {
+                let id = chunk.get(i as usize).copied().unwrap_or_default();
+                let u = self.api_url(&format!("morphometry/id/{id}"));
+                match self.get_json::<Map<String, Value>>(&u, &[], "morphometry", true) {
+                    Ok(m) => Ok(Some((id, m))),
+                    Err(Error::Request {
+                        kind: FailureKind::NotFound,
+                        ..
+                    }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            },
+            |_, m| {
+                if let Some((id, m)) = m? {
+                    out.insert(id, m);
+                }
+                Ok(())
+            },
+        )
     }
 }
 
@@ -221,7 +258,7 @@ fn id_of(m: &Map<String, Value>) -> Option<u64> {
 }
 
 /// The morphometry columns for one neuron (`morph_length`, ...), in [`MORPHOMETRY_FIELDS`] order.
-pub fn morphometry_columns(m: Option<&Map<String, Value>>) -> Vec<(String, Value)> {
+pub(crate) fn morphometry_columns(m: Option<&Map<String, Value>>) -> Vec<(String, Value)> {
     MORPHOMETRY_FIELDS
         .iter()
         .map(|f| {

@@ -1,44 +1,39 @@
-//! What the server sends: neuron records and paged envelopes.
+//! What the server sends: neuron records and the paged envelopes around them.
 
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::files::{file_url, FileKind};
+
 /// One neuron record as the server sent it.
 ///
-/// The fields the library uses are typed; every key (44 in a current record, plus `_links`)
-/// is kept in the server's order and available through [`Neuron::get`] and
-/// [`Neuron::fields`]. Serializing a `Neuron` gives back the record as it came.
+/// Every key (44 in a current record, plus `_links`) is kept in the server's order and
+/// available through [`Neuron::get`] and [`Neuron::fields`]; the ones the library uses have
+/// typed accessors, read from the record once when it is built. A `Neuron` cannot be changed,
+/// so the accessors and the record never disagree. Serializing a `Neuron` gives back the
+/// record as it came.
 ///
 /// ```
 /// let json = r#"{"neuron_id":1,"neuron_name":"cnic_001","archive":"Wearne_Hof",
 ///                "brain_region":["neocortex","prefrontal","layer 3"],"species":"monkey"}"#;
 /// let n: neuromorpho::Neuron = serde_json::from_str(json).unwrap();
-/// assert_eq!(n.neuron_id, Some(1));
-/// assert_eq!(n.archive, "Wearne_Hof");
-/// assert_eq!(n.brain_region, ["neocortex", "prefrontal", "layer 3"]);
+/// assert_eq!(n.neuron_id(), Some(1));
+/// assert_eq!(n.archive(), "Wearne_Hof");
+/// assert_eq!(n.brain_region(), ["neocortex", "prefrontal", "layer 3"]);
 /// assert_eq!(n.get("species").and_then(|v| v.as_str()), Some("monkey"));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Neuron {
-    /// `neuron_id` (an integer, also accepted as a numeric string); `None` if absent.
-    pub neuron_id: Option<u64>,
-    /// `neuron_name`; empty if absent (such a record cannot be downloaded).
-    pub neuron_name: String,
-    /// `archive`, the display name (`Allen Cell Types`); empty if absent.
-    pub archive: String,
-    /// `species`.
-    pub species: Option<String>,
-    /// `brain_region` (a list, levels 1..n).
-    pub brain_region: Vec<String>,
-    /// `cell_type` (a list; NOT ordered by level on the real server).
-    pub cell_type: Vec<String>,
-    /// `original_format`, e.g. `Neurozoom.swc`: its extension names the original file.
-    pub original_format: Option<String>,
-    /// `reference_pmid` (a list).
-    pub reference_pmid: Vec<String>,
-    /// `reference_doi` (a list).
-    pub reference_doi: Vec<String>,
+    neuron_id: Option<u64>,
+    neuron_name: String,
+    archive: String,
+    species: Option<String>,
+    brain_region: Vec<String>,
+    cell_type: Vec<String>,
+    original_format: Option<String>,
+    reference_pmid: Vec<String>,
+    reference_doi: Vec<String>,
     raw: Map<String, Value>,
 }
 
@@ -81,6 +76,51 @@ impl Neuron {
         }
     }
 
+    /// `neuron_id` (an integer, also accepted as a numeric string); `None` if absent.
+    pub fn neuron_id(&self) -> Option<u64> {
+        self.neuron_id
+    }
+
+    /// `neuron_name`; empty if absent (such a record cannot be downloaded).
+    pub fn neuron_name(&self) -> &str {
+        &self.neuron_name
+    }
+
+    /// `archive`, the display name (`Allen Cell Types`); empty if absent.
+    pub fn archive(&self) -> &str {
+        &self.archive
+    }
+
+    /// `species`.
+    pub fn species(&self) -> Option<&str> {
+        self.species.as_deref()
+    }
+
+    /// `brain_region` (a list, levels 1..n).
+    pub fn brain_region(&self) -> &[String] {
+        &self.brain_region
+    }
+
+    /// `cell_type` (a list; NOT ordered by level on the real server).
+    pub fn cell_type(&self) -> &[String] {
+        &self.cell_type
+    }
+
+    /// `original_format`, e.g. `Neurozoom.swc`: its extension names the original file.
+    pub fn original_format(&self) -> Option<&str> {
+        self.original_format.as_deref()
+    }
+
+    /// `reference_pmid` (a list).
+    pub fn reference_pmid(&self) -> &[String] {
+        &self.reference_pmid
+    }
+
+    /// `reference_doi` (a list).
+    pub fn reference_doi(&self) -> &[String] {
+        &self.reference_doi
+    }
+
     /// Any key of the record, as sent.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.raw.get(key)
@@ -96,7 +136,7 @@ impl Neuron {
         self.raw
     }
 
-    /// The standardized SWC file's URL on `base_url` (see [`crate::FileKind::Cng`]).
+    /// The standardized SWC file's URL on `base_url` (see [`FileKind::Cng`]).
     ///
     /// ```
     /// let n = neuromorpho::Neuron::from_map(serde_json::from_str(
@@ -105,12 +145,18 @@ impl Neuron {
     ///     "https://neuromorpho.org/dableFiles/allen%20cell%20types/CNG%20version/H17-03_m.CNG.swc");
     /// ```
     pub fn swc_url(&self, base_url: &str) -> Option<String> {
-        crate::download::file_url(
+        self.file_url(base_url, FileKind::Cng)
+    }
+
+    /// The URL of one of the neuron's files on `base_url`; `None` when the record lacks what
+    /// the URL needs (name, archive, or for an original its `original_format`).
+    pub fn file_url(&self, base_url: &str, kind: FileKind) -> Option<String> {
+        file_url(
             base_url,
             &self.archive,
             &self.neuron_name,
             self.original_format.as_deref(),
-            crate::download::FileKind::Cng,
+            kind,
         )
     }
 }
@@ -120,7 +166,8 @@ impl<'de> Deserialize<'de> for Neuron {
         match Value::deserialize(d)? {
             Value::Object(m) => Ok(Neuron::from_map(m)),
             other => Err(D::Error::custom(format!(
-                "a neuron record must be a JSON object, got {other}"
+                "a neuron record must be a JSON object, got {}",
+                crate::text::escape(&other.to_string())
             ))),
         }
     }
@@ -146,18 +193,39 @@ pub(crate) struct PageInfo {
     pub number: u64,
 }
 
-/// A page of `/api/neuron` or `/api/neuron/select`.
+/// A page of `/api/neuron` or `/api/neuron/select`, its records kept as JSON values so that
+/// one record that is not an object costs one row, not the page.
 #[derive(Debug, Deserialize)]
 pub(crate) struct NeuronPage {
     #[serde(rename = "_embedded", default)]
     pub embedded: Option<Embedded>,
-    pub page: PageInfo,
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Embedded {
     #[serde(rename = "neuronResources", default)]
-    pub neurons: Vec<Neuron>,
+    pub neurons: Vec<Value>,
+}
+
+impl NeuronPage {
+    /// The records that are objects, and the 0-based positions of those that are not.
+    pub(crate) fn into_records(self) -> (Vec<Neuron>, Vec<(usize, Value)>) {
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for (i, v) in self
+            .embedded
+            .map(|e| e.neurons)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            match v {
+                Value::Object(m) => good.push(Neuron::from_map(m)),
+                other => bad.push((i, other)),
+            }
+        }
+        (good, bad)
+    }
 }
 
 /// `/api/neuron/fields`.
@@ -183,9 +251,21 @@ mod tests {
     #[test]
     fn numeric_string_ids_and_missing_keys() {
         let n: Neuron = serde_json::from_str(r#"{"neuron_id":"42","brain_region":null}"#).unwrap();
-        assert_eq!(n.neuron_id, Some(42));
-        assert!(n.neuron_name.is_empty());
-        assert!(n.brain_region.is_empty());
+        assert_eq!(n.neuron_id(), Some(42));
+        assert!(n.neuron_name().is_empty());
+        assert!(n.brain_region().is_empty());
         assert!(serde_json::from_str::<Neuron>("[1]").is_err());
+    }
+
+    #[test]
+    fn a_record_that_is_not_an_object_costs_one_row() {
+        let page: NeuronPage = serde_json::from_str(
+            r#"{"_embedded":{"neuronResources":[{"neuron_id":1},42,{"neuron_id":3}]},
+                "page":{"size":500,"totalElements":3,"totalPages":1,"number":0}}"#,
+        )
+        .unwrap();
+        let (good, bad) = page.into_records();
+        assert_eq!(good.len(), 2);
+        assert_eq!(bad, vec![(1, Value::from(42))]);
     }
 }

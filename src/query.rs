@@ -1,5 +1,6 @@
 //! Queries: filters (`field -> [values]`) and an optional sort, built in code or read from a
-//! neuromorphopy query file (JSON, or YAML with the `yaml` feature).
+//! neuromorphopy query file (JSON, or YAML with the `yaml` feature), and their request
+//! parameters.
 
 use std::path::Path;
 
@@ -94,7 +95,8 @@ impl Query {
             Some(i) => &mut self.filters[i].1,
             None => {
                 self.filters.push((field, Vec::new()));
-                &mut self.filters.last_mut().expect("just pushed").1
+                let last = self.filters.len() - 1;
+                &mut self.filters[last].1
             }
         };
         for v in values {
@@ -126,7 +128,7 @@ impl Query {
     /// Parse a JSON query (`source` names it in errors).
     pub fn from_json_str(text: &str, source: &str) -> Result<Query> {
         let value: Value = serde_json::from_str(text).map_err(|e| {
-            Error::query(
+            Error::input(
                 source,
                 format!(
                     "invalid JSON at line {} column {}: {}",
@@ -152,7 +154,7 @@ impl Query {
                 ),
                 None => format!("invalid YAML: {e}"),
             };
-            Error::query(source, msg)
+            Error::input(source, msg)
         })?;
         Query::from_value(&value, source)
     }
@@ -160,7 +162,7 @@ impl Query {
     /// Without the `yaml` feature, YAML is refused with a clear message.
     #[cfg(not(feature = "yaml"))]
     pub fn from_yaml_str(_text: &str, source: &str) -> Result<Query> {
-        Err(Error::query(
+        Err(Error::input(
             source,
             "YAML query files need the `yaml` feature (built without it); use JSON",
         ))
@@ -170,122 +172,26 @@ impl Query {
     /// `{"filters": {"field": ["v", ...]}, "sort": {"field": "f", "ascending": true}}`.
     pub fn from_value(value: &Value, source: &str) -> Result<Query> {
         let top = value.as_object().ok_or_else(|| {
-            Error::query(source, "the query must be a mapping with a 'filters' key")
+            Error::input(source, "the query must be a mapping with a 'filters' key")
         })?;
-        for key in top.keys() {
-            if key != "filters" && key != "sort" {
-                return Err(Error::query(
-                    source,
-                    format!(
-                        "unknown top-level key '{key}' (expected 'filters' and optionally 'sort')"
-                    ),
-                ));
-            }
+        if let Some(key) = top.keys().find(|k| *k != "filters" && *k != "sort") {
+            return Err(Error::input(
+                source,
+                format!("unknown top-level key '{key}' (expected 'filters' and optionally 'sort')"),
+            ));
         }
         let filters = top.get("filters").ok_or_else(|| {
-            Error::query(
+            Error::input(
                 source,
                 "missing key 'filters' (use {\"filters\": {}} for the whole catalog)",
             )
         })?;
-        let filters = match filters {
-            Value::Object(m) => m,
-            Value::Null => {
-                return Err(Error::query(
-                    source,
-                    "'filters' is empty; write 'filters: {}' for the whole catalog",
-                ))
-            }
-            _ => {
-                return Err(Error::query(
-                    source,
-                    "'filters' must be a mapping of field -> list of values",
-                ))
-            }
-        };
         let mut query = Query::new();
-        for (field, values) in filters {
-            if field.trim().is_empty() {
-                return Err(Error::query(source, "filters: a field name is empty"));
-            }
-            let list = values.as_array().ok_or_else(|| {
-                Error::query(
-                    source,
-                    format!(
-                        "filters.{field}: expected a list of strings, e.g. [\"value\"], got {}",
-                        kind_of(values)
-                    ),
-                )
-            })?;
-            if list.is_empty() {
-                return Err(Error::query(
-                    source,
-                    format!("filters.{field}: the list of values is empty"),
-                ));
-            }
-            let mut strings = Vec::with_capacity(list.len());
-            for (i, v) in list.iter().enumerate() {
-                match v {
-                    Value::String(s) if !s.trim().is_empty() => strings.push(s.clone()),
-                    Value::String(_) => {
-                        return Err(Error::query(
-                            source,
-                            format!("filters.{field}[{i}]: the value is empty"),
-                        ))
-                    }
-                    other => {
-                        return Err(Error::query(
-                            source,
-                            format!(
-                            "filters.{field}[{i}]: expected a string, got {} (quote it: \"{}\")",
-                            kind_of(other),
-                            other
-                        ),
-                        ))
-                    }
-                }
-            }
-            query.add_filter(field.clone(), strings);
+        for (field, values) in filter_entries(filters, source)? {
+            query.add_filter(field.clone(), filter_values(field, values, source)?);
         }
         if let Some(sort) = top.get("sort") {
-            let m = sort.as_object().ok_or_else(|| {
-                Error::query(
-                    source,
-                    "'sort' must be a mapping with 'field' and optionally 'ascending'",
-                )
-            })?;
-            for key in m.keys() {
-                if key != "field" && key != "ascending" {
-                    return Err(Error::query(
-                        source,
-                        format!("sort: unknown key '{key}' (expected 'field' and 'ascending')"),
-                    ));
-                }
-            }
-            let field = match m.get("field") {
-                Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-                Some(_) => {
-                    return Err(Error::query(
-                        source,
-                        "sort.field must be a non-empty string",
-                    ))
-                }
-                None => return Err(Error::query(source, "sort: missing key 'field'")),
-            };
-            let ascending = match m.get("ascending") {
-                None => true,
-                Some(Value::Bool(b)) => *b,
-                Some(other) => {
-                    return Err(Error::query(
-                        source,
-                        format!(
-                            "sort.ascending must be true or false, got {}",
-                            kind_of(other)
-                        ),
-                    ))
-                }
-            };
-            query.sort = Some(Sort { field, ascending });
+            query.sort = Some(parse_sort(sort, source)?);
         }
         Ok(query)
     }
@@ -324,6 +230,104 @@ fn quote_value(v: &str) -> String {
     } else {
         v.to_string()
     }
+}
+
+/// The `filters` mapping.
+fn filter_entries<'a>(
+    filters: &'a Value,
+    source: &str,
+) -> Result<&'a serde_json::Map<String, Value>> {
+    match filters {
+        Value::Object(m) => Ok(m),
+        Value::Null => Err(Error::input(
+            source,
+            "'filters' is empty; write 'filters: {}' for the whole catalog",
+        )),
+        _ => Err(Error::input(
+            source,
+            "'filters' must be a mapping of field -> list of values",
+        )),
+    }
+}
+
+/// The values of one filter: a non-empty list of non-empty strings.
+fn filter_values(field: &str, values: &Value, source: &str) -> Result<Vec<String>> {
+    if field.trim().is_empty() {
+        return Err(Error::input(source, "filters: a field name is empty"));
+    }
+    let list = values.as_array().ok_or_else(|| {
+        Error::input(
+            source,
+            format!(
+                "filters.{field}: expected a list of strings, e.g. [\"value\"], got {}",
+                kind_of(values)
+            ),
+        )
+    })?;
+    if list.is_empty() {
+        return Err(Error::input(
+            source,
+            format!("filters.{field}: the list of values is empty"),
+        ));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
+            Value::String(_) => Err(Error::input(
+                source,
+                format!("filters.{field}[{i}]: the value is empty"),
+            )),
+            other => Err(Error::input(
+                source,
+                format!(
+                    "filters.{field}[{i}]: expected a string, got {} (quote it: \"{}\")",
+                    kind_of(other),
+                    other
+                ),
+            )),
+        })
+        .collect()
+}
+
+/// `sort: {field: f, ascending: true}`.
+fn parse_sort(sort: &Value, source: &str) -> Result<Sort> {
+    let m = sort.as_object().ok_or_else(|| {
+        Error::input(
+            source,
+            "'sort' must be a mapping with 'field' and optionally 'ascending'",
+        )
+    })?;
+    if let Some(key) = m.keys().find(|k| *k != "field" && *k != "ascending") {
+        return Err(Error::input(
+            source,
+            format!("sort: unknown key '{key}' (expected 'field' and 'ascending')"),
+        ));
+    }
+    let field = match m.get("field") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(_) => {
+            return Err(Error::input(
+                source,
+                "sort.field must be a non-empty string",
+            ))
+        }
+        None => return Err(Error::input(source, "sort: missing key 'field'")),
+    };
+    let ascending = match m.get("ascending") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(Error::input(
+                source,
+                format!(
+                    "sort.ascending must be true or false, got {}",
+                    kind_of(other)
+                ),
+            ))
+        }
+    };
+    Ok(Sort { field, ascending })
 }
 
 fn kind_of(v: &Value) -> &'static str {

@@ -1,23 +1,27 @@
-//! Searching: the count, then every page in parallel, delivered in the server's order.
+//! Searching: the count, the first page at once, then every other page in parallel, handed
+//! on in the server's order and checked against the count as they come.
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::Read;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Condvar, Mutex};
+use std::collections::HashSet;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde_json::Value;
 
-use crate::client::{classify_io, Client, Failure, Kind};
+use crate::client::{Client, Failure, Order, Req};
 use crate::error::{Error, FailureKind, InvalidItem, Result};
 use crate::model::{FieldList, Neuron, NeuronPage, PageInfo, ValuePage};
 use crate::query::Query;
+use crate::suggest::closest;
 
 /// Records per page: the server's maximum (neuromorphopy asks for 100).
-pub const PAGE_SIZE: u64 = 500;
+pub(crate) const PAGE_SIZE: u64 = 500;
 
 /// How many times a search starts over when the server's answers disagree with its count.
 const SEARCH_ATTEMPTS: u32 = 2;
+
+/// Pages fetched ahead of the one being handed on, at most (whatever the concurrency): the
+/// memory held by waiting pages stays bounded.
+const MAX_WINDOW: u64 = 32;
 
 /// What a streaming search ([`Client::search_each`]) hands to its callback, in order.
 #[derive(Debug)]
@@ -41,7 +45,88 @@ pub enum SearchEvent {
         pages: u64,
         /// The records.
         neurons: Vec<Neuron>,
+        /// Entries of the page that are not records at all (not a JSON object).
+        skipped: Vec<SkippedRecord>,
     },
+}
+
+/// An entry of a page that is not a neuron record: it costs its row, not the search.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SkippedRecord {
+    /// 0-based page number.
+    pub page: u64,
+    /// 0-based position in the page.
+    pub position: u64,
+    /// What was there instead of an object, shortened.
+    pub found: String,
+}
+
+impl std::fmt::Display for SkippedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "entry {} of page {} is not a neuron record: {}",
+            self.position,
+            self.page,
+            crate::text::escape(&self.found)
+        )
+    }
+}
+
+/// The `page` of a search page, and its number of entries (checked, not parsed).
+#[derive(Deserialize)]
+struct PageCheck {
+    #[serde(rename = "_embedded", default)]
+    embedded: Option<EmbeddedCheck>,
+    page: PageInfo,
+}
+
+#[derive(Deserialize)]
+struct EmbeddedCheck {
+    #[serde(rename = "neuronResources", default)]
+    neurons: Vec<IgnoredAny>,
+}
+
+/// A search page as received, as checked JSON text: a parsed record costs several times its
+/// text, so pages waiting their turn stay as text and only the one handed on is parsed.
+#[derive(Default)]
+struct RawPage {
+    bytes: Vec<u8>,
+    total: u64,
+    entries: u64,
+}
+
+impl RawPage {
+    fn parse(self, url: &str, number: u64) -> Result<(Vec<Neuron>, Vec<SkippedRecord>)> {
+        if self.bytes.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let page: NeuronPage = serde_json::from_slice(&self.bytes).map_err(|e| Error::Request {
+            url: url.to_string(),
+            status: Some(200),
+            kind: FailureKind::BadJson,
+            detail: format!("malformed JSON from page {number}: {e}"),
+            cause: Some(Box::new(e)),
+        })?;
+        let (neurons, bad) = page.into_records();
+        let skipped = bad
+            .into_iter()
+            .map(|(i, v)| SkippedRecord {
+                page: number,
+                position: i as u64,
+                found: v.to_string().chars().take(80).collect(),
+            })
+            .collect();
+        Ok((neurons, skipped))
+    }
+}
+
+/// How a pass over the pages contradicted the count.
+struct Contradiction {
+    expected: u64,
+    got: u64,
+    detail: String,
 }
 
 impl Client {
@@ -52,7 +137,7 @@ impl Client {
         let (url, mut params) = self.search_endpoint(query);
         params.push(("page", "0".into()));
         params.push(("size", "1".into()));
-        match self.get_json::<NeuronPage>(&url, &params, "the count", !query.is_all()) {
+        match self.get_json::<PageCheck>(&url, &params, "the count", !query.is_all()) {
             Ok(p) => Ok(p.page.total_elements),
             Err(Error::Request {
                 kind: FailureKind::NotFound,
@@ -68,7 +153,7 @@ impl Client {
         params.push(("page", "0".into()));
         params.push(("size", n.clamp(1, PAGE_SIZE).to_string()));
         match self.get_json::<NeuronPage>(&url, &params, "the first page", !query.is_all()) {
-            Ok(p) => Ok(p.embedded.map(|e| e.neurons).unwrap_or_default()),
+            Ok(p) => Ok(p.into_records().0),
             Err(Error::Request {
                 kind: FailureKind::NotFound,
                 ..
@@ -77,7 +162,8 @@ impl Client {
         }
     }
 
-    /// Every neuron matching `query`, in the server's order, each once.
+    /// Every neuron matching `query`, in the server's order, each once. Entries that are not
+    /// records are left out (with a warning); [`Client::search_each`] reports them.
     ///
     /// Holds the whole result in memory; for the whole catalog prefer [`Client::search_each`].
     pub fn search(&self, query: &Query) -> Result<Vec<Neuron>> {
@@ -86,28 +172,36 @@ impl Client {
             match event {
                 SearchEvent::Started { total, .. } => {
                     all.clear();
-                    all.reserve(total.min(1_000_000) as usize);
+                    all.reserve(usize::try_from(total.min(1_000_000)).unwrap_or(0));
                 }
-                SearchEvent::Page { neurons, .. } => all.extend(neurons),
+                SearchEvent::Page {
+                    neurons, skipped, ..
+                } => {
+                    for s in skipped {
+                        log::warn!("{s}; left out");
+                    }
+                    all.extend(neurons)
+                }
             }
             Ok(())
         })?;
         Ok(all)
     }
 
-    /// Stream a search page by page: the count, then every page fetched in parallel on a
-    /// thread pool of the client's concurrency, handed to `on_event` in order on the calling
-    /// thread (a small reordering window keeps memory flat).
+    /// Stream a search page by page: the count, the first page as soon as it arrives, then
+    /// every other page fetched in parallel on the client's workers, handed to `on_event` in
+    /// order on the calling thread (a small reordering window keeps memory flat).
     ///
-    /// The number received is checked against the count. If the server's answers change
-    /// meanwhile (a page reports another total, or pages bring more or fewer neurons), the
-    /// search starts over once; if it still disagrees the result is
-    /// [`Error::Incomplete`] — never a silently shorter list. Returns the number of neurons.
+    /// Every page is checked against the count as it comes: a page that reports another
+    /// total, or an empty or short page before the last, stops the pass at once. The search
+    /// then starts over once; if the answers still disagree the result is
+    /// [`Error::Incomplete`] with the numbers — never a silently shorter list. An error
+    /// returned by `on_event` stops the search and is returned. Returns the number of
+    /// neurons.
     pub fn search_each<F>(&self, query: &Query, mut on_event: F) -> Result<u64>
     where
         F: FnMut(SearchEvent) -> Result<()>,
     {
-        let (url, base_params) = self.search_endpoint(query);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -121,101 +215,108 @@ impl Client {
             if total == 0 {
                 return Ok(0);
             }
-            let mut seen: HashSet<u64> = HashSet::with_capacity(total.min(1 << 20) as usize);
-            let mut received = 0u64;
-            let mut inconsistent: Option<String> = None;
-            // What the server announced last: the count, or a page that disagreed with it.
-            let mut announced = total;
-            let fetch = |page: u64| -> Result<RawPage> {
-                let mut params = base_params.clone();
-                params.push(("page", page.to_string()));
-                params.push(("size", PAGE_SIZE.to_string()));
-                let what = format!("page {page} of {url}");
-                match self.get_raw_page(&url, &params, &what) {
-                    // A select past its last hit answers 404, like a select with no hits.
-                    Err(Error::Request {
-                        kind: FailureKind::NotFound,
-                        ..
-                    }) if !query.is_all() => Ok(RawPage::default()),
-                    other => other,
-                }
-            };
-            self.fetch_ordered(pages, fetch, |number, raw| {
-                if raw.total != total && inconsistent.is_none() {
-                    announced = raw.total;
-                    inconsistent = Some(format!(
-                        "page {number} reports {} neurons, the count said {total}",
-                        raw.total
-                    ));
-                }
-                let mut neurons = raw.into_neurons(&url, number)?;
-                neurons.retain(|n| match n.neuron_id {
-                    Some(id) => {
-                        let fresh = seen.insert(id);
-                        if !fresh {
-                            log::warn!("neuron_id {id} was sent twice (page {number}); kept once");
-                        }
-                        fresh
-                    }
-                    None => true,
-                });
-                received += neurons.len() as u64;
-                on_event(SearchEvent::Page {
-                    number,
-                    pages,
-                    neurons,
-                })
-            })?;
-            if received != total && inconsistent.is_none() {
-                inconsistent = Some(format!("expected {total} neurons, got {received}"));
-            }
-            match inconsistent {
+            let contradiction = match self.one_pass(query, total, &mut on_event)? {
                 None => return Ok(total),
-                Some(why) if attempt < SEARCH_ATTEMPTS => {
-                    log::warn!(
-                        "the server's answers changed during the search ({why}); starting over"
-                    );
-                }
-                Some(why) => {
-                    log::warn!("the server's answers are inconsistent: {why}");
-                    // Name the announcement that the neurons received contradict.
-                    let expected = if total != received { total } else { announced };
-                    return Err(Error::Incomplete {
-                        expected,
-                        got: received,
-                    });
-                }
+                Some(c) => c,
+            };
+            if attempt < SEARCH_ATTEMPTS {
+                log::warn!(
+                    "the server's answers changed during the search ({}); starting over",
+                    contradiction.detail
+                );
+                continue;
             }
+            log::warn!(
+                "the server's answers are inconsistent: {}",
+                contradiction.detail
+            );
+            return Err(Error::Incomplete {
+                expected: contradiction.expected,
+                got: contradiction.got,
+                detail: contradiction.detail,
+            });
         }
     }
 
-    /// One page of a search as its JSON text, checked (valid JSON, a `page`, every record an
-    /// object) so that a malformed answer is retried like any other, but not yet parsed into
-    /// records: a parsed record costs several times its text (~10 KB for 1.5 KB of JSON, in
-    /// order-preserving maps), so the pages waiting in the reordering window stay as text
-    /// and only the page being handed on is parsed.
-    fn get_raw_page(&self, url: &str, query: &[(&str, String)], what: &str) -> Result<RawPage> {
-        self.request(Kind::Api, url, query, false, |resp| {
-            // Sized from Content-Length: read_to_end doubling from empty would hold ~1 MB
-            // for a 0.75 MB page, and every waiting page keeps its buffer.
-            let limit: u64 = 64 << 20;
-            let announced = resp.body().content_length().unwrap_or(0).min(limit);
-            let mut bytes = Vec::with_capacity(announced as usize);
-            resp.into_body()
-                .into_with_config()
-                .limit(limit)
-                .reader()
-                .read_to_end(&mut bytes)
-                .map_err(|e| classify_io(&e))?;
+    /// Fetch and hand on every page once; `Some` when the answers contradicted the count.
+    fn one_pass<F>(
+        &self,
+        query: &Query,
+        total: u64,
+        on_event: &mut F,
+    ) -> Result<Option<Contradiction>>
+    where
+        F: FnMut(SearchEvent) -> Result<()>,
+    {
+        let (url, base_params) = self.search_endpoint(query);
+        let pages = total.div_ceil(PAGE_SIZE);
+        let fetch = |page: u64| -> Result<RawPage> {
+            let mut params = base_params.clone();
+            params.push(("page", page.to_string()));
+            params.push(("size", PAGE_SIZE.to_string()));
+            match self.get_raw_page(&url, &params, page) {
+                // A select past its last hit answers 404, like a select with no hits.
+                Err(Error::Request {
+                    kind: FailureKind::NotFound,
+                    ..
+                }) if !query.is_all() => Ok(RawPage::default()),
+                other => other,
+            }
+        };
+        let mut check = PassCheck {
+            total,
+            pages,
+            received: 0,
+            seen: HashSet::with_capacity(usize::try_from(total.min(1 << 20)).unwrap_or(0)),
+            announced: None,
+            short: None,
+        };
+        // The first page alone: its records reach the caller at once, and a count that the
+        // first page already belies is questioned before any other page is planned.
+        let first = fetch(0)?;
+        check.hand_on(0, first, &url, on_event)?;
+        if check.stopped() || pages == 1 {
+            return Ok(check.finish());
+        }
+        let window = (2 * self.concurrency() as u64).min(MAX_WINDOW);
+        let result = self.workers()?.run(
+            pages - 1,
+            Order::InOrder { window },
+            &self.cancel,
+            |i| fetch(i + 1),
+            |i, raw| {
+                check.hand_on(i + 1, raw?, &url, on_event)?;
+                if check.stopped() {
+                    // Stop the workers: this pass is void.
+                    return Err(Error::Cancelled);
+                }
+                Ok(())
+            },
+        );
+        match result {
+            Err(Error::Cancelled) if check.stopped() => {}
+            other => other?,
+        }
+        Ok(check.finish())
+    }
+
+    /// One page of a search as its JSON text, checked (valid JSON with a `page`) so that a
+    /// malformed answer is retried like any other, but not yet parsed into records.
+    fn get_raw_page(&self, url: &str, query: &[(&str, String)], number: u64) -> Result<RawPage> {
+        let req = Req::api(url, query).quiet_not_found(true);
+        self.request(&req, |mut answer| {
+            let bytes = answer.read_to_vec()?;
             let check: PageCheck = serde_json::from_slice(&bytes).map_err(|e| {
                 Failure::new(
                     FailureKind::BadJson,
-                    format!("malformed JSON from {what}: {e}"),
+                    format!("malformed JSON from page {number}: {e}"),
                 )
+                .with_cause(e)
             })?;
             Ok(RawPage {
                 bytes,
                 total: check.page.total_elements,
+                entries: check.embedded.map(|e| e.neurons.len() as u64).unwrap_or(0),
             })
         })
     }
@@ -233,7 +334,7 @@ impl Client {
     pub fn field_values(&self, field: &str) -> Result<Vec<String>> {
         let url = self.api_url(&format!(
             "neuron/fields/{}",
-            crate::download::encode_segment(field)
+            crate::files::encode_segment(field)
         ));
         let params = |page: u64| vec![("page", page.to_string()), ("size", PAGE_SIZE.to_string())];
         let what = |page: u64| format!("page {page} of the values of '{field}'");
@@ -244,8 +345,8 @@ impl Client {
         let mut take = |page: ValuePage| {
             for v in page.fields {
                 let s = match v {
-                    serde_json::Value::String(s) => s,
-                    serde_json::Value::Null => continue,
+                    Value::String(s) => s,
+                    Value::Null => continue,
                     other => other.to_string(),
                 };
                 if seen.insert(s.clone()) {
@@ -255,11 +356,13 @@ impl Client {
         };
         take(first);
         if pages > 1 {
-            self.fetch_ordered(
+            self.workers()?.run(
                 pages - 1,
+                Order::InOrder { window: MAX_WINDOW },
+                &self.cancel,
                 |i| self.get_json::<ValuePage>(&url, &params(i + 1), &what(i + 1), false),
                 |_, page| {
-                    take(page);
+                    take(page?);
                     Ok(())
                 },
             )?;
@@ -267,25 +370,22 @@ impl Client {
         Ok(values)
     }
 
-    /// Check a query against the server: every field must be queryable and every value
-    /// known. Errors list each offending item with up to five closest valid ones.
+    /// Check a query against the server: every field (and the sort field) must be queryable
+    /// and every value known. Errors list each offending item with up to five closest valid
+    /// ones.
     ///
     /// Values of `neuron_id`, `neuron_name`, `reference_pmid` and `reference_doi` (one per
     /// neuron or paper, too many to list), wildcards (`*`, `?`) and ranges (`[a TO b]`) are
     /// not checked.
     pub fn validate(&self, query: &Query) -> Result<()> {
-        if query.is_all() {
+        if query.is_all() && query.sort().is_none() {
             return Ok(());
         }
         let fields = self.fields()?;
         let mut problems = Vec::new();
         for (field, values) in query.filters() {
             if !fields.iter().any(|f| f == field) {
-                problems.push(InvalidItem {
-                    field: field.clone(),
-                    value: None,
-                    suggestions: closest(field, &fields),
-                });
+                problems.push(InvalidItem::new(field, None, closest(field, &fields)));
                 continue;
             }
             if SKIP_VALUE_CHECK.contains(&field.as_str()) {
@@ -301,18 +401,21 @@ impl Client {
             let known = self.field_values(field)?;
             for v in checkable {
                 if !known.iter().any(|k| k == v) {
-                    problems.push(InvalidItem {
-                        field: field.clone(),
-                        value: Some(v.clone()),
-                        suggestions: closest(v, &known),
-                    });
+                    problems.push(InvalidItem::new(field, Some(v), closest(v, &known)));
                 }
+            }
+        }
+        if let Some(sort) = query.sort() {
+            if !fields.contains(&sort.field) {
+                let mut item = InvalidItem::new(&sort.field, None, closest(&sort.field, &fields));
+                item.field = format!("{} (sort)", sort.field);
+                problems.push(item);
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(Error::Invalid(problems))
+            Err(Error::InvalidQuery(problems))
         }
     }
 
@@ -328,85 +431,92 @@ impl Client {
         params.push(("sort", query.sort_param()));
         (url, params)
     }
+}
 
-    /// Fetch items `0..count` on a thread pool of the client's concurrency and hand them to
-    /// `emit` in order on the calling thread. Workers stay at most a window of 2 x
-    /// concurrency ahead of `emit`, so memory does not grow with `count`. The first error
-    /// (from `fetch` or `emit`) stops the work and is returned.
-    pub(crate) fn fetch_ordered<T, F, E>(&self, count: u64, fetch: F, mut emit: E) -> Result<()>
+/// What one pass over the pages checks as each page is handed on.
+struct PassCheck {
+    total: u64,
+    pages: u64,
+    received: u64,
+    seen: HashSet<u64>,
+    /// The first total a page reported that differs from the count (the pass goes on, to
+    /// count what arrives).
+    announced: Option<(u64, String)>,
+    /// A page before the last that is short or empty: the count is wrong, the pass stops.
+    short: Option<String>,
+}
+
+impl PassCheck {
+    fn stopped(&self) -> bool {
+        self.short.is_some()
+    }
+
+    /// Check page `number` against the count; hand its records on if it agrees.
+    fn hand_on<F>(&mut self, number: u64, raw: RawPage, url: &str, on_event: &mut F) -> Result<()>
     where
-        T: Send,
-        F: Fn(u64) -> Result<T> + Sync,
-        E: FnMut(u64, T) -> Result<()>,
+        F: FnMut(SearchEvent) -> Result<()>,
     {
-        if count == 0 {
+        let total = self.total;
+        if raw.total != total && !raw.bytes.is_empty() && self.announced.is_none() {
+            self.announced = Some((
+                raw.total,
+                format!(
+                    "page {number} reports {} neurons, the count said {total}",
+                    raw.total
+                ),
+            ));
+        }
+        if number + 1 < self.pages && raw.entries < PAGE_SIZE {
+            self.short = Some(format!(
+                "page {} of {} holds {} records, not the {PAGE_SIZE} the count of {total} implies",
+                number + 1,
+                self.pages,
+                raw.entries
+            ));
             return Ok(());
         }
-        let workers = (self.concurrency() as u64).min(count) as usize;
-        // Ahead of the consumer by at most this many items, whatever the concurrency: the
-        // memory held by waiting pages stays bounded (a consumer writing CSV is CPU-bound).
-        let window = (2 * self.concurrency() as u64).min(32);
-        let pool = self.thread_pool("page")?;
-        let next = AtomicU64::new(0);
-        let stop = AtomicBool::new(false);
-        let emitted = Mutex::new(0u64);
-        let advanced = Condvar::new();
-        let (tx, rx) = mpsc::channel::<(u64, Result<T>)>();
-        let mut first_error = None;
-        std::thread::scope(|threads| {
-            let (next, stop, emitted, advanced, fetch) =
-                (&next, &stop, &emitted, &advanced, &fetch);
-            threads.spawn(move || {
-                pool.scope(|s| {
-                    for _ in 0..workers {
-                        let tx = tx.clone();
-                        s.spawn(move |_| loop {
-                            if stop.load(Ordering::Relaxed) {
-                                break;
-                            }
-                            let k = next.fetch_add(1, Ordering::Relaxed);
-                            if k >= count {
-                                break;
-                            }
-                            {
-                                let mut done = emitted.lock().unwrap_or_else(|p| p.into_inner());
-                                while k >= *done + window && !stop.load(Ordering::Relaxed) {
-                                    done = advanced.wait(done).unwrap_or_else(|p| p.into_inner());
-                                }
-                            }
-                            if stop.load(Ordering::Relaxed) || tx.send((k, fetch(k))).is_err() {
-                                break;
-                            }
-                        });
-                    }
-                    drop(tx);
-                });
-            });
-            let mut pending: BTreeMap<u64, Result<T>> = BTreeMap::new();
-            let mut want = 0u64;
-            for (k, r) in rx.iter() {
-                if first_error.is_some() {
-                    continue; // drain so that workers can finish
+        self.received += raw.entries;
+        let (mut neurons, skipped) = raw.parse(url, number)?;
+        neurons.retain(|n| match n.neuron_id() {
+            Some(id) => {
+                let fresh = self.seen.insert(id);
+                if !fresh {
+                    log::warn!("neuron_id {id} was sent twice (page {number}); kept once");
                 }
-                pending.insert(k, r);
-                while let Some(r) = pending.remove(&want) {
-                    let result = r.and_then(|t| emit(want, t));
-                    want += 1;
-                    *emitted.lock().unwrap_or_else(|p| p.into_inner()) = want;
-                    advanced.notify_all();
-                    if let Err(e) = result {
-                        first_error = Some(e);
-                        stop.store(true, Ordering::Relaxed);
-                        advanced.notify_all();
-                        pending.clear();
-                        break;
-                    }
-                }
+                fresh
             }
+            None => true,
         });
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(()),
+        on_event(SearchEvent::Page {
+            number,
+            pages: self.pages,
+            neurons,
+            skipped,
+        })
+    }
+
+    fn finish(self) -> Option<Contradiction> {
+        let (total, got) = (self.total, self.received);
+        if let Some(detail) = self.short {
+            return Some(Contradiction {
+                expected: total,
+                got,
+                detail,
+            });
+        }
+        match self.announced {
+            None if got == total => None,
+            None => Some(Contradiction {
+                expected: total,
+                got,
+                detail: format!("the pages brought {got} of the {total} the count announced"),
+            }),
+            // Name the announcement that the neurons received contradict.
+            Some((announced, detail)) => Some(Contradiction {
+                expected: if got != total { total } else { announced },
+                got,
+                detail,
+            }),
         }
     }
 }
@@ -418,122 +528,3 @@ const SKIP_VALUE_CHECK: &[&str] = &[
     "reference_pmid",
     "reference_doi",
 ];
-
-/// A search page as received ([`Client::get_raw_page`]); empty for a select past its last hit.
-#[derive(Default)]
-struct RawPage {
-    bytes: Vec<u8>,
-    total: u64,
-}
-
-impl RawPage {
-    /// The records (on the calling thread, one page at a time). Fails after the check only
-    /// for invalid UTF-8 inside a string (the check skips strings without decoding them).
-    fn into_neurons(self, url: &str, number: u64) -> Result<Vec<Neuron>> {
-        if self.bytes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let page: NeuronPage = serde_json::from_slice(&self.bytes).map_err(|e| Error::Request {
-            url: url.to_string(),
-            kind: FailureKind::BadJson,
-            detail: format!("malformed JSON from page {number} of {url}: {e}"),
-        })?;
-        Ok(page.embedded.map(|e| e.neurons).unwrap_or_default())
-    }
-}
-
-/// What [`Client::get_raw_page`] checks, without building anything.
-#[derive(Deserialize)]
-struct PageCheck {
-    #[serde(rename = "_embedded", default)]
-    _embedded: Option<EmbeddedCheck>,
-    page: PageInfo,
-}
-
-#[derive(Deserialize)]
-struct EmbeddedCheck {
-    #[serde(rename = "neuronResources", default)]
-    _neurons: Vec<ObjectCheck>,
-}
-
-/// A JSON object, skipped (a record that is not an object is refused, as by `Neuron`).
-struct ObjectCheck;
-
-impl<'de> Deserialize<'de> for ObjectCheck {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Skip;
-        impl<'de> Visitor<'de> for Skip {
-            type Value = ObjectCheck;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a neuron record (a JSON object)")
-            }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> std::result::Result<ObjectCheck, A::Error> {
-                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(ObjectCheck)
-            }
-        }
-        d.deserialize_map(Skip)
-    }
-}
-
-/// Up to five candidates closest to `wanted`: case-insensitive equality first, then
-/// prefix/substring matches, then by edit distance.
-pub(crate) fn closest(wanted: &str, candidates: &[String]) -> Vec<String> {
-    let w = wanted.to_lowercase();
-    let limit = (w.chars().count() / 2).max(3);
-    let mut scored: Vec<(usize, &String)> = candidates
-        .iter()
-        .filter_map(|c| {
-            let l = c.to_lowercase();
-            let score = if l == w {
-                0
-            } else if l.starts_with(&w) || w.starts_with(&l) || l.contains(&w) {
-                1
-            } else {
-                let d = levenshtein(&w, &l);
-                if d > limit {
-                    return None;
-                }
-                1 + d
-            };
-            Some((score, c))
-        })
-        .collect();
-    scored.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    scored.into_iter().take(5).map(|(_, c)| c.clone()).collect()
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    prev[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions_rank_close_names_first() {
-        let fields: Vec<String> = ["species", "strain", "stain", "brain_region", "cell_type"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(closest("specie", &fields)[0], "species");
-        assert_eq!(closest("Brain_Region", &fields)[0], "brain_region");
-        assert!(closest("zzzzzzzzzzzz", &fields).is_empty());
-        assert_eq!(levenshtein("kitten", "sitting"), 3);
-    }
-}

@@ -6,8 +6,10 @@
 
 mod support;
 
-use neuromorpho::job::{download_names, search_and_download, JobOptions};
-use neuromorpho::{Client, MetadataFormat, MetadataWriter, ProxyMode, Query, SearchEvent};
+use neuromorpho::{download_names, search_and_download, JobOptions};
+use neuromorpho::{
+    Client, MetadataFormat, MetadataWriter, NameLookup, ProxyMode, Query, SearchEvent,
+};
 use support::*;
 
 const PAGE: usize = 500;
@@ -54,7 +56,7 @@ fn whole_catalog_job_is_one_count_one_request_per_page_and_per_file() {
     let out = TempDir::new();
     let c = client(&server, 8);
     let summary =
-        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), &|_| {}).unwrap();
+        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), |_| {}).unwrap();
     assert_eq!(summary.matched, n as u64);
     assert_eq!(summary.downloaded, n as u64);
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
@@ -88,7 +90,7 @@ fn select_job_counts_only_matching_pages_and_files() {
     let out = TempDir::new();
     let c = client(&server, 8);
     let query = Query::new().filter("species", ["mouse"]);
-    let summary = search_and_download(&c, &query, &JobOptions::new(out.path()), &|_| {}).unwrap();
+    let summary = search_and_download(&c, &query, &JobOptions::new(out.path()), |_| {}).unwrap();
     assert_eq!(summary.matched, expected as u64);
     assert_eq!(summary.downloaded, expected as u64);
 
@@ -106,11 +108,9 @@ fn metadata_only_job_sends_the_count_and_the_pages_only() {
     let server = FakeServer::start(Catalog::generate(n));
     let out = TempDir::new();
     let c = client(&server, 8);
-    let options = JobOptions {
-        download: false,
-        ..JobOptions::new(out.path())
-    };
-    let summary = search_and_download(&c, &Query::all(), &options, &|_| {}).unwrap();
+    let mut options = JobOptions::new(out.path());
+    options.download = false;
+    let summary = search_and_download(&c, &Query::all(), &options, |_| {}).unwrap();
     assert_eq!(summary.matched, n as u64);
     assert_eq!(summary.downloaded, 0);
     assert_eq!(csv_rows(&out.path().join("metadata.csv")), n);
@@ -168,7 +168,7 @@ fn connections_are_reused_across_hundreds_of_requests() {
     let out = TempDir::new();
     let c = client(&server, concurrency);
     let summary =
-        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), &|_| {}).unwrap();
+        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), |_| {}).unwrap();
     assert_eq!(summary.downloaded, n as u64);
     let counters = server.counters();
     assert_eq!(counters.requests, 1 + 1 + n);
@@ -189,7 +189,7 @@ fn connections_are_reused_across_hundreds_of_requests() {
     // page open nothing new; the files are on disk and skipped).
     let before = server.counters();
     let again =
-        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), &|_| {}).unwrap();
+        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), |_| {}).unwrap();
     assert_eq!(again.skipped, n as u64);
     let after = server.counters();
     assert_eq!(after.requests - before.requests, 2);
@@ -209,7 +209,7 @@ fn a_rerun_downloads_nothing_again() {
         &client(&server, 8),
         &Query::all(),
         &JobOptions::new(out.path()),
-        &|_| {},
+        |_| {},
     )
     .unwrap();
     assert_eq!(first.downloaded, n as u64);
@@ -219,7 +219,7 @@ fn a_rerun_downloads_nothing_again() {
     // A new client (a new process would have one): the files on disk decide, not a cache.
     let c = client(&server, 8);
     let second =
-        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), &|_| {}).unwrap();
+        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), |_| {}).unwrap();
     assert_eq!(second.downloaded, 0);
     assert_eq!(second.skipped, n as u64);
     assert_eq!(second.bytes, 0);
@@ -245,7 +245,7 @@ fn names_are_looked_up_five_hundred_per_request() {
     assert_eq!(names.len(), 1200);
     names.push("no_such_neuron".to_string());
     names.push(names[0].clone());
-    let (found, missing) = c.neurons_by_name(&names).unwrap();
+    let NameLookup { found, missing, .. } = c.neurons_by_name(&names).unwrap();
     assert_eq!(found.len(), 1200);
     assert_eq!(missing, ["no_such_neuron"]);
     let counters = server.counters();
@@ -257,7 +257,7 @@ fn names_are_looked_up_five_hundred_per_request() {
     // `get` (download_names): the same selects, then one request per file found.
     server.reset_counters();
     let out = TempDir::new();
-    let summary = download_names(&c, &names, &JobOptions::new(out.path()), &|_| {}).unwrap();
+    let summary = download_names(&c, &names, &JobOptions::new(out.path()), |_| {}).unwrap();
     assert_eq!(summary.downloaded, 1200);
     assert_eq!(summary.not_found, ["no_such_neuron"]);
     let counters = server.counters();

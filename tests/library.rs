@@ -3,7 +3,7 @@
 
 mod support;
 
-use neuromorpho::job::{search_and_download, JobOptions};
+use neuromorpho::{search_and_download, JobOptions};
 use neuromorpho::{
     DownloadItem, DownloadOptions, Error, FailureKind, MetadataFormat, MetadataWriter, Neuron,
     Query,
@@ -16,16 +16,16 @@ fn real_record_round_trips_with_its_key_order() {
     let text =
         std::fs::read_to_string(fixtures_dir().join("api/neuron_id_1_cnic_001.json")).unwrap();
     let n: Neuron = serde_json::from_str(&text).unwrap();
-    assert_eq!(n.neuron_id, Some(1));
-    assert_eq!(n.neuron_name, "cnic_001");
-    assert_eq!(n.archive, "Wearne_Hof");
-    assert_eq!(n.species.as_deref(), Some("monkey"));
-    assert_eq!(n.brain_region, ["neocortex", "prefrontal", "layer 3"]);
+    assert_eq!(n.neuron_id(), Some(1));
+    assert_eq!(n.neuron_name(), "cnic_001");
+    assert_eq!(n.archive(), "Wearne_Hof");
+    assert_eq!(n.species(), Some("monkey"));
+    assert_eq!(n.brain_region(), ["neocortex", "prefrontal", "layer 3"]);
     assert_eq!(
-        n.cell_type,
+        n.cell_type(),
         ["Local projecting", "pyramidal", "principal cell"]
     );
-    assert_eq!(n.reference_pmid, ["12204204", "12902394"]);
+    assert_eq!(n.reference_pmid(), ["12204204", "12902394"]);
     assert_eq!(n.fields().len(), 45, "44 keys + _links");
     assert!(n.get("reported_value").unwrap().is_null());
     // Serialized back: the same JSON, keys in the same order.
@@ -63,7 +63,7 @@ fn search_over_thousands_returns_each_once_in_order() {
     let c = client(&server);
     let all = c.search(&Query::all()).unwrap();
     assert_eq!(all.len(), 2345);
-    let ids: Vec<u64> = all.iter().map(|n| n.neuron_id.unwrap()).collect();
+    let ids: Vec<u64> = all.iter().map(|n| n.neuron_id().unwrap()).collect();
     let expected: Vec<u64> = (0..2345).map(|i| server.catalog().id(i).unwrap()).collect();
     assert_eq!(ids, expected, "server order, each once");
     // 1 count + ceil(2345/500) pages, nothing else.
@@ -116,7 +116,9 @@ fn select_uses_q_then_fq_and_descending_sort() {
     };
     assert!(!expected.is_empty());
     assert_eq!(
-        got.iter().map(|n| n.neuron_id.unwrap()).collect::<Vec<_>>(),
+        got.iter()
+            .map(|n| n.neuron_id().unwrap())
+            .collect::<Vec<_>>(),
         expected
     );
     let t = server
@@ -167,7 +169,7 @@ fn validation_lists_each_problem_with_suggestions() {
                 .filter("species", ["mose", "rat"]),
         )
         .unwrap_err();
-    let Error::Invalid(items) = &err else {
+    let Error::InvalidQuery(items) = &err else {
         panic!("{err}")
     };
     assert_eq!(items.len(), 2, "{err}");
@@ -364,7 +366,7 @@ fn group_by_paths_are_safe_even_for_hostile_values() {
         .map(|n| DownloadItem::from_neuron(n, &group_by))
         .collect();
     let report = c
-        .download(&items, &DownloadOptions::new(out.path()), &|_| {})
+        .download(&items, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.failed, vec![], "all downloaded");
     let downloads = out.path().join("downloads").canonicalize().unwrap();
@@ -499,7 +501,7 @@ fn search_and_download_writes_everything_with_minimal_requests() {
     let c = client(&server);
     let out = TempDir::new();
     let q = Query::new().filter("species", ["mouse", "rat", "human"]);
-    let summary = search_and_download(&c, &q, &JobOptions::new(out.path()), &|_| {}).unwrap();
+    let summary = search_and_download(&c, &q, &JobOptions::new(out.path()), |_| {}).unwrap();
     assert!(
         summary.matched > 500,
         "more than one page: {}",

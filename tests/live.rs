@@ -12,7 +12,7 @@
 
 mod support;
 
-use neuromorpho::{Client, DownloadOptions, Query};
+use neuromorpho::{Client, DownloadOptions, NameLookup, Query};
 use support::*;
 
 /// The real record used throughout: neuron 1, `cnic_001` of the Wearne_Hof archive.
@@ -63,7 +63,7 @@ fn live_fetches_one_record() {
         return;
     };
     let c = client(&base);
-    let (found, missing) = c
+    let NameLookup { found, missing, .. } = c
         .neurons_by_name(&[
             NAME.to_string(),
             "no-such-neuron-neuromorpho-test".to_string(),
@@ -72,9 +72,9 @@ fn live_fetches_one_record() {
     assert_eq!(missing, ["no-such-neuron-neuromorpho-test"]);
     assert_eq!(found.len(), 1);
     let n = &found[0];
-    assert_eq!(n.neuron_name, NAME);
-    assert_eq!(n.neuron_id, Some(1));
-    assert_eq!(n.archive, "Wearne_Hof");
+    assert_eq!(n.neuron_name(), NAME);
+    assert_eq!(n.neuron_id(), Some(1));
+    assert_eq!(n.archive(), "Wearne_Hof");
     // The same keys as the record kept in fixtures/ (the API's schema has not moved).
     let fixture: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures_dir().join("api/neuron_id_1_cnic_001.json")).unwrap(),
@@ -91,7 +91,7 @@ fn live_downloads_one_file() {
         return;
     };
     let c = client(&base);
-    let (found, _) = c.neurons_by_name(&[NAME.to_string()]).unwrap();
+    let found = c.neurons_by_name([NAME]).unwrap().found;
     let out = TempDir::new();
     let report = c
         .download_neurons(&found, &DownloadOptions::new(out.path()))

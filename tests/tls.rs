@@ -306,7 +306,7 @@ fn library_ca_file_trusts_the_certificate() {
         let path = out
             .path()
             .join("downloads")
-            .join(format!("{}.swc", n.neuron_name));
+            .join(format!("{}.swc", n.neuron_name()));
         assert_eq!(
             std::fs::read(&path).unwrap(),
             server.catalog().swc_bytes(i),
@@ -334,7 +334,7 @@ fn library_rejects_unusable_ca_files() {
         .ca_file(key_pem())
         .build()
         .unwrap_err();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(matches!(err, Error::InvalidSetting { .. }), "{err:?}");
     assert!(err.to_string().contains("no certificate found"), "{err}");
     // A file that does not exist.
     let missing = fixtures_dir().join("tls/missing.pem");

@@ -1,16 +1,23 @@
-//! Raw arguments -> one validated `Config`. Runtime code never sees argument types.
+//! Raw arguments -> one validated `Config`. Runtime code never sees argument types. Every
+//! default and range comes from the library (`ClientBuilder`'s constants); every mistake is
+//! a usage error that names the option and the form it expects.
 
 use std::ffi::OsString;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use neuromorpho::{FileKind, MetadataFormat, Query, Shard};
+use neuromorpho::{ClientBuilder, FileKind, MetadataFormat, ProxyMode, Query, Shard};
 
 use super::help;
 
 /// A usage error: exit code 2.
 #[derive(Debug)]
 pub struct UsageError(pub String);
+
+fn usage(msg: impl Into<String>) -> UsageError {
+    UsageError(msg.into())
+}
 
 /// How much to say on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +38,16 @@ pub struct NetConfig {
     pub concurrency: usize,
     pub insecure: bool,
     pub ca_files: Vec<PathBuf>,
-    pub proxy: neuromorpho::ProxyMode,
+    pub proxy: ProxyMode,
     pub max_file_size: u64,
+    pub speed_limit: u64,
+    pub speed_time: Duration,
+    pub max_time: Option<Duration>,
 }
 
 /// A query as given: a file (read at run time, so that a missing or broken file is a run
-/// error with exit code 1, not a usage error), plus `-f`/`--sort` from the command line.
+/// error with exit code 1, not a usage error), plus `-f`/`--sort` from the command line,
+/// which add to the file's (values merge into a field's list; a sort replaces the file's).
 #[derive(Debug, Clone)]
 pub struct QuerySpec {
     pub file: Option<PathBuf>,
@@ -48,16 +59,14 @@ pub struct QuerySpec {
 
 impl QuerySpec {
     /// Read the file (if any) and merge the command-line filters into it.
-    pub fn load(&self) -> neuromorpho::Result<Query> {
+    pub fn load(&self) -> Result<Query, String> {
         let base = match &self.file {
-            Some(path) => Query::from_file(path)?,
+            Some(path) => Query::from_file(path).map_err(|e| e.to_string())?,
             None => Query::new(),
         };
         let query = base.merge(self.extra.clone());
         if self.all && !query.is_all() {
-            return Err(neuromorpho::Error::Config(
-                "--all cannot be combined with filters".into(),
-            ));
+            return Err("--all cannot be combined with filters (the query file has some)".into());
         }
         Ok(query)
     }
@@ -105,7 +114,7 @@ pub enum Command {
         out_dir: PathBuf,
         metadata_file: PathBuf,
     },
-    Job(JobConfig),
+    Job(Box<JobConfig>),
     Doctor,
 }
 
@@ -119,19 +128,30 @@ pub struct Config {
 
 type Args = pico_args::Arguments;
 
-fn usage(msg: impl Into<String>) -> UsageError {
-    UsageError(msg.into())
-}
-
-fn pico(e: pico_args::Error) -> UsageError {
-    usage(e.to_string())
-}
+const COMMANDS: &[&str] = &[
+    "fields", "preview", "metadata", "download", "get", "doctor", "help",
+];
 
 /// Parse the command line (without the program name).
 pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
+    // `--help` anywhere: the help of the command named, whatever else is there.
+    if raw.iter().any(|a| a == "-h" || a == "--help") {
+        let cmd = raw
+            .iter()
+            .filter_map(|a| a.to_str())
+            .find(|a| COMMANDS.contains(a));
+        let text = match cmd {
+            Some(c) => help::for_command(c).unwrap_or(help::MAIN),
+            None => help::MAIN,
+        };
+        return Ok(Config {
+            net: default_net(),
+            verbosity: Verbosity::Normal,
+            command: Command::Help(text),
+        });
+    }
     let mut a = Args::from_vec(raw);
     // Global flags first: pico-args' subcommand() takes the first argument that remains.
-    let help = a.contains(["-h", "--help"]);
     let version = a.contains(["-V", "--version"]);
     let verbose = a.contains(["-v", "--verbose"]);
     let quiet = a.contains(["-q", "--quiet"]);
@@ -146,59 +166,50 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
         Verbosity::Normal
     };
     let net = parse_net(&mut a)?;
-    let sub = a.subcommand().map_err(pico)?;
+    let sub = a
+        .subcommand()
+        .map_err(|e| usage(format!("the command: {e}")))?;
     let command = match sub.as_deref() {
         None if version => Command::Version,
-        None if help => Command::Help(help::MAIN),
         None => {
             let rest = a.finish();
             return Err(usage(match rest.first() {
-                Some(arg) => format!("unexpected argument '{}' (a command comes first; see --help)", arg.to_string_lossy()),
+                Some(arg) => format!(
+                    "unexpected argument '{}' (a command comes first; see --help)",
+                    shown(arg)
+                ),
                 None => "no command given (try 'neuromorpho --help')".to_string(),
             }));
         }
         Some("help") => {
-            let topic: Option<String> = a.opt_free_from_str().map_err(pico)?;
+            let topic = free(&mut a)?;
             Command::Help(match topic.as_deref() {
-                Some(t) => help::for_command(t).ok_or_else(|| usage(format!("no help for unknown command '{t}'")))?,
+                Some(t) => help::for_command(t)
+                    .ok_or_else(|| usage(format!("no help for unknown command '{t}'")))?,
                 None => help::MAIN,
             })
         }
-        Some(cmd) if help => Command::Help(
-            help::for_command(cmd).ok_or_else(|| usage(format!("unknown command '{cmd}' (see --help)")))?,
-        ),
         Some("fields") => Command::Fields {
-            field: a.opt_free_from_str().map_err(pico)?,
+            field: free(&mut a)?,
         },
-        Some("preview") => {
-            let out_dir = out_dir(&mut a)?;
-            let metadata_file = metadata_file(&mut a)?;
-            let query = parse_query(&mut a)?;
-            Command::Preview {
-                query,
-                out_dir,
-                metadata_file,
-            }
-        }
-        Some("metadata") => Command::Job(parse_job(&mut a, JobKind::Metadata)?),
-        Some("download") => Command::Job(parse_job(&mut a, JobKind::Download)?),
-        Some("get") => Command::Job(parse_job(&mut a, JobKind::Get)?),
+        Some("preview") => Command::Preview {
+            out_dir: out_dir(&mut a)?,
+            metadata_file: path_option(&mut a, &["-m", "--metadata", "--metadata-filename"])?
+                .unwrap_or_else(|| PathBuf::from("metadata.csv")),
+            query: parse_query(&mut a)?,
+        },
+        Some("metadata") => Command::Job(Box::new(parse_job(&mut a, JobKind::Metadata)?)),
+        Some("download") => Command::Job(Box::new(parse_job(&mut a, JobKind::Download)?)),
+        Some("get") => Command::Job(Box::new(parse_job(&mut a, JobKind::Get)?)),
         Some("doctor") => Command::Doctor,
         Some(other) => {
             return Err(usage(format!(
-                "unknown command '{other}' (commands: fields, preview, metadata, download, get, doctor)"
+                "unknown command '{}' (commands: fields, preview, metadata, download, get, doctor)",
+                neuromorpho::escape(other)
             )))
         }
     };
-    let rest = a.finish();
-    if let Some(arg) = rest.first() {
-        let arg = arg.to_string_lossy();
-        return Err(usage(if arg.starts_with('-') {
-            format!("unknown option '{arg}' (see --help)")
-        } else {
-            format!("unexpected argument '{arg}'")
-        }));
-    }
+    reject_leftovers(a)?;
     Ok(Config {
         net,
         verbosity,
@@ -206,83 +217,233 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
     })
 }
 
-fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
-    let base_url: Option<String> = a.opt_value_from_str("--base-url").map_err(pico)?;
-    let user_agent: Option<String> = a.opt_value_from_str("--user-agent").map_err(pico)?;
-    let timeout: Option<f64> = a.opt_value_from_str("--timeout").map_err(pico)?;
-    let retries: Option<u32> = a.opt_value_from_str("--retries").map_err(pico)?;
-    let rate: Option<f64> = a.opt_value_from_str("--rate").map_err(pico)?;
-    let concurrency: Option<usize> = a
-        .opt_value_from_str(["-c", "--concurrency"])
-        .map_err(pico)?;
-    let insecure = a.contains("--insecure");
-    let ca_files: Vec<PathBuf> = a
-        .values_from_os_str("--ca-file", |s| Ok::<_, String>(PathBuf::from(s)))
-        .map_err(pico)?;
-    let no_proxy = a.contains("--no-proxy");
-    let proxy: Option<String> = a.opt_value_from_str("--proxy").map_err(pico)?;
-    let max_file_size: Option<String> = a.opt_value_from_str("--max-file-size").map_err(pico)?;
+fn shown(arg: &std::ffi::OsStr) -> String {
+    neuromorpho::escape(&arg.to_string_lossy()).into_owned()
+}
 
-    let timeout = timeout.unwrap_or(60.0);
-    if !(timeout > 0.0 && timeout <= 3600.0) {
+/// Whatever pico-args did not take is a mistake: an unknown option or an extra argument.
+fn reject_leftovers(a: Args) -> Result<(), UsageError> {
+    let rest = a.finish();
+    match rest.first() {
+        None => Ok(()),
+        Some(arg) if arg.to_string_lossy().starts_with('-') => Err(usage(format!(
+            "unknown option '{}' (see --help)",
+            shown(arg)
+        ))),
+        Some(arg) => Err(usage(format!("unexpected argument '{}'", shown(arg)))),
+    }
+}
+
+/// A free argument; one that looks like an option is an unknown option.
+fn free(a: &mut Args) -> Result<Option<String>, UsageError> {
+    let v: Option<OsString> = a
+        .opt_free_from_os_str(|s| Ok::<_, String>(s.to_owned()))
+        .map_err(|e| usage(e.to_string()))?;
+    match v {
+        Some(s) if s.to_string_lossy().starts_with('-') && s != "-" => Err(usage(format!(
+            "unknown option '{}' (see --help)",
+            shown(&s)
+        ))),
+        Some(s) => s
+            .into_string()
+            .map(Some)
+            .map_err(|s| usage(format!("'{}' is not valid UTF-8", shown(&s)))),
+        None => Ok(None),
+    }
+}
+
+/// The raw value of an option known by any of `names` (aliases); given twice is a mistake.
+fn raw_option(
+    a: &mut Args,
+    names: &[&'static str],
+) -> Result<Option<(String, OsString)>, UsageError> {
+    let mut found: Option<(String, OsString)> = None;
+    for &name in names {
+        let v: Option<OsString> = a
+            .opt_value_from_os_str(name, |s| Ok::<_, String>(s.to_owned()))
+            .map_err(|_| usage(format!("{name} needs a value")))?;
+        if let Some(v) = v {
+            if let Some((first, _)) = &found {
+                return Err(usage(format!(
+                    "{first} and {name} are the same option; give it once"
+                )));
+            }
+            found = Some((name.to_string(), v));
+        }
+    }
+    Ok(found)
+}
+
+/// A text option.
+fn text_option(
+    a: &mut Args,
+    names: &[&'static str],
+) -> Result<Option<(String, String)>, UsageError> {
+    match raw_option(a, names)? {
+        None => Ok(None),
+        Some((name, v)) => v
+            .into_string()
+            .map(|s| Some((name.clone(), s)))
+            .map_err(|v| usage(format!("{name} '{}': not valid UTF-8", shown(&v)))),
+    }
+}
+
+fn path_option(a: &mut Args, names: &[&'static str]) -> Result<Option<PathBuf>, UsageError> {
+    Ok(raw_option(a, names)?.map(|(_, v)| PathBuf::from(v)))
+}
+
+/// A number option in `range`, named in every message.
+fn number_option<T>(
+    a: &mut Args,
+    names: &[&'static str],
+    range: RangeInclusive<T>,
+    form: &str,
+) -> Result<Option<T>, UsageError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let label = names.join("/");
+    let Some((_, v)) = text_option(a, names)? else {
+        return Ok(None);
+    };
+    let n: T = v.trim().parse().map_err(|_| {
+        usage(format!(
+            "{label} '{}': expected {form} between {} and {}",
+            neuromorpho::escape(&v),
+            range.start(),
+            range.end()
+        ))
+    })?;
+    if !range.contains(&n) {
         return Err(usage(format!(
-            "--timeout must be between 0 and 3600 seconds, got {timeout}"
+            "{label} must be between {} and {}, got {n}",
+            range.start(),
+            range.end()
         )));
     }
-    let retries = retries.unwrap_or(4);
-    if !(1..=20).contains(&retries) {
-        return Err(usage(format!(
-            "--retries must be between 1 and 20, got {retries}"
-        )));
+    Ok(Some(n))
+}
+
+/// Seconds (`30`, `0.5`) in `range`.
+fn seconds_option(
+    a: &mut Args,
+    name: &'static str,
+    range: RangeInclusive<Duration>,
+) -> Result<Option<Duration>, UsageError> {
+    let secs = number_option(
+        a,
+        &[name],
+        range.start().as_secs_f64()..=range.end().as_secs_f64(),
+        "a number of seconds",
+    )?;
+    Ok(secs.and_then(|s| Duration::try_from_secs_f64(s).ok()))
+}
+
+fn default_net() -> NetConfig {
+    NetConfig {
+        base_url: neuromorpho::DEFAULT_BASE_URL.to_string(),
+        user_agent: None,
+        timeout: ClientBuilder::DEFAULT_READ_TIMEOUT,
+        retries: ClientBuilder::DEFAULT_RETRIES,
+        rate: ClientBuilder::DEFAULT_RATE,
+        concurrency: ClientBuilder::DEFAULT_CONCURRENCY,
+        insecure: false,
+        ca_files: Vec::new(),
+        proxy: ProxyMode::Env,
+        max_file_size: ClientBuilder::DEFAULT_MAX_FILE_SIZE,
+        speed_limit: ClientBuilder::DEFAULT_SPEED_LIMIT,
+        speed_time: ClientBuilder::DEFAULT_SPEED_TIME,
+        max_time: None,
     }
-    let rate = rate.unwrap_or(5.0);
-    if !(rate >= 0.0 && rate.is_finite()) {
-        return Err(usage(format!(
-            "--rate must be 0 (unlimited) or positive, got {rate}"
-        )));
+}
+
+fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
+    let mut net = default_net();
+    if let Some((_, url)) = text_option(a, &["--base-url"])? {
+        net.base_url = url;
     }
-    let concurrency = concurrency.unwrap_or(neuromorpho::client::DEFAULT_CONCURRENCY);
-    if !(1..=neuromorpho::client::MAX_CONCURRENCY).contains(&concurrency) {
-        return Err(usage(format!(
-            "-c/--concurrency must be between 1 and {}, got {concurrency}",
-            neuromorpho::client::MAX_CONCURRENCY
-        )));
+    net.user_agent = text_option(a, &["--user-agent"])?.map(|(_, v)| v);
+    let timeouts = ClientBuilder::TIMEOUT;
+    if let Some(t) = seconds_option(a, "--timeout", timeouts.clone())? {
+        net.timeout = t;
     }
-    let proxy = match (no_proxy, proxy) {
+    if let Some(n) = number_option(a, &["--retries"], ClientBuilder::RETRIES, "a whole number")? {
+        net.retries = n;
+    }
+    if let Some((_, r)) = text_option(a, &["--rate"])? {
+        net.rate = parse_rate(&r)?;
+    }
+    if let Some(n) = number_option(
+        a,
+        &["-c", "--concurrency", "--concurrent"],
+        ClientBuilder::CONCURRENCY,
+        "a whole number",
+    )? {
+        net.concurrency = n;
+    }
+    net.insecure = a.contains("--insecure");
+    while let Some(p) = path_option(a, &["--ca-file"])? {
+        net.ca_files.push(p);
+    }
+    let no_proxy = a.contains("--no-proxy");
+    let proxy = text_option(a, &["--proxy"])?.map(|(_, v)| v);
+    net.proxy = match (no_proxy, proxy) {
         (true, Some(_)) => return Err(usage("--proxy and --no-proxy cannot be used together")),
-        (true, None) => neuromorpho::ProxyMode::None,
-        (false, Some(p)) => neuromorpho::ProxyMode::Url(p),
-        (false, None) => neuromorpho::ProxyMode::Env,
+        (true, None) => ProxyMode::None,
+        (false, Some(p)) => ProxyMode::Url(p),
+        (false, None) => ProxyMode::Env,
     };
-    let max_file_size = match max_file_size {
-        None => 1 << 30,
-        Some(s) => parse_size(&s).ok_or_else(|| {
+    if let Some((_, s)) = text_option(a, &["--max-file-size"])? {
+        net.max_file_size = parse_size(&s).ok_or_else(|| {
             usage(format!(
-                "--max-file-size '{s}': expected a size such as 500M or 2G"
+                "--max-file-size '{}': expected a size such as 500M or 2G",
+                neuromorpho::escape(&s)
             ))
-        })?,
+        })?;
+    }
+    if let Some((_, s)) = text_option(a, &["--speed-limit"])? {
+        net.speed_limit = parse_size(&s)
+            .or((s.trim() == "0").then_some(0))
+            .ok_or_else(|| {
+                usage(format!(
+                    "--speed-limit '{}': expected bytes per second such as 1000 or 10K (0: off)",
+                    neuromorpho::escape(&s)
+                ))
+            })?;
+    }
+    if let Some(t) = seconds_option(a, "--speed-time", timeouts.clone())? {
+        net.speed_time = t;
+    }
+    net.max_time = seconds_option(a, "--max-time", timeouts)?;
+    Ok(net)
+}
+
+/// `--rate`: 0 (unlimited) or a rate in the library's range.
+fn parse_rate(s: &str) -> Result<f64, UsageError> {
+    let range = ClientBuilder::RATE;
+    let bad = || {
+        usage(format!(
+            "--rate '{}': expected 0 (unlimited) or requests per second between {} and {}",
+            neuromorpho::escape(s),
+            range.start(),
+            range.end()
+        ))
     };
-    Ok(NetConfig {
-        base_url: base_url.unwrap_or_else(|| neuromorpho::DEFAULT_BASE_URL.to_string()),
-        user_agent,
-        timeout: Duration::from_secs_f64(timeout),
-        retries,
-        rate,
-        concurrency,
-        insecure,
-        ca_files,
-        proxy,
-        max_file_size,
-    })
+    let r: f64 = s.trim().parse().map_err(|_| bad())?;
+    if r == 0.0 || range.contains(&r) {
+        Ok(r)
+    } else {
+        Err(bad())
+    }
 }
 
 /// `123`, `10K`, `500M`, `2G` (powers of 1024).
 fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().last()? {
-        (i, 'k' | 'K') => (&s[..i], 1u64 << 10),
-        (i, 'm' | 'M') => (&s[..i], 1 << 20),
-        (i, 'g' | 'G') => (&s[..i], 1 << 30),
+        (i, 'k' | 'K') => (s.get(..i)?, 1u64 << 10),
+        (i, 'm' | 'M') => (s.get(..i)?, 1 << 20),
+        (i, 'g' | 'G') => (s.get(..i)?, 1 << 30),
         _ => (s, 1),
     };
     let n: u64 = num.trim().parse().ok()?;
@@ -290,71 +451,61 @@ fn parse_size(s: &str) -> Option<u64> {
 }
 
 fn out_dir(a: &mut Args) -> Result<PathBuf, UsageError> {
-    Ok(
-        a.opt_value_from_os_str(["-o", "--output"], |s| Ok::<_, String>(PathBuf::from(s)))
-            .map_err(pico)?
-            .unwrap_or_else(|| PathBuf::from("./neurons")),
-    )
+    Ok(path_option(a, &["-o", "--output", "--output-dir"])?
+        .unwrap_or_else(|| PathBuf::from("./neurons")))
 }
 
-fn metadata_file(a: &mut Args) -> Result<PathBuf, UsageError> {
-    Ok(
-        a.opt_value_from_os_str(["-m", "--metadata"], |s| Ok::<_, String>(PathBuf::from(s)))
-            .map_err(pico)?
-            .unwrap_or_else(|| PathBuf::from("metadata.csv")),
-    )
+/// Split `V1,V2,"V3, with comma"` at the commas outside double quotes; quotes are removed.
+pub fn split_values(s: &str) -> Result<Vec<String>, String> {
+    let mut values = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => values.push(std::mem::take(&mut current)),
+            c => current.push(c),
+        }
+    }
+    if quoted {
+        return Err("a double quote is not closed".into());
+    }
+    values.push(current);
+    Ok(values
+        .into_iter()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 /// A query file (positional), `-f FIELD=V1,V2` (repeatable), `--sort FIELD[:desc]`, `--all`.
 fn parse_query(a: &mut Args) -> Result<QuerySpec, UsageError> {
     let all = a.contains("--all");
-    let filters: Vec<String> = a.values_from_str(["-f", "--filter"]).map_err(pico)?;
-    let sort: Option<String> = a.opt_value_from_str("--sort").map_err(pico)?;
-    let file: Option<PathBuf> = a
-        .opt_free_from_os_str(|s| Ok::<_, String>(PathBuf::from(s)))
-        .map_err(pico)?;
-    if let Some(f) = file
-        .as_ref()
-        .filter(|f| f.to_string_lossy().starts_with('-'))
-    {
-        return Err(usage(format!(
-            "unknown option '{}' (see --help)",
-            f.display()
-        )));
+    let mut filters: Vec<String> = Vec::new();
+    while let Some((_, f)) = text_option(a, &["-f", "--filter"])? {
+        filters.push(f);
     }
+    let sort = text_option(a, &["--sort"])?.map(|(_, v)| v);
+    let file = free(a)?.map(PathBuf::from);
     let mut extra = Query::new();
     for f in &filters {
-        let (field, values) = f
-            .split_once('=')
-            .ok_or_else(|| usage(format!("-f '{f}': expected FIELD=VALUE[,VALUE...]")))?;
-        let values: Vec<String> = values
-            .split(',')
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-            .collect();
+        let form = || {
+            usage(format!(
+                "-f '{}': expected FIELD=VALUE[,VALUE...] (quote a value that holds commas: \
+                 -f 'domain=\"Dendrites, Soma, No Axon\"')",
+                neuromorpho::escape(f)
+            ))
+        };
+        let (field, values) = f.split_once('=').ok_or_else(form)?;
+        let values = split_values(values)
+            .map_err(|why| usage(format!("-f '{}': {why}", neuromorpho::escape(f))))?;
         if field.trim().is_empty() || values.is_empty() {
-            return Err(usage(format!("-f '{f}': expected FIELD=VALUE[,VALUE...]")));
+            return Err(form());
         }
         extra = extra.filter(field.trim(), values);
     }
     if let Some(s) = sort {
-        let (field, dir) = match s.split_once(':') {
-            Some((f, d)) => (f, d),
-            None => (s.as_str(), "asc"),
-        };
-        let ascending = match dir {
-            "asc" => true,
-            "desc" => false,
-            other => {
-                return Err(usage(format!(
-                    "--sort '{s}': direction must be asc or desc, got '{other}'"
-                )))
-            }
-        };
-        if field.trim().is_empty() {
-            return Err(usage(format!("--sort '{s}': no field")));
-        }
-        extra = extra.sort_by(field.trim(), ascending);
+        extra = parse_sort(&s, extra)?;
     }
     if file.is_none() && filters.is_empty() && !all {
         return Err(usage(
@@ -380,6 +531,29 @@ fn parse_query(a: &mut Args) -> Result<QuerySpec, UsageError> {
     })
 }
 
+/// `--sort FIELD[:asc|:desc]`.
+fn parse_sort(s: &str, query: Query) -> Result<Query, UsageError> {
+    let (field, dir) = s.split_once(':').unwrap_or((s, "asc"));
+    let ascending = match dir {
+        "asc" => true,
+        "desc" => false,
+        other => {
+            return Err(usage(format!(
+                "--sort '{}': the direction must be asc or desc, got '{}'",
+                neuromorpho::escape(s),
+                neuromorpho::escape(other)
+            )))
+        }
+    };
+    if field.trim().is_empty() {
+        return Err(usage(format!(
+            "--sort '{}': no field (expected FIELD or FIELD:desc)",
+            neuromorpho::escape(s)
+        )));
+    }
+    Ok(query.sort_by(field.trim(), ascending))
+}
+
 #[derive(PartialEq)]
 enum JobKind {
     Metadata,
@@ -389,63 +563,53 @@ enum JobKind {
 
 fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
     let out_dir = out_dir(a)?;
-    let metadata_given: Option<PathBuf> = a
-        .opt_value_from_os_str(["-m", "--metadata"], |s| Ok::<_, String>(PathBuf::from(s)))
-        .map_err(pico)?;
-    let format: Option<String> = a.opt_value_from_str("--metadata-format").map_err(pico)?;
-    let metadata_format: MetadataFormat = match format {
+    let metadata_given = path_option(a, &["-m", "--metadata", "--metadata-filename"])?;
+    let metadata_format: MetadataFormat = match text_option(a, &["--metadata-format"])? {
         None => MetadataFormat::Csv,
-        Some(f) => f.parse().map_err(usage)?,
+        Some((_, f)) => f
+            .parse()
+            .map_err(|e: neuromorpho::Error| usage(format!("--metadata-format: {e}")))?,
     };
     let morphometry = a.contains("--morphometry");
-    let shard: Option<String> = a.opt_value_from_str("--shard").map_err(pico)?;
-    let shard = shard.map(|s| Shard::parse(&s)).transpose().map_err(usage)?;
-    let (group_by, what, log_file, from_csv, names_file) = if kind == JobKind::Metadata {
-        (Vec::new(), Vec::new(), !a.contains("--no-log"), None, None)
+    let shard = match text_option(a, &["--shard"])? {
+        None => None,
+        Some((_, s)) => Some(
+            s.parse::<Shard>()
+                .map_err(|e| usage(format!("--shard: {e}")))?,
+        ),
+    };
+    let log_file = !a.contains("--no-log");
+    let (group_by, what) = if kind == JobKind::Metadata {
+        (Vec::new(), Vec::new())
     } else {
-        let group: Option<String> = a.opt_value_from_str(["-g", "--group-by"]).map_err(pico)?;
-        let group_by: Vec<String> = group
-            .map(|g| {
+        let group_by = text_option(a, &["-g", "--group-by"])?
+            .map(|(_, g)| {
                 g.split(',')
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
                     .collect()
             })
             .unwrap_or_default();
-        let what: Option<String> = a.opt_value_from_str("--what").map_err(pico)?;
-        let what = match what {
+        let what = match text_option(a, &["--what"])? {
             None => vec![FileKind::Cng],
-            Some(w) => FileKind::parse_list(&w).map_err(usage)?,
+            Some((_, w)) => parse_what(&w)?,
         };
-        let from_csv: Option<PathBuf> = if kind == JobKind::Download {
-            a.opt_value_from_os_str("--from-csv", |s| Ok::<_, String>(PathBuf::from(s)))
-                .map_err(pico)?
-        } else {
-            None
-        };
-        let names_file: Option<PathBuf> = if kind == JobKind::Get {
-            a.opt_value_from_os_str("--names", |s| Ok::<_, String>(PathBuf::from(s)))
-                .map_err(pico)?
-        } else {
-            None
-        };
-        (
-            group_by,
-            what,
-            !a.contains("--no-log"),
-            from_csv,
-            names_file,
-        )
+        (group_by, what)
+    };
+    let from_csv = if kind == JobKind::Download {
+        path_option(a, &["--from-csv"])?
+    } else {
+        None
+    };
+    let names_file = if kind == JobKind::Get {
+        path_option(a, &["--names"])?
+    } else {
+        None
     };
     let source = match kind {
         JobKind::Get => {
             let mut names: Vec<String> = Vec::new();
-            while let Some(n) = a.opt_free_from_str::<String>().map_err(pico)? {
-                if n.starts_with('-') {
-                    return Err(usage(format!(
-                        "unknown option '{n}' (see 'neuromorpho get --help')"
-                    )));
-                }
+            while let Some(n) = free(a)? {
                 names.push(n);
             }
             if names.is_empty() && names_file.is_none() {
@@ -457,20 +621,25 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
             }
         }
         _ => match from_csv {
-            Some(path) => Source::MetadataFile(path),
+            Some(path) => {
+                let query_given = a.contains("--all")
+                    || text_option(a, &["-f", "--filter"])?.is_some()
+                    || free(a)?.is_some();
+                if query_given {
+                    return Err(usage(
+                        "--from-csv and a query cannot be used together: the neurons come from the file",
+                    ));
+                }
+                Source::MetadataFile(path)
+            }
             None => Source::Query(parse_query(a)?),
         },
     };
     let metadata_file = metadata_given.unwrap_or_else(|| {
-        let ext = match metadata_format {
-            MetadataFormat::Jsonl => "jsonl",
-            _ => "csv",
-        };
-        match shard {
-            // Shards of one job share the output folder: each writes its own table.
-            Some(s) => PathBuf::from(format!("metadata.shard-{}-of-{}.{ext}", s.index, s.count)),
-            None => PathBuf::from(format!("metadata.{ext}")),
-        }
+        let ext = metadata_format.extension();
+        // Shards of one job share the output folder: each writes its own table.
+        let part = shard.map(Shard::suffix).unwrap_or_default();
+        PathBuf::from(format!("metadata{part}.{ext}"))
     });
     Ok(JobConfig {
         source,
@@ -484,6 +653,33 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         download: kind != JobKind::Metadata,
         log_file,
     })
+}
+
+/// `--what cng,original,logs` (`logs` is both standardization reports).
+fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
+    let mut kinds = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let new: Vec<FileKind> = match part {
+            "logs" => vec![FileKind::RemainingIssues, FileKind::StandardizationLog],
+            other => vec![other.parse::<FileKind>().map_err(|_| {
+                usage(format!(
+                    "--what: unknown file kind '{}' (expected cng, original, logs)",
+                    neuromorpho::escape(other)
+                ))
+            })?],
+        };
+        for k in new {
+            if !kinds.contains(&k) {
+                kinds.push(k);
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return Err(usage(
+            "--what: no file kind given (expected cng, original, logs)",
+        ));
+    }
+    Ok(kinds)
 }
 
 #[cfg(test)]
@@ -501,6 +697,17 @@ mod tests {
         assert_eq!(parse_size("1G"), Some(1 << 30));
         assert_eq!(parse_size("0"), None);
         assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("99999999999999999G"), None);
+    }
+
+    #[test]
+    fn values_with_commas_in_quotes() {
+        assert_eq!(split_values("a,b").unwrap(), ["a", "b"]);
+        assert_eq!(
+            split_values("\"Dendrites, Soma, No Axon\",Axon").unwrap(),
+            ["Dendrites, Soma, No Axon", "Axon"]
+        );
+        assert!(split_values("\"open").is_err());
     }
 
     #[test]
@@ -522,28 +729,55 @@ mod tests {
     }
 
     #[test]
+    fn neuromorphopy_aliases() {
+        let c = parse(args(
+            "download q.json --output-dir out --metadata-filename m.csv --concurrent 7",
+        ))
+        .unwrap();
+        let Command::Job(j) = c.command else { panic!() };
+        assert_eq!(c.net.concurrency, 7);
+        assert_eq!(j.out_dir, PathBuf::from("out"));
+        assert_eq!(j.metadata_file, PathBuf::from("m.csv"));
+        assert!(parse(args("download q.json -c 3 --concurrent 4")).is_err());
+    }
+
+    #[test]
     fn usage_errors() {
         for bad in [
             "download",
             "download -f species",
             "download --all -c 0",
             "download --all -c 1000",
+            "download --all -c abc",
             "download --all --bogus",
             "frobnicate",
             "download --all --sort neuron_id:sideways",
             "download --all --shard 4/3",
+            "download --all --rate 1e-30",
+            "download --all --timeout 0",
+            "download --from-csv m.csv --all",
+            "fields -z",
             "",
             "-v -q fields",
         ] {
             assert!(parse(args(bad)).is_err(), "{bad:?} should be a usage error");
         }
+        let e = parse(args("download --all -c abc")).unwrap_err().0;
+        assert!(
+            e.contains("-c/--concurrency/--concurrent") && e.contains("'abc'"),
+            "{e}"
+        );
+        let e = parse(args("download --all --timeout 0")).unwrap_err().0;
+        assert!(e.contains("between 0.001 and 86400"), "{e}");
         assert!(matches!(
             parse(args("--verbose fields species")).unwrap().command,
             Command::Fields { field: Some(_) }
         ));
         assert!(matches!(
-            parse(args("download --help")).unwrap().command,
-            Command::Help(_)
+            parse(args("download -f species=mouse --help"))
+                .unwrap()
+                .command,
+            Command::Help(help::DOWNLOAD)
         ));
     }
 

@@ -128,7 +128,7 @@ OPTIONS:
     -v, --verbose / -q, --quiet
 
 EXAMPLES:
-    neuromorpho download examples/mouse-pyramidal.json -o neurons
+    neuromorpho download examples/wearne-hof.json -o neurons
     neuromorpho download -f species=rat -g brain_region -c 8
     neuromorpho download --from-csv neurons/metadata.csv --shard $SLURM_ARRAY_TASK_ID/10
 ";

@@ -1,0 +1,375 @@
+//! `download`, `metadata` and `get`: read what the user gave, prepare the folder and the log,
+//! run the library's job with Ctrl-C mapped to its cancellation, and sum up.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use neuromorpho::{
+    download_names, names_from_metadata, search_and_download, CancelToken, Client, Error,
+    FailureKind, JobOptions, Query, Summary,
+};
+
+use super::args::{Config, JobConfig, Source, Verbosity};
+use super::logging::{self, FILE_ONLY};
+use super::output::{self, human_bytes, plural};
+use super::progress::ProgressView;
+use super::{build_client, describe, exit, explain, sys, Failure};
+
+/// After a signal, in-flight requests get this long to end by themselves before they are cut.
+const GRACE: Duration = Duration::from_millis(1500);
+/// Failures listed by name in the summary; the rest are counted (all are in failed.csv).
+const SHOWN_FAILURES: usize = 10;
+
+/// What the neurons come from, read before the output folder is touched.
+enum Input {
+    Query(Query),
+    Names(Vec<String>),
+}
+
+pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
+    // A bad query or names file writes nothing.
+    let input = read_input(job)?;
+    let client = build_client(&config.net)?;
+    std::fs::create_dir_all(&job.out_dir).map_err(|e| {
+        format!(
+            "cannot create the output folder {}: {e}",
+            job.out_dir.display()
+        )
+    })?;
+    start_logging(config.verbosity, job)?;
+    if config.net.insecure {
+        // The client was built before logging started, so its own warning went nowhere.
+        log::warn!(
+            "TLS certificate verification is OFF (--insecure): answers could come from anyone"
+        );
+    }
+    log::info!(
+        target: FILE_ONLY,
+        "neuromorpho {} against {}",
+        env!("CARGO_PKG_VERSION"),
+        neuromorpho::redact(client.base_url())
+    );
+    if let Input::Query(q) = &input {
+        log::info!(target: FILE_ONLY, "query: {}", describe(q));
+    }
+    check_group_fields(&client, config, job)?;
+
+    let token = CancelToken::new();
+    let client = client.with_cancel(&token);
+    let mut view = ProgressView::new(config.verbosity);
+    let options = job_options(job);
+    sys::catch_signals();
+    let done = AtomicBool::new(false);
+    let result = std::thread::scope(|s| {
+        s.spawn(|| watch_signals(&token, &client, &done));
+        let result = match &input {
+            Input::Query(q) => search_and_download(&client, q, &options, |p| view.on(p)),
+            Input::Names(n) => download_names(&client, n, &options, |p| view.on(p)),
+        };
+        done.store(true, Ordering::SeqCst);
+        result
+    });
+    if let Some(sig) = sys::received() {
+        return Ok(interrupted(&view, sig, job));
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            let e = explain_refusal(&client, &input, e);
+            let msg = explain::error(&client, &config.net, e);
+            log::error!(target: FILE_ONLY, "{msg}");
+            return Err(Failure::Message(msg));
+        }
+    };
+    if summary.matched == 0 && summary.failed.is_empty() {
+        let msg = match &input {
+            Input::Query(q) => match client.validate(q) {
+                Err(e) => explain::error(&client, &config.net, e),
+                Ok(()) => format!("no neuron matches the query ({})", describe(q)),
+            },
+            Input::Names(_) => "none of the names was found on the server".to_string(),
+        };
+        log::error!(target: FILE_ONLY, "{msg}");
+        return Err(Failure::Message(msg));
+    }
+    Ok(report(&view, &summary, job))
+}
+
+fn read_input(job: &JobConfig) -> Result<Input, String> {
+    Ok(match &job.source {
+        Source::Query(spec) => Input::Query(spec.load()?),
+        Source::Names { names, file } => Input::Names(read_names(names, file.as_deref())?),
+        Source::MetadataFile(path) => {
+            Input::Names(names_from_metadata(path).map_err(|e| e.to_string())?)
+        }
+    })
+}
+
+/// Names from the command line and a names file (`-` is stdin): one per line, `#` comments,
+/// a byte-order mark and CRLF line ends allowed.
+fn read_names(names: &[String], file: Option<&Path>) -> Result<Vec<String>, String> {
+    let mut all = names.to_vec();
+    if let Some(f) = file {
+        let bytes = if f.as_os_str() == "-" {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)
+                .map_err(|e| format!("stdin: {e}"))?;
+            b
+        } else {
+            std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?
+        };
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("{}: not a UTF-8 text file", f.display()))?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        all.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(String::from),
+        );
+    }
+    if all.is_empty() {
+        return Err("no neuron names given".into());
+    }
+    Ok(all)
+}
+
+/// The run's log file (unique per run) and the logger.
+fn start_logging(verbosity: Verbosity, job: &JobConfig) -> Result<(), String> {
+    if !job.log_file {
+        logging::init(verbosity, None);
+        return Ok(());
+    }
+    let stem = match &job.source {
+        Source::Query(spec) => spec.stem.clone(),
+        Source::Names { .. } => "get".into(),
+        Source::MetadataFile(p) => p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    // Shards started in the same minute each get their own file.
+    let part = job
+        .shard
+        .map(|s| format!("-shard-{}-of-{}", s.index(), s.count()))
+        .unwrap_or_default();
+    let (path, file) = logging::create_log_file(&job.out_dir, &format!("{stem}{part}"))?;
+    logging::init(verbosity, Some(file));
+    log::debug!("log file {}", path.display());
+    Ok(())
+}
+
+/// `-g` names fields like `-f` does: an unknown one is an error with the closest ones,
+/// before anything is written.
+fn check_group_fields(client: &Client, config: &Config, job: &JobConfig) -> Result<(), String> {
+    if job.group_by.is_empty() {
+        return Ok(());
+    }
+    let mut q = Query::new();
+    for g in &job.group_by {
+        q = q.filter(g.as_str(), ["*"]);
+    }
+    client.validate(&q).map_err(|e| {
+        let msg = match e {
+            Error::InvalidQuery(items) => {
+                let parts: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+                format!("-g/--group-by: {}", parts.join("; "))
+            }
+            other => explain::error(client, &config.net, other),
+        };
+        log::error!(target: FILE_ONLY, "{msg}");
+        msg
+    })
+}
+
+fn job_options(job: &JobConfig) -> JobOptions {
+    let mut o = JobOptions::new(&job.out_dir);
+    o.metadata_file = job.metadata_file.clone();
+    o.metadata_format = job.metadata_format;
+    o.morphometry = job.morphometry;
+    o.download = job.download;
+    o.group_by = job.group_by.clone();
+    o.what = job.what.clone();
+    o.shard = job.shard;
+    o.citations = job.download;
+    o
+}
+
+/// The first SIGINT/SIGTERM cancels the job; in-flight requests that do not end within
+/// [`GRACE`] are cut. Ends when the job does.
+fn watch_signals(token: &CancelToken, client: &Client, done: &AtomicBool) {
+    let mut cancelled_at: Option<Instant> = None;
+    while !done.load(Ordering::SeqCst) {
+        if cancelled_at.is_none() && sys::received().is_some() {
+            token.cancel();
+            cancelled_at = Some(Instant::now());
+        }
+        if cancelled_at.is_some_and(|t| t.elapsed() >= GRACE) {
+            client.shutdown();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A select the server refuses (400) usually names an unknown field or sort: say which.
+fn explain_refusal(client: &Client, input: &Input, e: Error) -> Error {
+    match (&e, input) {
+        (
+            Error::Request {
+                kind: FailureKind::Http4xx,
+                ..
+            },
+            Input::Query(q),
+        ) => match client.validate(q) {
+            Err(invalid @ Error::InvalidQuery(_)) => invalid,
+            _ => e,
+        },
+        _ => e,
+    }
+}
+
+fn interrupted(view: &ProgressView, sig: i32, job: &JobConfig) -> u8 {
+    let c = view.counts;
+    let name = if sig == sys::SIGTERM {
+        "SIGTERM"
+    } else {
+        "Ctrl-C"
+    };
+    let mut line = format!("interrupted ({name})");
+    if c.files > 0 {
+        line.push_str(&format!(
+            ": {} of {} done ({}, {} failed)",
+            c.done,
+            plural(c.files, "file", "files"),
+            human_bytes(c.bytes),
+            c.failed
+        ));
+    }
+    line.push_str(&format!(
+        "; finished files are kept, no partial file is left; run the same command again to \
+         finish the job in {}",
+        job.out_dir.display()
+    ));
+    log::warn!(target: FILE_ONLY, "{line}");
+    output::say(&line);
+    exit::signal(sig)
+}
+
+/// What to do about failures of one kind.
+fn advice(kind: FailureKind) -> &'static str {
+    match kind {
+        FailureKind::NotFound => "not found on the server",
+        FailureKind::TooLarge => "raise --max-file-size to accept them",
+        FailureKind::InvalidRecord => "the server's records lack what a download needs",
+        FailureKind::Io => "check the output folder (space, permissions)",
+        FailureKind::Tls => "see 'neuromorpho doctor'",
+        FailureKind::Http4xx => "the server refused them",
+        _ => "run the same command again to retry them",
+    }
+}
+
+/// The final summary on stderr (and in the log); returns the exit code.
+fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
+    let mut line = format!("matched {}", s.matched);
+    if s.selected != s.matched {
+        line.push_str(&format!(", this shard {}", s.selected));
+    }
+    if job.download {
+        line.push_str(&format!(
+            ", downloaded {}, skipped {}, failed {}, {}",
+            s.downloaded,
+            s.skipped,
+            s.failed.len(),
+            human_bytes(s.bytes)
+        ));
+    } else if !s.failed.is_empty() {
+        line.push_str(&format!(", failed {}", s.failed.len()));
+    }
+    line.push_str(&format!(", {:.1} s", s.seconds));
+    log::info!(target: FILE_ONLY, "{line}");
+    view.say(&line);
+    if let Some(p) = &s.metadata_path {
+        view.say(&format!("metadata: {}", p.display()));
+    }
+    if s.failed.is_empty() {
+        return exit::OK;
+    }
+    let list = s
+        .failed_csv
+        .as_ref()
+        .map(|p| format!("; listed in {}", p.display()))
+        .unwrap_or_default();
+    let count = format!("{} failed", plural(s.failed.len() as u64, "file", "files"));
+    if !view.quiet() {
+        let shown: Vec<String> = s
+            .failed
+            .iter()
+            .take(SHOWN_FAILURES)
+            .map(|f| {
+                let who = if f.neuron_name.is_empty() {
+                    f.neuron_id
+                        .map(|id| format!("neuron_id {id}"))
+                        .unwrap_or_else(|| "a record".into())
+                } else {
+                    neuromorpho::escape(&f.neuron_name).into_owned()
+                };
+                format!("{who} ({})", f.kind)
+            })
+            .collect();
+        let more = s.failed.len().saturating_sub(SHOWN_FAILURES);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        let mut kinds: Vec<FailureKind> = s.failed.iter().map(|f| f.kind).collect();
+        kinds.sort_by_key(|k| k.as_str());
+        kinds.dedup();
+        let advice: Vec<String> = kinds
+            .iter()
+            .map(|k| format!("{k}: {}", advice(*k)))
+            .collect();
+        log::warn!(
+            "{count}: {}{more}{list} ({})",
+            shown.join(", "),
+            advice.join("; ")
+        );
+    }
+    let nothing = job.download && s.downloaded + s.skipped == 0;
+    if nothing {
+        // The last line says the run failed.
+        let msg = format!("nothing downloaded: {count}{list}");
+        log::error!(target: FILE_ONLY, "{msg}");
+        output::say(&format!("error: {msg}"));
+        return exit::ERROR;
+    }
+    if view.quiet() {
+        output::say(&format!("{count}{list}"));
+    }
+    exit::PARTIAL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_files_with_bom_and_crlf() {
+        let dir = std::env::temp_dir().join(format!("nm-names-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("names.txt");
+        std::fs::write(&f, "\u{feff}cnic_001\r\n# comment\r\n\r\nC031097B-I4\r\n").unwrap();
+        let names = read_names(&[], Some(&f)).unwrap();
+        assert_eq!(names, ["cnic_001", "C031097B-I4"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn advice_fits_the_reason() {
+        assert!(advice(FailureKind::TooLarge).contains("--max-file-size"));
+        assert!(!advice(FailureKind::TooLarge).contains("again"));
+        assert!(advice(FailureKind::Http5xx).contains("again"));
+    }
+}

@@ -1,0 +1,144 @@
+//! Text from outside (the server, a file, an argument) made safe to show: control characters
+//! and bidirectional overrides escaped, credentials in URLs hidden.
+//!
+//! A neuron name is server data: printed raw, `ESC[2K\r` would erase the line on screen and
+//! print a forged one, and a right-to-left override would reorder what follows. Everything we
+//! show (terminal, log, error message) goes through [`escape`]; tables keep the value as is
+//! but never a terminal escape (see [`for_table`]).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+/// Characters that change how the rest of a line is displayed: C0 and C1 controls, DEL, and
+/// the Unicode bidirectional controls (embeddings, overrides, isolates, marks).
+pub(crate) fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// `s` with every character that could change the display written as an escape (`\x1b`,
+/// `\n`, `\u{202e}`); borrowed when there is nothing to escape. Use it on any server value
+/// you print to a terminal or a log.
+///
+/// ```
+/// use neuromorpho::escape;
+/// assert_eq!(escape("cnic_001"), "cnic_001");
+/// assert_eq!(escape("a\u{1b}[2K\rb"), "a\\x1b[2K\\rb");
+/// assert_eq!(escape("x\u{202e}y"), "x\\u{202e}y");
+/// ```
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe(c) && (c as u32) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if is_unsafe(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `s` for a cell of one of our tables (CSV): like [`escape`], but tabs and line feeds are
+/// kept (a CSV field may hold them, quoted). The value stays readable and complete; what a
+/// terminal would obey (ESC, CR, C1 controls, bidi overrides) is written out as text.
+pub(crate) fn for_table(s: &str) -> Cow<'_, str> {
+    let unsafe_here = |c: char| c != '\t' && c != '\n' && is_unsafe(c);
+    if !s.chars().any(unsafe_here) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_here(c) {
+            out.push_str(&escape(&c.to_string()));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `s` with the user-info of every URL in it (`scheme://user:password@host`) shown as `***`.
+///
+/// ```
+/// use neuromorpho::redact;
+/// assert_eq!(redact("http://alice:s3cret@host:8080/api"), "http://***@host:8080/api");
+/// assert_eq!(redact("via http://p:x@proxy:3128 failed"), "via http://***@proxy:3128 failed");
+/// assert_eq!(redact("https://neuromorpho.org/api"), "https://neuromorpho.org/api");
+/// ```
+pub fn redact(s: &str) -> Cow<'_, str> {
+    if !s.contains("://") || !s.contains('@') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        // The authority ends at the first '/', '?', '#' or whitespace.
+        let end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let (authority, after) = tail.split_at(end);
+        match authority.rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// [`escape`] and [`redact`] together: the form of any outside text in a message.
+pub(crate) fn shown(s: &str) -> String {
+    escape(&redact(s)).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forged_lines_are_escaped() {
+        let name = "x\u{1b}[2K\rmatched 3, downloaded 3, failed 0";
+        let e = escape(name);
+        assert!(!e.contains('\u{1b}') && !e.contains('\r'), "{e}");
+        assert_eq!(e, "x\\x1b[2K\\rmatched 3, downloaded 3, failed 0");
+        assert_eq!(escape("\u{9b}"), "\\x9b", "C1 CSI");
+        assert_eq!(escape("\u{2067}"), "\\u{2067}");
+        assert!(matches!(escape("Ångström"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn table_cells_lose_only_controls() {
+        assert_eq!(for_table("a\u{1b}[31mb\tc\nd\r"), "a\\x1b[31mb\tc\nd\\r");
+        assert_eq!(for_table("plain, text"), "plain, text");
+    }
+
+    #[test]
+    fn credentials_are_hidden_everywhere() {
+        assert_eq!(redact("http://u@h/x"), "http://***@h/x");
+        assert_eq!(
+            redact("a https://x:y@h b http://k:l@m/"),
+            "a https://***@h b http://***@m/"
+        );
+        assert_eq!(redact("mail me@home"), "mail me@home");
+        assert_eq!(shown("http://a:b@h/\u{1b}"), "http://***@h/\\x1b");
+    }
+}
