@@ -1,4 +1,4 @@
-//! Self-tests of the fake NeuroMorpho.Org server (tests/support/fake_server.rs): the other
+//! Self-tests of the fake NeuroMorpho.Org server (tests/support/fake_server/): the other
 //! tests and the benchmark rely on it behaving like the real server.
 
 mod support;

@@ -1,0 +1,425 @@
+//! The server: the public [`FakeServer`] handle, the accept and connection loops, and one
+//! request's life (counting, faults, writing the answer).
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{BufReader, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use super::catalog::Catalog;
+use super::faults::{
+    classify, Category, CounterCells, Counters, Fault, FaultRule, RandomFaults, RecordedRequest,
+    ReqInfo, ServerOptions,
+};
+use super::http::{
+    json_error, lock, percent_decode, read_request, reset, strip_context, Action, ReadError,
+    Request, Response, JSON,
+};
+
+/// What a proxy or a broken Tomcat answers with status 200 (the `Html200` fault).
+pub(super) const ERROR_PAGE_HTML: &str =
+    "<html><head><title>Service Unavailable</title></head><body>\
+<h1>The server is temporarily unable to service your request.</h1></body></html>";
+
+pub(super) type Hits = Result<Arc<Vec<u32>>, String>;
+pub(super) type HitsCache = Mutex<HashMap<String, Arc<OnceLock<Hits>>>>;
+pub(super) type Distinct = Arc<Vec<(String, usize)>>;
+pub(super) type DistinctCache = Mutex<HashMap<String, Arc<OnceLock<Distinct>>>>;
+
+/// State shared by the [`FakeServer`] handle, the accept thread and the connection threads.
+pub(super) struct Shared {
+    pub(super) catalog: Catalog,
+    pub(super) addr: SocketAddr,
+    pub(super) stop: AtomicBool,
+    pub(super) counters: CounterCells,
+    pub(super) file_hits: Mutex<HashMap<String, usize>>,
+    pub(super) recording: AtomicBool,
+    pub(super) requests: Mutex<Vec<RecordedRequest>>,
+    pub(super) latency_ns: AtomicU64,
+    pub(super) refuse_morphometry_batch: AtomicBool,
+    pub(super) faults: Mutex<Vec<FaultRule>>,
+    pub(super) random: Mutex<Option<RandomFaults>>,
+    pub(super) hits_cache: HitsCache,
+    pub(super) distinct_cache: DistinctCache,
+    pub(super) conns: Mutex<HashMap<u64, TcpStream>>,
+    pub(super) next_conn: AtomicU64,
+}
+
+/// The fake server: a thread accepting on 127.0.0.1 and one thread per connection.
+/// Dropping it stops accepting and shuts the open connections down.
+pub struct FakeServer {
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl FakeServer {
+    /// Serves `catalog` on a free port of 127.0.0.1 with default options.
+    pub fn start(catalog: Catalog) -> FakeServer {
+        FakeServer::start_with(catalog, ServerOptions::default())
+    }
+
+    /// Serves `catalog` with `options`. Panics if the port cannot be bound.
+    pub fn start_with(catalog: Catalog, options: ServerOptions) -> FakeServer {
+        let listener = TcpListener::bind(("127.0.0.1", options.port))
+            .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:{}: {e}", options.port));
+        let addr = listener
+            .local_addr()
+            .expect("bound listener has an address");
+        let shared = Arc::new(Shared {
+            catalog,
+            addr,
+            stop: AtomicBool::new(false),
+            counters: CounterCells::default(),
+            file_hits: Mutex::new(HashMap::new()),
+            recording: AtomicBool::new(options.recording),
+            requests: Mutex::new(Vec::new()),
+            latency_ns: AtomicU64::new(options.latency.as_nanos() as u64),
+            refuse_morphometry_batch: AtomicBool::new(options.refuse_morphometry_batch),
+            faults: Mutex::new(Vec::new()),
+            random: Mutex::new(None),
+            hits_cache: Mutex::new(HashMap::new()),
+            distinct_cache: Mutex::new(HashMap::new()),
+            conns: Mutex::new(HashMap::new()),
+            next_conn: AtomicU64::new(0),
+        });
+        let accept_shared = shared.clone();
+        let accept = thread::Builder::new()
+            .name("fake-accept".into())
+            .spawn(move || accept_loop(accept_shared, listener))
+            .expect("spawn the accept thread");
+        FakeServer {
+            shared,
+            accept: Some(accept),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.shared.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// The served catalog (e.g. to compute expected answers or [`Catalog::remove_file`]).
+    pub fn catalog(&self) -> &Catalog {
+        &self.shared.catalog
+    }
+
+    /// Shorthand for `catalog().remove_file(name)`.
+    pub fn remove_file(&self, name: &str) {
+        self.shared.catalog.remove_file(name);
+    }
+
+    /// Snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        Counters::load(&self.shared.counters)
+    }
+
+    /// Zeroes the counters and the file hit counts and forgets the recorded requests.
+    pub fn reset_counters(&self) {
+        self.shared.reset();
+    }
+
+    /// Sum of the hit counts of the `/dableFiles/` paths (percent-decoded) that contain
+    /// `needle` (a neuron name, a full path, ...).
+    pub fn file_hits(&self, needle: &str) -> usize {
+        lock(&self.shared.file_hits)
+            .iter()
+            .filter(|(p, _)| p.contains(needle))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Highest hit count of a single file path (1 = nothing was fetched twice).
+    pub fn max_file_hits(&self) -> usize {
+        lock(&self.shared.file_hits)
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The requests received so far (not `/__fake/...`), in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// Turns request recording on or off (off for long benchmark runs).
+    pub fn set_recording(&self, on: bool) {
+        self.shared.recording.store(on, Ordering::SeqCst);
+    }
+
+    /// Sleep this long before every answer (each connection sleeps independently).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared
+            .latency_ns
+            .store(latency.as_nanos() as u64, Ordering::SeqCst);
+    }
+
+    /// Makes `/api/morphometry/select` answer 400.
+    pub fn set_refuse_morphometry_batch(&self, refuse: bool) {
+        self.shared
+            .refuse_morphometry_batch
+            .store(refuse, Ordering::SeqCst);
+    }
+
+    /// Adds a fault rule; the first rule matching a request applies (rules with `times == 0`
+    /// are ignored).
+    pub fn push_fault(&self, rule: FaultRule) {
+        if rule.times > 0 {
+            lock(&self.shared.faults).push(rule);
+        }
+    }
+
+    /// Removes all fault rules.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
+    /// Remaining applications of all fault rules (0 once every rule was used up).
+    pub fn pending_faults(&self) -> usize {
+        lock(&self.shared.faults).iter().map(|r| r.times).sum()
+    }
+
+    /// Faults each request with probability `rate` (0 turns it off), drawn from 503, 429
+    /// (`Retry-After: 0`), RST before headers, truncated body and HTML 200, never more than
+    /// twice in a row for the same request target. Deterministic for a given `seed` and
+    /// request order.
+    pub fn set_random_faults(&self, rate: f64, seed: u64) {
+        *lock(&self.shared.random) = (rate > 0.0).then(|| RandomFaults {
+            rate,
+            state: seed,
+            streaks: HashMap::new(),
+        });
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Unblock accept() with a connection of our own.
+        let _ = TcpStream::connect_timeout(&self.shared.addr, Duration::from_secs(1));
+        if let Some(handle) = self.accept.take() {
+            let _ = handle.join();
+        }
+        for (_, stream) in lock(&self.shared.conns).drain() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    for conn in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = conn else {
+            // EMFILE and friends: back off instead of spinning.
+            thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        shared.counters.connections.fetch_add(1, Ordering::SeqCst);
+        let id = shared.next_conn.fetch_add(1, Ordering::SeqCst);
+        if let Ok(clone) = stream.try_clone() {
+            lock(&shared.conns).insert(id, clone);
+        }
+        let conn_shared = shared.clone();
+        let spawned = thread::Builder::new()
+            .name("fake-conn".into())
+            .spawn(move || serve_connection(conn_shared, stream, id));
+        if spawned.is_err() {
+            lock(&shared.conns).remove(&id);
+        }
+    }
+}
+
+pub(super) fn serve_connection(shared: Arc<Shared>, stream: TcpStream, id: u64) {
+    let _ = stream.set_nodelay(true);
+    let mut reader = BufReader::new(stream);
+    let action = loop {
+        match read_request(&mut reader) {
+            Ok(Some(req)) => match shared.serve(&req, reader.get_mut()) {
+                Action::KeepAlive => continue,
+                other => break other,
+            },
+            Ok(None) | Err(ReadError::Closed) => break Action::Close,
+            Err(ReadError::Bad(message)) => {
+                let (bytes, _) = json_error(400, "", message).serialize(false, true);
+                let _ = reader.get_mut().write_all(&bytes);
+                break Action::Close;
+            }
+        }
+    };
+    // The registry holds a dup of the socket: drop it first, or close/RST would not happen.
+    lock(&shared.conns).remove(&id);
+    let stream = reader.into_inner();
+    match action {
+        Action::Reset => reset(stream),
+        _ => drop(stream),
+    }
+}
+
+impl Shared {
+    pub(super) fn reset(&self) {
+        self.counters.reset();
+        lock(&self.file_hits).clear();
+        lock(&self.requests).clear();
+    }
+
+    pub(super) fn serve(&self, req: &Request, stream: &mut TcpStream) -> Action {
+        let path = strip_context(&req.path);
+        if let Some(command) = path.strip_prefix("/__fake/") {
+            return self.control(command, req, stream);
+        }
+        let decoded = percent_decode(path);
+        let category = classify(&decoded, req);
+        self.count(category, &decoded, req);
+
+        let latency = self.latency_ns.load(Ordering::SeqCst);
+        if latency > 0 {
+            thread::sleep(Duration::from_nanos(latency));
+        }
+        let info = ReqInfo {
+            category,
+            page: req.param("page").and_then(|p| p.parse().ok()).unwrap_or(0),
+            decoded,
+            target: req.target.clone(),
+        };
+        let fault = self.pick_fault(&info);
+        if fault.is_some() {
+            self.counters.faults.fetch_add(1, Ordering::SeqCst);
+        }
+        let resp = match &fault {
+            Some(Fault::ResetBeforeHeaders) => return Action::Reset,
+            Some(Fault::Status(code)) => json_error(*code, &req.path, "Injected fault"),
+            Some(Fault::TooMany { retry_after }) => {
+                let mut r = json_error(429, &req.path, "Too many requests");
+                r.headers.push(("Retry-After", retry_after.clone()));
+                r
+            }
+            Some(Fault::Html200) => Response::new(200, "text/html", ERROR_PAGE_HTML),
+            Some(Fault::Delay(d)) => {
+                thread::sleep(*d);
+                self.route(req, category, 0)
+            }
+            Some(Fault::ReportTotalDelta(delta)) => self.route(req, category, *delta),
+            Some(Fault::MalformedJson) => {
+                let mut r = self.route(req, category, 0);
+                r.body.truncate(r.body.len() / 2);
+                r.status = 200;
+                r.content_type = JSON;
+                r
+            }
+            _ => self.route(req, category, 0),
+        };
+        let cut = matches!(fault, Some(Fault::Truncate | Fault::ResetAfterHeaders));
+        let close = req.close || cut;
+        let (bytes, head_len) = resp.serialize(req.method == "HEAD", close);
+        let sent = if cut {
+            head_len + (bytes.len() - head_len) / 2
+        } else {
+            bytes.len()
+        };
+        if stream
+            .write_all(&bytes[..sent])
+            .and_then(|_| stream.flush())
+            .is_err()
+        {
+            return Action::Close;
+        }
+        match fault {
+            Some(Fault::Truncate) => {
+                let _ = stream.shutdown(Shutdown::Write);
+                Action::Close
+            }
+            Some(Fault::ResetAfterHeaders) => {
+                // Let the partial answer reach the client before the RST overtakes it.
+                thread::sleep(Duration::from_millis(20));
+                Action::Reset
+            }
+            _ if close => Action::Close,
+            _ => Action::KeepAlive,
+        }
+    }
+
+    pub(super) fn count(&self, category: Category, decoded: &str, req: &Request) {
+        let c = &self.counters;
+        c.requests.fetch_add(1, Ordering::SeqCst);
+        let cell = match category {
+            Category::Count => &c.count,
+            Category::Pages => &c.pages,
+            Category::Fields => &c.fields,
+            Category::FieldValues => &c.field_values,
+            Category::Partition => &c.partition,
+            Category::Records => &c.records,
+            Category::Morphometry => &c.morphometry,
+            Category::Files => &c.files,
+            Category::Jsp => &c.jsp,
+            Category::Health => &c.health,
+            Category::Other => &c.other,
+        };
+        cell.fetch_add(1, Ordering::SeqCst);
+        if category == Category::Files {
+            *lock(&self.file_hits)
+                .entry(decoded.to_string())
+                .or_insert(0) += 1;
+        }
+        if self.recording.load(Ordering::SeqCst) {
+            lock(&self.requests).push(RecordedRequest {
+                method: req.method.clone(),
+                target: req.target.clone(),
+                user_agent: req.header("user-agent").map(str::to_string),
+                headers: req.headers.clone(),
+            });
+        }
+    }
+
+    pub(super) fn pick_fault(&self, info: &ReqInfo) -> Option<Fault> {
+        {
+            let mut rules = lock(&self.faults);
+            if let Some(pos) = rules.iter().position(|r| r.target.matches(info)) {
+                let fault = rules[pos].fault.clone();
+                rules[pos].times -= 1;
+                if rules[pos].times == 0 {
+                    rules.remove(pos);
+                }
+                return Some(fault);
+            }
+        }
+        lock(&self.random)
+            .as_mut()
+            .and_then(|r| r.draw(&info.target))
+    }
+
+    pub(super) fn control(&self, command: &str, req: &Request, stream: &mut TcpStream) -> Action {
+        let resp = match command {
+            "stats" => {
+                let mut stats: Value =
+                    serde_json::from_str(&Counters::load(&self.counters).to_json())
+                        .unwrap_or(Value::Null);
+                let max = lock(&self.file_hits).values().copied().max().unwrap_or(0);
+                if let Some(m) = stats.as_object_mut() {
+                    m.insert("max_file_hits".into(), max.into());
+                }
+                Response::json(stats.to_string())
+            }
+            "reset" => {
+                self.reset();
+                Response::json(r#"{"reset":true}"#)
+            }
+            _ => json_error(404, &req.path, "Unknown control command"),
+        };
+        let (bytes, _) = resp.serialize(req.method == "HEAD", req.close);
+        match stream.write_all(&bytes) {
+            Ok(()) if !req.close => Action::KeepAlive,
+            _ => Action::Close,
+        }
+    }
+}
