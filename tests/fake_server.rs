@@ -1011,3 +1011,348 @@ fn large_catalog_builds_fast_and_pages_deep() {
         start.elapsed()
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Misbehaviours and features for clients under stress.
+
+/// What a raw socket saw: the head (status line and headers), the body bytes, how the
+/// connection ended (None: clean EOF) and how many reads delivered body bytes.
+struct RawAnswer {
+    head: String,
+    body: Vec<u8>,
+    end: Option<ErrorKind>,
+    body_reads: usize,
+}
+
+impl RawAnswer {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.split("\r\n").skip(1).find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+}
+
+/// Sends `GET path` with `Connection: close` (plus `extra` header lines) on a fresh socket
+/// and reads until the server closes.
+fn raw_get(server: &FakeServer, path: &str, extra: &str) -> RawAnswer {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut head_len = None;
+    let mut body_reads = 0;
+    let mut buf = [0u8; 65536];
+    let end = loop {
+        match s.read(&mut buf) {
+            Ok(0) => break None,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                match head_len {
+                    Some(_) => body_reads += 1,
+                    None => {
+                        head_len = got.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+                        if head_len.is_some_and(|h| got.len() > h) {
+                            body_reads += 1;
+                        }
+                    }
+                }
+            }
+            Err(e) => break Some(e.kind()),
+        }
+    };
+    let head_len = head_len.unwrap_or(got.len());
+    RawAnswer {
+        head: String::from_utf8_lossy(&got[..head_len]).into_owned(),
+        body: got[head_len..].to_vec(),
+        end,
+        body_reads,
+    }
+}
+
+/// A catalog of `n` generated neurons plus one raw neuron `tiny` (archive Markram) whose CNG
+/// file is `file`; returns the catalog and the raw row.
+fn with_tiny_file(n: usize, file: &[u8]) -> (Catalog, usize) {
+    let mut catalog = Catalog::generate(n);
+    let row = catalog.push_raw(
+        serde_json::json!({"neuron_id": 5000, "neuron_name": "tiny", "archive": "Markram",
+                           "original_format": "Neurozoom.swc"}),
+        Some(file.to_vec()),
+    );
+    (catalog, row)
+}
+
+#[test]
+fn trickle_sends_headers_at_once_then_one_byte_per_interval() {
+    let (catalog, tiny) = with_tiny_file(3, b"1 1 0 0 0 1 -1\n");
+    let server = FakeServer::start(catalog);
+    let path = server.catalog().cng_path(tiny).unwrap();
+    let interval = Duration::from_millis(20);
+    server.push_fault(FaultRule::new(
+        Target::AnyFile,
+        1,
+        Fault::Trickle { interval },
+    ));
+    let start = Instant::now();
+    let got = raw_get(&server, &path, "");
+    let elapsed = start.elapsed();
+    assert!(got.head.starts_with("HTTP/1.1 200 OK\r\n"), "{}", got.head);
+    assert_eq!(got.header("content-length").as_deref(), Some("15"));
+    assert_eq!(got.body, b"1 1 0 0 0 1 -1\n");
+    assert_eq!(got.end, None);
+    assert!(elapsed >= interval * 15, "{elapsed:?}");
+    assert!(
+        got.body_reads >= 5,
+        "one byte at a time: {} reads",
+        got.body_reads
+    );
+    assert_eq!(server.counters().faults, 1);
+
+    // A page: the head comes at once, then the JSON byte by byte (the client gives up here).
+    use std::io::{Read, Write};
+    server.push_fault(FaultRule::new(Target::Api, 1, Fault::Trickle { interval }));
+    let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    s.write_all(b"GET /api/neuron/id/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    let head_at = start.elapsed();
+    let head = String::from_utf8_lossy(&got).into_owned();
+    let length = format!("Content-Length: {}\r\n", real_record().len());
+    assert!(head.contains(&length), "true length at once: {head}");
+    let mut body = got.split_off(head.find("\r\n\r\n").unwrap() + 4);
+    while body.len() < 3 {
+        let n = s.read(&mut buf).unwrap();
+        body.extend_from_slice(&buf[..n]);
+    }
+    assert!(start.elapsed() >= head_at + interval * 2);
+    assert!(real_record().as_bytes().starts_with(&body));
+}
+
+#[test]
+fn partial_206_sends_the_first_third_with_a_content_range() {
+    let server = FakeServer::start(Catalog::generate(3));
+    let full = server.catalog().swc_bytes(0).to_vec();
+    let third = full.len() / 3;
+    server.push_fault(FaultRule::new(Target::AnyFile, 1, Fault::Partial206));
+    let url = format!(
+        "{}/dableFiles/wearne_hof/CNG%20version/cnic_001.CNG.swc",
+        server.base_url()
+    );
+    let mut resp = agent().get(&url).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 206);
+    let header = |k: &str| resp.headers().get(k).unwrap().to_str().unwrap().to_string();
+    assert_eq!(
+        header("content-range"),
+        format!("bytes 0-{}/{}", third - 1, full.len())
+    );
+    assert_eq!(header("content-length"), third.to_string());
+    let body = resp.body_mut().read_to_vec().unwrap();
+    assert_eq!(body, full[..third]);
+    // Pages too; the next request is normal again.
+    server.push_fault(FaultRule::new(Target::Any, 1, Fault::Partial206));
+    let got = get(&server, "/api/neuron/id/1");
+    assert_eq!(got.status, 206);
+    assert_eq!(
+        got.body,
+        real_record().as_bytes()[..real_record().len() / 3]
+    );
+    assert_eq!(get(&server, "/api/neuron/id/1").status, 200);
+}
+
+#[test]
+fn close_delimited_bodies_end_with_the_connection() {
+    let server = FakeServer::start(Catalog::generate(3));
+    let full = server.catalog().swc_bytes(0).to_vec();
+    let path = "/dableFiles/wearne_hof/CNG%20version/cnic_001.CNG.swc";
+    for cut_at in [None, Some(100)] {
+        server.push_fault(FaultRule::new(
+            Target::AnyFile,
+            1,
+            Fault::CloseDelimited { cut_at },
+        ));
+        let got = raw_get(&server, path, "");
+        assert!(got.head.starts_with("HTTP/1.1 200 OK\r\n"), "{}", got.head);
+        assert_eq!(got.header("content-length"), None, "{}", got.head);
+        assert_eq!(got.header("transfer-encoding"), None);
+        assert_eq!(got.header("connection").as_deref(), Some("close"));
+        assert_eq!(got.end, None, "a clean FIN, not a reset");
+        assert_eq!(got.body, full[..cut_at.unwrap_or(full.len())]);
+    }
+    // An HTTP client cannot tell that the body was cut: it reads 100 bytes and no error.
+    server.push_fault(FaultRule::new(
+        Target::AnyFile,
+        1,
+        Fault::CloseDelimited { cut_at: Some(100) },
+    ));
+    let mut resp = agent()
+        .get(&format!("{}{path}", server.base_url()))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.body_mut().read_to_vec().unwrap(), full[..100]);
+    assert_eq!(get(&server, path).body, full, "normal again");
+}
+
+#[test]
+fn in_flight_max_counts_requests_handled_at_once() {
+    let server = FakeServer::start(Catalog::generate(10));
+    let url = format!("{}/api/neuron/id/1", server.base_url());
+    // One at a time, each on a fresh connection: never two at once.
+    for _ in 0..10 {
+        assert_eq!(get_with(&agent(), &url).status, 200);
+    }
+    assert_eq!(server.counters().in_flight_max, 1);
+
+    server.reset_counters();
+    assert_eq!(server.counters().in_flight_max, 0);
+    server.set_latency(Duration::from_millis(300));
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let agent = agent();
+                barrier.wait();
+                get_with(&agent, &url).status
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    assert_eq!(server.counters().in_flight_max, 4);
+
+    // A slow request in flight while two others come and go one after the other: 2.
+    server.set_latency(Duration::ZERO);
+    server.reset_counters();
+    server.push_fault(FaultRule::new(
+        Target::Path("/api/neuron/id/2".into()),
+        1,
+        Fault::Delay(Duration::from_millis(400)),
+    ));
+    let slow_url = format!("{}/api/neuron/id/2", server.base_url());
+    let slow = std::thread::spawn(move || get_with(&agent(), &slow_url).status);
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..2 {
+        assert_eq!(get_with(&agent(), &url).status, 200);
+    }
+    assert_eq!(slow.join().unwrap(), 200);
+    assert_eq!(server.counters().in_flight_max, 2);
+    // Control requests are not counted; the stats carry the field.
+    let stats = Counters::from_json(&get(&server, "/__fake/stats").text()).unwrap();
+    assert_eq!(stats.in_flight_max, 2);
+}
+
+#[test]
+fn basic_auth_answers_401_without_the_right_credentials() {
+    let server = FakeServer::start(Catalog::generate(3));
+    server.require_basic_auth(Some(("user", "pa:ss")));
+    server.push_fault(FaultRule::new(Target::Any, 1, Fault::Status(503)));
+    let url = format!("{}/api/health", server.base_url());
+    for auth in [
+        None,
+        Some("Basic dXNlcjpwYXNz"),
+        Some("Bearer dXNlcjpwYTpzcw=="),
+    ] {
+        let mut req = agent().get(&url);
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        let mut resp = req.call().unwrap();
+        assert_eq!(resp.status().as_u16(), 401, "{auth:?}");
+        assert_eq!(
+            resp.headers().get("www-authenticate").unwrap(),
+            "Basic realm=\"NeuroMorpho.Org\""
+        );
+        let body: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(body["status"], 401);
+    }
+    assert_eq!(server.pending_faults(), 1, "a 401 consumes no fault");
+    let ok = |auth: &str| {
+        agent()
+            .get(&url)
+            .header("authorization", auth)
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        ok("Basic dXNlcjpwYTpzcw=="),
+        503,
+        "the fault comes after the check"
+    );
+    assert_eq!(ok("basic dXNlcjpwYTpzcw=="), 200);
+    let recorded = server.requests();
+    assert_eq!(
+        recorded.last().unwrap().header("authorization"),
+        Some("basic dXNlcjpwYTpzcw==")
+    );
+    assert_eq!(recorded[0].header("authorization"), None);
+    assert_eq!(server.counters().requests, 5);
+    assert_eq!(
+        get(&server, "/__fake/stats").status,
+        200,
+        "control needs none"
+    );
+    server.require_basic_auth(None);
+    assert_eq!(get(&server, "/api/health").status, 200);
+}
+
+#[test]
+fn announced_total_lies_about_the_count() {
+    let server = FakeServer::start(Catalog::generate(2));
+    server.set_announced_total(Some(100_000_000));
+    let count = get(&server, "/api/neuron?size=1").json();
+    assert_eq!(
+        count["page"],
+        serde_json::json!({"size":1,"totalElements":100_000_000u64,"totalPages":100_000_000u64,"number":0})
+    );
+    let first = get(&server, "/api/neuron?size=50").json();
+    assert_eq!(ids(&first), [1, 2]);
+    assert_eq!(first["page"]["totalElements"], 100_000_000u64);
+    assert_eq!(first["page"]["totalPages"], 2_000_000u64);
+    assert!(first["_links"].get("next").is_some());
+    for page in [1, 1_999_999] {
+        let beyond = get(&server, &format!("/api/neuron?size=50&page={page}"));
+        assert_eq!(beyond.status, 200);
+        let v = beyond.json();
+        assert!(v.get("_embedded").is_none(), "an empty page");
+        assert_eq!(v["page"]["totalElements"], 100_000_000u64);
+    }
+    let all = "q=neuron_id:%5B*%20TO%20*%5D";
+    let select = |query: &str| get(&server, &format!("/api/neuron/select?{all}&{query}"));
+    assert_eq!(
+        select("size=1").json()["page"]["totalElements"],
+        100_000_000u64
+    );
+    let page0 = select("size=50").json();
+    assert_eq!(ids(&page0), [1, 2]);
+    assert_eq!(page0["page"]["totalPages"], 2_000_000u64);
+    let beyond = select("size=50&page=1");
+    assert_eq!(beyond.status, 404);
+    assert_eq!(beyond.json()["message"], "No neurons found");
+    let mut resp = agent()
+        .post(&format!(
+            "{}/api/neuron/select?size=50&page=1",
+            server.base_url()
+        ))
+        .header("content-type", "application/json")
+        .send(r#"{"species":["monkey","mouse"]}"#)
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    resp.body_mut().read_to_string().unwrap();
+    server.set_announced_total(None);
+    assert_eq!(select("size=1").json()["page"]["totalElements"], 2);
+}

@@ -51,6 +51,24 @@ pub enum Fault {
     /// Normal answer, but `page.totalElements` shifted by this much (`totalPages` follows), as
     /// when the database changes between two requests.
     ReportTotalDelta(i64),
+    /// Normal status line and headers (with the true `Content-Length`) at once, then the body
+    /// one byte every `interval` (the first byte `interval` after the headers). A slow but
+    /// live server: a client's idle timeout never fires, only a total deadline helps.
+    Trickle {
+        /// Pause before each body byte.
+        interval: Duration,
+    },
+    /// `206 Partial Content` to a request that asked for no range: `Content-Range: bytes
+    /// 0-K/N` and only the first third of the body (`N / 3` bytes, at least 1 of a non-empty
+    /// body; `bytes */0` for an empty one), with a `Content-Length` matching what is sent.
+    Partial206,
+    /// No `Content-Length` and not chunked (`Connection: close`): the body ends when the server
+    /// closes the connection (FIN). With `cut_at: Some(k)` only the first `k` bytes are sent,
+    /// so nothing in the framing tells the client that the body was cut.
+    CloseDelimited {
+        /// Bytes of the body sent before closing (`None`: all of it).
+        cut_at: Option<usize>,
+    },
 }
 
 /// A fault applied to the next `times` requests that match `target`.
@@ -78,7 +96,9 @@ impl FaultRule {
 macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident,)*) => {
         /// Snapshot of the server's counters ([`FakeServer::counters`]). Every request except
-        /// `/__fake/...` increments `requests` and exactly one of the per-kind counters.
+        /// `/__fake/...` increments `requests` and exactly one of the per-kind counters
+        /// (`count` ... `other`); `faults`, `in_flight_max`, `conditional`, `not_modified` and
+        /// `file_bodies` are counted besides.
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct Counters {
             $($(#[$doc])* pub $name: usize,)*
@@ -106,11 +126,18 @@ macro_rules! counters {
         #[derive(Default)]
         pub(super) struct CounterCells {
             $(pub(super) $name: AtomicUsize,)*
+            /// Requests being handled right now ([`InFlight`]); `in_flight_max` is its
+            /// high-water mark.
+            pub(super) in_flight: AtomicUsize,
         }
 
         impl CounterCells {
+            /// Zeroes the counters; the high-water mark restarts from the requests that are
+            /// still being handled.
             pub(super) fn reset(&self) {
                 $(self.$name.store(0, Ordering::SeqCst);)*
+                self.in_flight_max
+                    .fetch_max(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
             }
         }
     };
@@ -145,6 +172,51 @@ counters! {
     other,
     /// Faults injected (rules and random).
     faults,
+    /// The most requests handled at the same moment since the start or the last reset. A
+    /// request is in flight from when its request line is read until just before the last
+    /// write of its answer (or until it is faulted): a client that starts a request only after
+    /// it has the whole previous answer is never counted twice, so this never exceeds the
+    /// number of requests the client really had outstanding. `/__fake/...` is not counted.
+    in_flight_max,
+    /// `/dableFiles/...` requests that carried `If-None-Match` or `If-Modified-Since`.
+    conditional,
+    /// `304 Not Modified` answers.
+    not_modified,
+    /// `/dableFiles/...` answers (200 or 206) that sent some of a file's bytes: not 404s,
+    /// 304s, `HEAD`s or answers a fault replaced (a cut or trickled file counts).
+    file_bodies,
+}
+
+/// Marks one request as in flight (see [`Counters::in_flight_max`]) until [`InFlight::end`]
+/// or drop.
+pub(super) struct InFlight<'a>(Option<&'a CounterCells>);
+
+impl<'a> InFlight<'a> {
+    /// Not in flight (a control request, or before the request line).
+    pub(super) fn idle() -> InFlight<'a> {
+        InFlight(None)
+    }
+
+    /// Enters: one more request in flight; the high-water mark follows under the same atomic
+    /// step (`fetch_add`, then `fetch_max` with the value this request made).
+    pub(super) fn enter(cells: &'a CounterCells) -> InFlight<'a> {
+        let now = cells.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        cells.in_flight_max.fetch_max(now, Ordering::SeqCst);
+        InFlight(Some(cells))
+    }
+
+    /// Leaves (once; later calls do nothing).
+    pub(super) fn end(&mut self) {
+        if let Some(cells) = self.0.take() {
+            cells.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.end();
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -259,6 +331,16 @@ pub struct RecordedRequest {
     pub user_agent: Option<String>,
     /// All headers (names lower-cased), in order.
     pub headers: Vec<(String, String)>,
+}
+
+impl RecordedRequest {
+    /// The first header called `name` (give it lower-cased, e.g. `"authorization"`).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Start-up options of [`FakeServer::start_with`]; everything can also be changed later.

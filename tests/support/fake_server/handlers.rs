@@ -54,6 +54,8 @@ pub(super) struct PageSpec<'a> {
     pub(super) sort: Option<&'a str>,
     pub(super) paging: Paging,
     pub(super) total_delta: i64,
+    /// [`super::FakeServer::set_announced_total`]: reported instead of the real hits.
+    pub(super) announced: Option<u64>,
 }
 
 pub(super) fn envelope(
@@ -63,7 +65,10 @@ pub(super) fn envelope(
 ) -> Vec<u8> {
     let Paging { page, size } = spec.paging;
     let total = rows.len();
-    let reported = (total as i64).saturating_add(spec.total_delta).max(0) as usize;
+    let base = spec
+        .announced
+        .map_or(total as i64, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let reported = base.saturating_add(spec.total_delta).max(0) as usize;
     let pages = reported.div_ceil(size);
     let start = page.saturating_mul(size);
     let mut out = Vec::with_capacity(1024 + size.min(total) * 2048);
@@ -210,6 +215,7 @@ impl Shared {
             sort: Some(&sort.text),
             paging,
             total_delta: delta,
+            announced: *lock(&self.announced_total),
         };
         Response::json(envelope(&spec, &rows, &mut |i, out| {
             self.catalog.write_record(i, out)
@@ -273,12 +279,18 @@ impl Shared {
             Ok(rows) => rows,
             Err(e) => return json_error(400, &req.path, &e),
         };
+        let announced = *lock(&self.announced_total);
+        if announced.is_some() && paging.page.saturating_mul(paging.size) >= rows.len() {
+            // Past the real end of a lying count: what the real server answers to no hits.
+            return json_error(404, &req.path, "No neurons found");
+        }
         let spec = PageSpec {
             collection: "neuronResources",
             link_base: format!("{}{}?{link_params}", self.link_origin(req), req.path),
             sort: Some(&sort.text),
             paging,
             total_delta: delta,
+            announced,
         };
         Response::json(envelope(&spec, &rows, &mut |i, out| {
             catalog.write_record(i, out)
@@ -394,6 +406,7 @@ impl Shared {
             sort: None,
             paging,
             total_delta: delta,
+            announced: None,
         };
         Response::json(envelope(&spec, &rows, &mut |i, out| {
             out.extend_from_slice(catalog.morphometry_json(i).unwrap_or_default().as_bytes())

@@ -75,7 +75,12 @@ pub(super) fn read_line(
     Ok(n)
 }
 
-pub(super) fn read_request(r: &mut BufReader<TcpStream>) -> Result<Option<Request>, ReadError> {
+/// Reads one request. `on_request_line` is called with the target as soon as a well-formed
+/// request line was read (before the headers), which is when a request starts being in flight.
+pub(super) fn read_request(
+    r: &mut BufReader<TcpStream>,
+    on_request_line: &mut dyn FnMut(&str),
+) -> Result<Option<Request>, ReadError> {
     let mut line = Vec::new();
     let request_line = loop {
         if read_line(r, &mut line)? == 0 {
@@ -94,6 +99,7 @@ pub(super) fn read_request(r: &mut BufReader<TcpStream>) -> Result<Option<Reques
     if !version.starts_with("HTTP/1.") || !target.starts_with('/') || method.is_empty() {
         return Err(ReadError::Bad("Malformed request line"));
     }
+    on_request_line(target);
     let mut headers = Vec::new();
     loop {
         if read_line(r, &mut line)? == 0 {
@@ -162,6 +168,8 @@ pub(super) struct Response {
     pub(super) content_type: &'static str,
     pub(super) headers: Vec<(&'static str, String)>,
     pub(super) body: Vec<u8>,
+    /// The body is a `/dableFiles/` file's bytes (for the `file_bodies` counter).
+    pub(super) file_body: bool,
 }
 
 pub(super) const JSON: &str = "application/json";
@@ -177,6 +185,7 @@ impl Response {
             content_type,
             headers: Vec::new(),
             body: body.into(),
+            file_body: false,
         }
     }
     pub(super) fn json(body: impl Into<Vec<u8>>) -> Response {
@@ -186,24 +195,39 @@ impl Response {
         Response::new(404, "text/html", NOT_FOUND_HTML)
     }
 
-    /// Status line, headers and body in one buffer (one `write_all`: several small writes
-    /// meet Nagle + delayed ACK and cost 40 ms each). Returns the buffer and the header length.
-    pub(super) fn serialize(&self, head_only: bool, close: bool) -> (Vec<u8>, usize) {
+    /// Status line and headers. `content_length: None` leaves the header out (a 304, or a
+    /// body delimited by closing the connection).
+    pub(super) fn head(&self, content_length: Option<usize>, close: bool) -> String {
         let mut head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n",
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\n",
             self.status,
             reason(self.status),
             self.content_type,
-            self.body.len(),
-            if close { "close" } else { "keep-alive" }
         );
+        if let Some(len) = content_length {
+            head.push_str(&format!("Content-Length: {len}\r\n"));
+        }
+        head.push_str(if close {
+            "Connection: close\r\n"
+        } else {
+            "Connection: keep-alive\r\n"
+        });
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
+        head
+    }
+
+    /// Status line, headers and body in one buffer (one `write_all`: several small writes
+    /// meet Nagle + delayed ACK and cost 40 ms each). Returns the buffer and the header length.
+    /// A 304 carries neither a body nor a `Content-Length`.
+    pub(super) fn serialize(&self, head_only: bool, close: bool) -> (Vec<u8>, usize) {
+        let length = (self.status != 304).then_some(self.body.len());
+        let head = self.head(length, close);
         let head_len = head.len();
         let mut out = head.into_bytes();
-        if !head_only {
+        if !head_only && self.status != 304 {
             out.extend_from_slice(&self.body);
         }
         (out, head_len)
@@ -213,7 +237,10 @@ impl Response {
 pub(super) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        206 => "Partial Content",
+        304 => "Not Modified",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -290,6 +317,34 @@ pub(super) fn encode_keeping(s: &str, keep: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Standard base64 with padding (RFC 4648), for `Authorization: Basic`.
+pub(super) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * k)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Whether a request target is a `/__fake/...` control request (never counted).
+pub(super) fn is_control(target: &str) -> bool {
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    strip_context(path).starts_with("/__fake/")
 }
 
 /// Strips the legacy `/neuroMorpho` context path.

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use super::catalog::Catalog;
 use super::faults::{
-    classify, Category, CounterCells, Counters, Fault, FaultRule, RandomFaults, RecordedRequest,
-    ReqInfo, ServerOptions,
+    classify, Category, CounterCells, Counters, Fault, FaultRule, InFlight, RandomFaults,
+    RecordedRequest, ReqInfo, ServerOptions,
 };
 use super::http::{
-    json_error, lock, percent_decode, read_request, reset, strip_context, Action, ReadError,
-    Request, Response, JSON,
+    base64, is_control, json_error, lock, percent_decode, read_request, reset, strip_context,
+    Action, ReadError, Request, Response, JSON,
 };
 
 /// What a proxy or a broken Tomcat answers with status 200 (the `Html200` fault).
@@ -47,6 +47,12 @@ pub(super) struct Shared {
     pub(super) distinct_cache: DistinctCache,
     pub(super) conns: Mutex<HashMap<u64, TcpStream>>,
     pub(super) next_conn: AtomicU64,
+    /// `Basic <base64(user:password)>` when [`FakeServer::require_basic_auth`] is on.
+    pub(super) basic_auth: Mutex<Option<String>>,
+    /// [`FakeServer::set_announced_total`].
+    pub(super) announced_total: Mutex<Option<u64>>,
+    /// [`FakeServer::set_validators`].
+    pub(super) validators: AtomicBool,
 }
 
 /// The fake server: a thread accepting on 127.0.0.1 and one thread per connection.
@@ -85,6 +91,9 @@ impl FakeServer {
             distinct_cache: Mutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(0),
+            basic_auth: Mutex::new(None),
+            announced_total: Mutex::new(None),
+            validators: AtomicBool::new(true),
         });
         let accept_shared = shared.clone();
         let accept = thread::Builder::new()
@@ -188,6 +197,35 @@ impl FakeServer {
         lock(&self.shared.faults).iter().map(|r| r.times).sum()
     }
 
+    /// With `Some((user, password))`, every request (but `/__fake/...`) without the header
+    /// `Authorization: Basic base64(user:password)` gets `401 Unauthorized` with
+    /// `WWW-Authenticate: Basic realm="NeuroMorpho.Org"` and a JSON error body, before any
+    /// fault rule is consumed (a 401 is counted like any request). `None` turns it off. The
+    /// recorded requests keep the header ([`RecordedRequest::header`]).
+    pub fn require_basic_auth(&self, credentials: Option<(&str, &str)>) {
+        *lock(&self.shared.basic_auth) = credentials.map(|(user, password)| {
+            format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
+        });
+    }
+
+    /// A lying count: with `Some(n)`, every `/api/neuron` and `/api/neuron/select` answer
+    /// (counts and pages) reports `page.totalElements = n` and the matching `totalPages`,
+    /// whatever the real hits (a [`Fault::ReportTotalDelta`] still shifts it). Pages past the
+    /// real end answer as the real server would: a select with 404 `No neurons found`,
+    /// `/api/neuron` with an empty page (no `_embedded`). `None` turns it off.
+    pub fn set_announced_total(&self, total: Option<u64>) {
+        *lock(&self.shared.announced_total) = total;
+    }
+
+    /// Turns the validators of `/dableFiles/` answers on (the default) or off: `ETag` and
+    /// `Last-Modified` headers, and `304 Not Modified` to a matching `If-None-Match` or
+    /// `If-Modified-Since`. Off, files never carry them and conditional headers are ignored
+    /// (still counted in [`Counters::conditional`]), for clients that must fall back to
+    /// comparing hashes.
+    pub fn set_validators(&self, on: bool) {
+        self.shared.validators.store(on, Ordering::SeqCst);
+    }
+
     /// Faults each request with probability `rate` (0 turns it off), drawn from 503, 429
     /// (`Retry-After: 0`), RST before headers, truncated body and HTML 200, never more than
     /// twice in a row for the same request target. Deterministic for a given `seed` and
@@ -244,14 +282,21 @@ pub(super) fn serve_connection(shared: Arc<Shared>, stream: TcpStream, id: u64) 
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream);
     let action = loop {
-        match read_request(&mut reader) {
-            Ok(Some(req)) => match shared.serve(&req, reader.get_mut()) {
+        let mut flight = InFlight::idle();
+        let read = read_request(&mut reader, &mut |target| {
+            if !is_control(target) {
+                flight = InFlight::enter(&shared.counters);
+            }
+        });
+        match read {
+            Ok(Some(req)) => match shared.serve(&req, reader.get_mut(), &mut flight) {
                 Action::KeepAlive => continue,
                 other => break other,
             },
             Ok(None) | Err(ReadError::Closed) => break Action::Close,
             Err(ReadError::Bad(message)) => {
                 let (bytes, _) = json_error(400, "", message).serialize(false, true);
+                flight.end();
                 let _ = reader.get_mut().write_all(&bytes);
                 break Action::Close;
             }
@@ -273,7 +318,15 @@ impl Shared {
         lock(&self.requests).clear();
     }
 
-    pub(super) fn serve(&self, req: &Request, stream: &mut TcpStream) -> Action {
+    /// One request's life: count it, sleep the latency, check credentials, pick a fault,
+    /// route, and write the answer as the fault says. `flight` ends just before the last
+    /// write (or when the request is faulted).
+    pub(super) fn serve(
+        &self,
+        req: &Request,
+        stream: &mut TcpStream,
+        flight: &mut InFlight<'_>,
+    ) -> Action {
         let path = strip_context(&req.path);
         if let Some(command) = path.strip_prefix("/__fake/") {
             return self.control(command, req, stream);
@@ -292,41 +345,92 @@ impl Shared {
             decoded,
             target: req.target.clone(),
         };
-        let fault = self.pick_fault(&info);
+        let unauthorized = self.check_auth(req);
+        let fault = match unauthorized {
+            Some(_) => None,
+            None => self.pick_fault(&info),
+        };
         if fault.is_some() {
             self.counters.faults.fetch_add(1, Ordering::SeqCst);
         }
-        let resp = match &fault {
-            Some(Fault::ResetBeforeHeaders) => return Action::Reset,
-            Some(Fault::Status(code)) => json_error(*code, &req.path, "Injected fault"),
-            Some(Fault::TooMany { retry_after }) => {
-                let mut r = json_error(429, &req.path, "Too many requests");
-                r.headers.push(("Retry-After", retry_after.clone()));
-                r
-            }
-            Some(Fault::Html200) => Response::new(200, "text/html", ERROR_PAGE_HTML),
-            Some(Fault::Delay(d)) => {
-                thread::sleep(*d);
-                self.route(req, category, 0)
-            }
-            Some(Fault::ReportTotalDelta(delta)) => self.route(req, category, *delta),
-            Some(Fault::MalformedJson) => {
-                let mut r = self.route(req, category, 0);
-                r.body.truncate(r.body.len() / 2);
-                r.status = 200;
-                r.content_type = JSON;
-                r
-            }
-            _ => self.route(req, category, 0),
+        let resp = match unauthorized {
+            Some(r) => r,
+            None => match &fault {
+                Some(Fault::ResetBeforeHeaders) => {
+                    flight.end();
+                    return Action::Reset;
+                }
+                Some(Fault::Status(code)) => json_error(*code, &req.path, "Injected fault"),
+                Some(Fault::TooMany { retry_after }) => {
+                    let mut r = json_error(429, &req.path, "Too many requests");
+                    r.headers.push(("Retry-After", retry_after.clone()));
+                    r
+                }
+                Some(Fault::Html200) => Response::new(200, "text/html", ERROR_PAGE_HTML),
+                Some(Fault::Delay(d)) => {
+                    thread::sleep(*d);
+                    self.route(req, category, 0)
+                }
+                Some(Fault::ReportTotalDelta(delta)) => self.route(req, category, *delta),
+                Some(Fault::MalformedJson) => {
+                    let mut r = self.route(req, category, 0);
+                    r.body.truncate(r.body.len() / 2);
+                    r.status = 200;
+                    r.content_type = JSON;
+                    r
+                }
+                Some(Fault::Partial206) => partial_content(self.route(req, category, 0)),
+                _ => self.route(req, category, 0),
+            },
         };
+        let head_only = req.method == "HEAD";
+        match fault {
+            Some(Fault::Trickle { interval }) => {
+                self.count_answer(category, &resp, !head_only);
+                self.write_trickle(stream, &resp, head_only, req.close, interval, flight)
+            }
+            Some(Fault::CloseDelimited { cut_at }) => {
+                let len = resp.body.len().min(cut_at.unwrap_or(usize::MAX));
+                let mut bytes = resp.head(None, true).into_bytes();
+                if !head_only && resp.status != 304 {
+                    bytes.extend_from_slice(&resp.body[..len]);
+                }
+                self.count_answer(category, &resp, !head_only && len > 0);
+                flight.end();
+                if stream
+                    .write_all(&bytes)
+                    .and_then(|_| stream.flush())
+                    .is_ok()
+                {
+                    let _ = stream.shutdown(Shutdown::Write);
+                }
+                Action::Close
+            }
+            fault => self.write_answer(stream, &resp, req, category, fault, flight),
+        }
+    }
+
+    /// The usual write: one buffer, cut in half for `Truncate` and `ResetAfterHeaders`.
+    fn write_answer(
+        &self,
+        stream: &mut TcpStream,
+        resp: &Response,
+        req: &Request,
+        category: Category,
+        fault: Option<Fault>,
+        flight: &mut InFlight<'_>,
+    ) -> Action {
         let cut = matches!(fault, Some(Fault::Truncate | Fault::ResetAfterHeaders));
         let close = req.close || cut;
-        let (bytes, head_len) = resp.serialize(req.method == "HEAD", close);
+        let head_only = req.method == "HEAD";
+        let (bytes, head_len) = resp.serialize(head_only, close);
         let sent = if cut {
             head_len + (bytes.len() - head_len) / 2
         } else {
             bytes.len()
         };
+        self.count_answer(category, resp, sent > head_len);
+        flight.end();
         if stream
             .write_all(&bytes[..sent])
             .and_then(|_| stream.flush())
@@ -349,6 +453,76 @@ impl Shared {
         }
     }
 
+    /// `Fault::Trickle`: the head at once, then one body byte per `interval`.
+    fn write_trickle(
+        &self,
+        stream: &mut TcpStream,
+        resp: &Response,
+        head_only: bool,
+        close: bool,
+        interval: Duration,
+        flight: &mut InFlight<'_>,
+    ) -> Action {
+        let (bytes, head_len) = resp.serialize(head_only, close);
+        if bytes.len() == head_len {
+            flight.end();
+        }
+        if stream.write_all(&bytes[..head_len]).is_err() {
+            return Action::Close;
+        }
+        for (k, byte) in bytes[head_len..].iter().enumerate() {
+            thread::sleep(interval);
+            if self.stop.load(Ordering::SeqCst) {
+                return Action::Close;
+            }
+            if head_len + k + 1 == bytes.len() {
+                flight.end();
+            }
+            if stream.write_all(std::slice::from_ref(byte)).is_err() {
+                return Action::Close;
+            }
+        }
+        if close {
+            Action::Close
+        } else {
+            Action::KeepAlive
+        }
+    }
+
+    /// Counters of what an answer is about to send: `not_modified` and `file_bodies`.
+    /// Counted before the write, so that a client that has the answer sees them.
+    fn count_answer(&self, category: Category, resp: &Response, sends_body: bool) {
+        if resp.status == 304 {
+            self.counters.not_modified.fetch_add(1, Ordering::SeqCst);
+        }
+        if category == Category::Files && resp.file_body && sends_body && !resp.body.is_empty() {
+            self.counters.file_bodies.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The 401 answer when credentials are required and `req` lacks them.
+    fn check_auth(&self, req: &Request) -> Option<Response> {
+        let expected = lock(&self.basic_auth).clone()?;
+        let given = req.header("authorization").unwrap_or("");
+        let matches = given.split_once(' ').is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("basic")
+                && Some(token.trim()) == expected.strip_prefix("Basic ")
+        });
+        if matches {
+            return None;
+        }
+        let mut r = json_error(
+            401,
+            &req.path,
+            "Full authentication is required to access this resource",
+        );
+        r.headers.push((
+            "WWW-Authenticate",
+            "Basic realm=\"NeuroMorpho.Org\"".to_string(),
+        ));
+        Some(r)
+    }
+
     pub(super) fn count(&self, category: Category, decoded: &str, req: &Request) {
         let c = &self.counters;
         c.requests.fetch_add(1, Ordering::SeqCst);
@@ -366,6 +540,10 @@ impl Shared {
             Category::Other => &c.other,
         };
         cell.fetch_add(1, Ordering::SeqCst);
+        let conditional = ["if-none-match", "if-modified-since"];
+        if category == Category::Files && conditional.iter().any(|h| req.header(h).is_some()) {
+            c.conditional.fetch_add(1, Ordering::SeqCst);
+        }
         if category == Category::Files {
             *lock(&self.file_hits)
                 .entry(decoded.to_string())
@@ -422,4 +600,19 @@ impl Shared {
             _ => Action::Close,
         }
     }
+}
+
+/// `Fault::Partial206`: the first third of the body as a `206 Partial Content`.
+fn partial_content(mut r: Response) -> Response {
+    let n = r.body.len();
+    let k = if n == 0 { 0 } else { (n / 3).max(1) };
+    let range = if k == 0 {
+        format!("bytes */{n}")
+    } else {
+        format!("bytes 0-{}/{n}", k - 1)
+    };
+    r.status = 206;
+    r.headers.push(("Content-Range", range));
+    r.body.truncate(k);
+    r
 }
