@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::http::{lock, percent_encode, push_json_str};
@@ -14,6 +15,7 @@ use super::tables::{
     derived, gen_archive, gen_date, gen_id, gen_name, gen_species, round2, splitmix64,
     BRAIN_REGIONS, CELL_TYPES, FORMATS, NAME_FORMS, ORIGIN, PUBLICATIONS,
 };
+use super::validators::content_hash;
 
 /// A record kept as given: the real record and records added with [`Catalog::push_raw`].
 pub(super) struct Raw {
@@ -171,19 +173,43 @@ pub(super) struct FieldRef {
 }
 
 pub(super) enum Row<'a> {
+    /// A generated record; the number is its generator index (the row index for rows
+    /// `1..n`, a later index for rows added by a release).
     Gen(usize),
     Fixed(&'a Raw),
+}
+
+/// A Source-Version body set with [`Catalog::set_original`], with its content hash.
+pub(super) struct Original {
+    pub(super) bytes: Arc<[u8]>,
+    pub(super) hash: u64,
 }
 
 /// Deterministic set of neuron records (see the module doc).
 ///
 /// Rows `0..n` come from [`Catalog::generate`] (row 0 is the real `cnic_001` record, id 1;
-/// row `i` has id `1 + i + i/7`), rows added with [`Catalog::push_raw`] follow.
+/// row `i` has id `1 + i + i/7`), rows added with [`Catalog::push_raw`] follow, and after them
+/// the rows that later releases add ([`Catalog::set_release`]).
 pub struct Catalog {
-    fx: Arc<Fixtures>,
-    generated: usize,
-    raws: Vec<Raw>,
-    removed: Mutex<HashSet<String>>,
+    pub(super) fx: Arc<Fixtures>,
+    pub(super) generated: usize,
+    pub(super) raws: Vec<Raw>,
+    pub(super) removed: Mutex<HashSet<String>>,
+    /// Source-Version bodies by row ([`Catalog::set_original`]).
+    pub(super) originals: Mutex<HashMap<usize, Original>>,
+    /// The release being served (1 = as generated).
+    pub(super) release: AtomicU32,
+    /// Content hashes of release bodies, by (body, release of its last change).
+    pub(super) hashes: Mutex<HashMap<(BodyId, u32), u64>>,
+}
+
+/// Which stored bytes a CNG body starts from (the key of the hash cache).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(super) enum BodyId {
+    /// `fixtures/swc/` file number k.
+    Fixture(usize),
+    /// The file of raw row k (index into `Catalog::raws`).
+    Raw(usize),
 }
 
 impl Catalog {
@@ -196,12 +222,16 @@ impl Catalog {
             generated: n,
             raws: Vec::new(),
             removed: Mutex::new(HashSet::new()),
+            originals: Mutex::new(HashMap::new()),
+            release: AtomicU32::new(1),
+            hashes: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Number of neurons.
+    /// Number of neurons in the release being served ([`Catalog::len_at_release`] of
+    /// [`Catalog::release`]).
     pub fn len(&self) -> usize {
-        self.generated + self.raws.len()
+        self.len_at_release(self.release())
     }
 
     /// True when there is no neuron.
@@ -209,12 +239,19 @@ impl Catalog {
         self.len() == 0
     }
 
-    /// Appends a hand-made record, kept exactly as given (it need not be an object and may
-    /// lack any key). When `file` is `Some`, it is served as the CNG file at the URL computed
-    /// from the record's `archive` and `neuron_name`. Returns the new row's index.
+    /// Appends a hand-made record, kept exactly as given: it need not be an object (`42`,
+    /// `"text"`) and may lack any key. It is served in `/api/neuron` pages and counted in
+    /// `totalElements` like any record; under the default sort (`neuron_id`) a record without
+    /// an integer `neuron_id` comes before all others (as nulls do), records keep their push
+    /// order among equals. A select clause never matches a key the record lacks (nor anything
+    /// in a record that is not an object), so `neuron_id:[* TO *]` skips such records. Without
+    /// `neuron_name` and `archive` it has no file URL. When `file` is `Some`, it is served as
+    /// the CNG file at the URL computed from the record's `archive` and `neuron_name`.
+    /// Returns the new row's index. Rows a release added move up by one.
     pub fn push_raw(&mut self, record: Value, file: Option<Vec<u8>>) -> usize {
         self.raws.push(Raw::new(record, file.map(Arc::from)));
-        self.len() - 1
+        self.lock_hashes().clear();
+        self.base_len() - 1
     }
 
     /// Makes the CNG file of the neuron(s) called `name` answer 404 (works after the catalog
@@ -228,37 +265,81 @@ impl Catalog {
         lock(&self.removed).contains(name)
     }
 
-    pub(super) fn row(&self, i: usize) -> Row<'_> {
-        if i >= self.generated {
-            Row::Fixed(&self.raws[i - self.generated])
-        } else if i == 0 {
-            Row::Fixed(&self.fx.real)
+    pub(super) fn lock_hashes(&self) -> std::sync::MutexGuard<'_, HashMap<(BodyId, u32), u64>> {
+        lock(&self.hashes)
+    }
+
+    /// Rows of release 1: generated and raw ones.
+    pub(super) fn base_len(&self) -> usize {
+        self.generated + self.raws.len()
+    }
+
+    /// Generator index of the first row a release adds: past every generated row (and at
+    /// least 1, index 0 is the real record), and with an id above every raw record's id.
+    pub(super) fn release_gen_base(&self) -> usize {
+        let max_raw_id = self
+            .raws
+            .iter()
+            .filter_map(|r| r.value.get("neuron_id").and_then(Value::as_u64))
+            .max()
+            .unwrap_or(0);
+        // First g with gen_id(g) > max_raw_id (gen_id is increasing and gen_id(g) > g).
+        let (mut lo, mut hi) = (
+            0usize,
+            usize::try_from(max_raw_id).unwrap_or(usize::MAX / 2),
+        );
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if gen_id(mid) > max_raw_id {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        lo.max(self.generated).max(1)
+    }
+
+    /// Generator index of row `i` (None for the raw rows).
+    pub(super) fn gen_index(&self, i: usize) -> Option<usize> {
+        if i < self.generated {
+            Some(i)
+        } else if i < self.base_len() {
+            None
         } else {
-            Row::Gen(i)
+            Some(self.release_gen_base() + (i - self.base_len()))
         }
     }
 
-    /// `neuron_id` of row `i` (None for a raw record without an integer id). Panics if
-    /// `i >= len()`.
+    /// Row `i`. Rows past [`Catalog::len`] that a later release adds are already defined (so
+    /// that a test can look at them before switching); other rows past the end panic.
+    pub(super) fn row(&self, i: usize) -> Row<'_> {
+        match self.gen_index(i) {
+            Some(0) => Row::Fixed(&self.fx.real),
+            Some(g) => Row::Gen(g),
+            None => Row::Fixed(&self.raws[i - self.generated]),
+        }
+    }
+
+    /// `neuron_id` of row `i` (None for a raw record without an integer id).
     pub fn id(&self, i: usize) -> Option<u64> {
         match self.row(i) {
-            Row::Gen(i) => Some(gen_id(i)),
+            Row::Gen(g) => Some(gen_id(g)),
             Row::Fixed(raw) => raw.value.get("neuron_id").and_then(Value::as_u64),
         }
     }
 
-    /// `neuron_name` of row `i` ("" when a raw record has none). Panics if `i >= len()`.
+    /// `neuron_name` of row `i` ("" when a raw record has none).
     pub fn name(&self, i: usize) -> Cow<'_, str> {
         match self.row(i) {
-            Row::Gen(i) => Cow::Owned(gen_name(i)),
+            Row::Gen(g) => Cow::Owned(gen_name(g)),
             Row::Fixed(raw) => Cow::Borrowed(raw.str_field("neuron_name").unwrap_or("")),
         }
     }
 
-    /// `archive` of row `i` (None when a raw record has none). Panics if `i >= len()`.
+    /// `archive` of row `i` (None when a raw record has none).
     pub fn archive(&self, i: usize) -> Option<&str> {
         match self.row(i) {
-            Row::Gen(i) => Some(gen_archive(i)),
+            Row::Gen(g) => Some(gen_archive(g)),
             Row::Fixed(raw) => raw.str_field("archive"),
         }
     }
@@ -275,23 +356,37 @@ impl Catalog {
         serde_json::from_str(&self.record_json(i)).expect("rendered records are valid JSON")
     }
 
-    /// Bytes of row `i`'s CNG file: fixture number `i % 25` (sorted by file name) for
-    /// generated rows, the given file for raw rows (empty when none was given).
+    /// Bytes of row `i`'s CNG file as first published: fixture number `i % 25` (sorted by
+    /// file name) for generated rows, the given file for raw rows (empty when none was
+    /// given). This is what the server sends in release 1; a later release may serve a
+    /// reprocessed body instead ([`Catalog::cng_bytes`]).
     pub fn swc_bytes(&self, i: usize) -> &[u8] {
         self.cng_file(i).unwrap_or(&[])
     }
 
     /// File name of the fixture used for row `i` (None for raw rows).
     pub fn swc_fixture_name(&self, i: usize) -> Option<&str> {
-        (i < self.generated).then(|| self.fx.swc[i % self.fx.swc.len()].0.as_str())
+        let g = self.gen_index(i)?;
+        Some(self.fx.swc[g % self.fx.swc.len()].0.as_str())
+    }
+
+    /// The stored bytes row `i`'s CNG body starts from, and which they are.
+    pub(super) fn cng_source(&self, i: usize) -> Option<(BodyId, &[u8])> {
+        match self.gen_index(i) {
+            Some(g) => {
+                let k = g % self.fx.swc.len();
+                Some((BodyId::Fixture(k), &self.fx.swc[k].1))
+            }
+            None => {
+                let k = i - self.generated;
+                let file = self.raws[k].file.as_deref()?;
+                Some((BodyId::Raw(k), file))
+            }
+        }
     }
 
     pub(super) fn cng_file(&self, i: usize) -> Option<&[u8]> {
-        if i < self.generated {
-            Some(&self.fx.swc[i % self.fx.swc.len()].1)
-        } else {
-            self.raws[i - self.generated].file.as_deref()
-        }
+        self.cng_source(i).map(|(_, bytes)| bytes)
     }
 
     /// First row whose `neuron_id` is `id`.
@@ -304,9 +399,10 @@ impl Catalog {
         self.indices_of_name(name).into_iter().next()
     }
 
-    pub(super) fn gen_index_of_id(&self, id: u64) -> Option<usize> {
+    /// Generator index in `lo..hi` whose id is `id`.
+    fn gen_search(lo: usize, hi: usize, id: u64) -> Option<usize> {
         // gen_id is strictly increasing: binary search instead of an id -> index map.
-        let (mut lo, mut hi) = (0, self.generated);
+        let (mut lo, mut hi) = (lo, hi);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             match gen_id(mid).cmp(&id) {
@@ -318,13 +414,30 @@ impl Catalog {
         None
     }
 
+    /// Rows (generated in release 1, or added by the release being served) whose generator
+    /// gives them `id`, in row order.
+    fn gen_rows_of_id(&self, id: u64) -> Vec<usize> {
+        let mut found: Vec<usize> = Catalog::gen_search(0, self.generated, id)
+            .into_iter()
+            .collect();
+        let (base, len) = (self.base_len(), self.len());
+        if len > base {
+            let start = self.release_gen_base();
+            if let Some(g) = Catalog::gen_search(start, start + (len - base), id) {
+                found.push(base + (g - start));
+            }
+        }
+        found
+    }
+
     pub(super) fn indices_of_id(&self, id: u64) -> Vec<usize> {
-        let mut found: Vec<usize> = self.gen_index_of_id(id).into_iter().collect();
+        let mut found = self.gen_rows_of_id(id);
         let raws = self.raws.iter().enumerate();
         found.extend(
             raws.filter(|(_, r)| r.value.get("neuron_id").and_then(Value::as_u64) == Some(id))
                 .map(|(k, _)| self.generated + k),
         );
+        found.sort_unstable();
         found
     }
 
@@ -343,8 +456,8 @@ impl Catalog {
             else {
                 continue;
             };
-            if let Some(i) = self.gen_index_of_id(id).filter(|&i| i > 0) {
-                if gen_name(i) == name {
+            for i in self.gen_rows_of_id(id) {
+                if i > 0 && self.name(i) == name {
                     found.push(i);
                 }
             }
@@ -354,6 +467,7 @@ impl Catalog {
             raws.filter(|(_, r)| r.str_field("neuron_name") == Some(name))
                 .map(|(k, _)| self.generated + k),
         );
+        found.sort_unstable();
         found
     }
 
@@ -377,14 +491,19 @@ impl Catalog {
         ))
     }
 
-    /// URL path of row `i`'s original upload (`Source-Version/{name}.{ext}`).
+    /// URL path of row `i`'s original upload (`Source-Version/{name}.{ext}`); None without an
+    /// archive, a name or an `original_format` with an extension.
     pub fn source_path(&self, i: usize) -> Option<String> {
         let dir = self.archive_dir(i)?;
         let ext = self.source_ext(i)?;
+        let name = match self.row(i) {
+            Row::Gen(_) => self.name(i),
+            Row::Fixed(raw) => Cow::Borrowed(raw.str_field("neuron_name")?),
+        };
         Some(format!(
             "/dableFiles/{}/Source-Version/{}.{ext}",
             percent_encode(&dir),
-            percent_encode(&self.name(i))
+            percent_encode(&name)
         ))
     }
 
@@ -397,6 +516,53 @@ impl Catalog {
         }
         let (_, ext) = format.rsplit_once('.')?;
         Some(ext.to_lowercase())
+    }
+
+    /// Serves `bytes` as row `i`'s Source-Version file, at [`Catalog::source_path`] (whose
+    /// extension comes from the record's `original_format`; `Custom.xml` -> `morph.xml`), in
+    /// place of the generated text (or the CNG bytes when the original format is SWC). Any
+    /// bytes: a 2 MiB one-line JSON ([`one_line_json`](super::one_line_json)), NUL bytes,
+    /// invalid UTF-8. Works on a running server's catalog too.
+    pub fn set_original(&self, i: usize, bytes: Vec<u8>) {
+        let hash = content_hash(&bytes);
+        let original = Original {
+            bytes: Arc::from(bytes),
+            hash,
+        };
+        lock(&self.originals).insert(i, original);
+    }
+
+    /// What the server sends at row `i`'s [`Catalog::source_path`] (None when that URL
+    /// answers 404): the [`Catalog::set_original`] bytes, else for an SWC original the CNG
+    /// bytes as first published, else a short generated text.
+    pub fn original_bytes(&self, i: usize) -> Option<Vec<u8>> {
+        self.source_body(i).map(|(bytes, _)| bytes)
+    }
+
+    /// The Source-Version body of row `i` and its content hash.
+    pub(super) fn source_body(&self, i: usize) -> Option<(Vec<u8>, u64)> {
+        let ext = self.source_ext(i)?;
+        if let Some(original) = lock(&self.originals).get(&i) {
+            return Some((original.bytes.to_vec(), original.hash));
+        }
+        if ext == "swc" {
+            let (id, bytes) = self.cng_source(i)?;
+            let hash = *self
+                .lock_hashes()
+                .entry((id, 0))
+                .or_insert_with(|| content_hash(bytes));
+            return Some((bytes.to_vec(), hash));
+        }
+        let format = self.first_value(i, "original_format").unwrap_or_default();
+        let text = format!(
+            "; Original {format} reconstruction of {} (neuron_id {}).\n\
+             ; Served by the fake NeuroMorpho.Org server.\n",
+            self.name(i),
+            self.id(i)
+                .map_or_else(|| "unknown".to_string(), |id| id.to_string())
+        );
+        let hash = content_hash(text.as_bytes());
+        Some((text.into_bytes(), hash))
     }
 
     /// The values a query on `field` sees for row `i` (array elements separately; nulls

@@ -93,103 +93,115 @@ impl FaultRule {
     }
 }
 
+/// A snapshot struct of `usize` counters, its JSON form, and the atomic cells behind it.
 macro_rules! counters {
-    ($($(#[$doc:meta])* $name:ident,)*) => {
-        /// Snapshot of the server's counters ([`FakeServer::counters`]). Every request except
-        /// `/__fake/...` increments `requests` and exactly one of the per-kind counters
-        /// (`count` ... `other`); `faults`, `in_flight_max`, `conditional`, `not_modified` and
-        /// `file_bodies` are counted besides.
+    ($(#[$sdoc:meta])* $name:ident, $cells:ident { $($(#[$doc:meta])* $field:ident,)* }) => {
+        $(#[$sdoc])*
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
-        pub struct Counters {
-            $($(#[$doc])* pub $name: usize,)*
+        pub struct $name {
+            $($(#[$doc])* pub $field: usize,)*
         }
 
-        impl Counters {
-            pub(super) fn load(cells: &CounterCells) -> Counters {
-                Counters { $($name: cells.$name.load(Ordering::SeqCst),)* }
+        impl $name {
+            pub(super) fn load(cells: &$cells) -> $name {
+                $name { $($field: cells.$field.load(Ordering::SeqCst),)* }
             }
 
-            /// The counters as a JSON object (what `GET /__fake/stats` answers).
+            /// The counters as a JSON object (`GET /__fake/stats` answers these keys, with
+            /// those of the other counters struct and `max_file_hits`, in one object).
             pub fn to_json(&self) -> String {
-                let mut m = Map::new();
-                $(m.insert(stringify!($name).to_string(), self.$name.into());)*
-                Value::Object(m).to_string()
+                Value::Object(self.to_map()).to_string()
             }
 
-            /// Parses [`Counters::to_json`] output (e.g. a `/__fake/stats` answer).
-            pub fn from_json(text: &str) -> Option<Counters> {
+            pub(super) fn to_map(&self) -> Map<String, Value> {
+                let mut m = Map::new();
+                $(m.insert(stringify!($field).to_string(), self.$field.into());)*
+                m
+            }
+
+            /// Parses a JSON object with (at least) these keys: [`Self::to_json`] output or a
+            /// `/__fake/stats` answer.
+            pub fn from_json(text: &str) -> Option<$name> {
                 let v: Value = serde_json::from_str(text).ok()?;
-                Some(Counters { $($name: v.get(stringify!($name))?.as_u64()? as usize,)* })
+                Some($name { $($field: v.get(stringify!($field))?.as_u64()? as usize,)* })
             }
         }
 
         #[derive(Default)]
-        pub(super) struct CounterCells {
-            $(pub(super) $name: AtomicUsize,)*
-            /// Requests being handled right now ([`InFlight`]); `in_flight_max` is its
-            /// high-water mark.
-            pub(super) in_flight: AtomicUsize,
+        pub(super) struct $cells {
+            $(pub(super) $field: AtomicUsize,)*
         }
 
-        impl CounterCells {
-            /// Zeroes the counters; the high-water mark restarts from the requests that are
-            /// still being handled.
+        impl $cells {
             pub(super) fn reset(&self) {
-                $(self.$name.store(0, Ordering::SeqCst);)*
-                self.in_flight_max
-                    .fetch_max(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+                $(self.$field.store(0, Ordering::SeqCst);)*
             }
         }
     };
 }
 
 counters! {
-    /// TCP connections accepted.
-    connections,
-    /// Requests answered (or faulted).
-    requests,
-    /// `/api/neuron` or `/api/neuron/select` with `size=1`.
-    count,
-    /// Other `/api/neuron` and `/api/neuron/select` requests.
-    pages,
-    /// `/api/neuron/fields`.
-    fields,
-    /// `/api/neuron/fields/{field}`.
-    field_values,
-    /// `/api/neuron/partition/{field}`.
-    partition,
-    /// `/api/neuron/id/{id}` and `/api/neuron/name/{name}`.
-    records,
-    /// `/api/morphometry/...`.
-    morphometry,
-    /// `/dableFiles/...`.
-    files,
-    /// `*.jsp` pages (answered 403; clients must never ask for one).
-    jsp,
-    /// `/api/health`.
-    health,
-    /// Anything else.
-    other,
-    /// Faults injected (rules and random).
-    faults,
-    /// The most requests handled at the same moment since the start or the last reset. A
-    /// request is in flight from when its request line is read until just before the last
-    /// write of its answer (or until it is faulted): a client that starts a request only after
-    /// it has the whole previous answer is never counted twice, so this never exceeds the
-    /// number of requests the client really had outstanding. `/__fake/...` is not counted.
-    in_flight_max,
-    /// `/dableFiles/...` requests that carried `If-None-Match` or `If-Modified-Since`.
-    conditional,
-    /// `304 Not Modified` answers.
-    not_modified,
-    /// `/dableFiles/...` answers (200 or 206) that sent some of a file's bytes: not 404s,
-    /// 304s, `HEAD`s or answers a fault replaced (a cut or trickled file counts).
-    file_bodies,
+    /// Snapshot of the server's request counters ([`super::FakeServer::counters`]). Every
+    /// request except `/__fake/...` increments `requests` and exactly one of the per-kind
+    /// counters. How the answers went (concurrency, conditional requests) is counted apart,
+    /// in [`TransferCounters`], so that a test can require every other kind to be zero.
+    Counters, CounterCells {
+        /// TCP connections accepted.
+        connections,
+        /// Requests answered (or faulted).
+        requests,
+        /// `/api/neuron` or `/api/neuron/select` with `size=1`.
+        count,
+        /// Other `/api/neuron` and `/api/neuron/select` requests.
+        pages,
+        /// `/api/neuron/fields`.
+        fields,
+        /// `/api/neuron/fields/{field}`.
+        field_values,
+        /// `/api/neuron/partition/{field}`.
+        partition,
+        /// `/api/neuron/id/{id}` and `/api/neuron/name/{name}`.
+        records,
+        /// `/api/morphometry/...`.
+        morphometry,
+        /// `/dableFiles/...`.
+        files,
+        /// `*.jsp` pages (answered 403; clients must never ask for one).
+        jsp,
+        /// `/api/health`.
+        health,
+        /// Anything else.
+        other,
+        /// Faults injected (rules and random).
+        faults,
+    }
 }
 
-/// Marks one request as in flight (see [`Counters::in_flight_max`]) until [`InFlight::end`]
-/// or drop.
-pub(super) struct InFlight<'a>(Option<&'a CounterCells>);
+counters! {
+    /// Snapshot of how the server's answers went ([`super::FakeServer::transfer_counters`]):
+    /// concurrency and conditional requests. Zeroed with the [`Counters`]; `/__fake/stats`
+    /// carries these keys too.
+    TransferCounters, TransferCells {
+        /// The most requests handled at the same moment since the start or the last reset
+        /// (then it restarts from the requests still being handled). A request is in flight
+        /// from when its request line is read until just before the last write of its answer
+        /// (or until it is faulted): a client that starts a request only once it has the
+        /// whole previous answer is never counted twice, so this never exceeds the number of
+        /// requests the client really had outstanding. `/__fake/...` is not counted.
+        in_flight_max,
+        /// `/dableFiles/...` requests that carried `If-None-Match` or `If-Modified-Since`.
+        conditional,
+        /// `304 Not Modified` answers.
+        not_modified,
+        /// `/dableFiles/...` answers (200 or 206) that sent some of a file's bytes: not 404s,
+        /// 304s, `HEAD`s or answers a fault replaced (a cut or trickled file counts).
+        file_bodies,
+    }
+}
+
+/// Marks one request as in flight (see [`TransferCounters::in_flight_max`]) until
+/// [`InFlight::end`] or drop.
+pub(super) struct InFlight<'a>(Option<&'a AtomicUsize>);
 
 impl<'a> InFlight<'a> {
     /// Not in flight (a control request, or before the request line).
@@ -197,18 +209,18 @@ impl<'a> InFlight<'a> {
         InFlight(None)
     }
 
-    /// Enters: one more request in flight; the high-water mark follows under the same atomic
-    /// step (`fetch_add`, then `fetch_max` with the value this request made).
-    pub(super) fn enter(cells: &'a CounterCells) -> InFlight<'a> {
-        let now = cells.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        cells.in_flight_max.fetch_max(now, Ordering::SeqCst);
-        InFlight(Some(cells))
+    /// Enters: one more request in `now`; the high-water mark `max` follows with the value
+    /// this very step made (`fetch_add`, then `fetch_max`), so it is exact.
+    pub(super) fn enter(now: &'a AtomicUsize, max: &AtomicUsize) -> InFlight<'a> {
+        let count = now.fetch_add(1, Ordering::SeqCst) + 1;
+        max.fetch_max(count, Ordering::SeqCst);
+        InFlight(Some(now))
     }
 
     /// Leaves (once; later calls do nothing).
     pub(super) fn end(&mut self) {
-        if let Some(cells) = self.0.take() {
-            cells.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Some(now) = self.0.take() {
+            now.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

@@ -13,6 +13,7 @@ use super::http::{
 use super::query::parse_post_body;
 use super::server::{Distinct, Hits, Shared};
 use super::tables::NEURON_FIELDS;
+use super::validators::{content_hash, etag, http_date, not_modified, release_secs};
 
 pub(super) const DEFAULT_PAGE_SIZE: usize = 50;
 pub(super) const MAX_PAGE_SIZE: usize = 500;
@@ -167,7 +168,7 @@ impl Shared {
                 self.morphometry(catalog.index_of_name(name), &req.path)
             }
             ["api", "morphometry", "select"] => self.morphometry_select(req, delta),
-            ["dableFiles", dir, kind, file] => self.file(dir, kind, file),
+            ["dableFiles", dir, kind, file] => self.file(req, dir, kind, file),
             ["api", ..] => json_error(404, &req.path, "No handler found"),
             _ => Response::not_found_html(),
         }
@@ -186,6 +187,8 @@ impl Shared {
             if cache.len() >= MAX_CACHED_QUERIES {
                 cache.clear();
             }
+            // The hits depend on the release being served (it adds rows).
+            let key = format!("{}\u{1}{key}", self.catalog.release());
             cache.entry(key).or_default().clone()
         };
         // Computed outside the map's lock; concurrent requests for the same key wait here.
@@ -300,7 +303,7 @@ impl Shared {
     pub(super) fn distinct(&self, field: &str) -> Option<Distinct> {
         let resolved = self.catalog.resolve_field(field)?;
         let cell = lock(&self.distinct_cache)
-            .entry(field.to_string())
+            .entry(format!("{}\u{1}{field}", self.catalog.release()))
             .or_default()
             .clone();
         Some(
@@ -414,28 +417,59 @@ impl Shared {
     }
 
     /// `/dableFiles/{archive_dir}/{kind}/{file}` with all three segments percent-decoded.
-    pub(super) fn file(&self, dir: &str, kind: &str, file: &str) -> Response {
+    pub(super) fn file(&self, req: &Request, dir: &str, kind: &str, file: &str) -> Response {
+        match self.find_file(dir, kind, file) {
+            Some(found) => self.file_answer(req, found),
+            None => Response::not_found_html(),
+        }
+    }
+
+    /// 200 with the file, its `ETag` and `Last-Modified` (unless validators are off), or 304
+    /// when the request's conditions say the client has it.
+    fn file_answer(&self, req: &Request, found: FileBody) -> Response {
+        let mut r = Response::new(200, "text/plain", found.bytes);
+        r.file_body = true;
+        if self.validators.load(Ordering::SeqCst) {
+            let tag = etag(found.hash);
+            let modified = release_secs(found.release);
+            if not_modified(req, &tag, modified) {
+                r.status = 304;
+                r.body.clear();
+                r.file_body = false;
+            }
+            r.headers.push(("ETag", tag));
+            r.headers.push(("Last-Modified", http_date(modified)));
+        }
+        r
+    }
+
+    fn find_file(&self, dir: &str, kind: &str, file: &str) -> Option<FileBody> {
         let catalog = &self.catalog;
         let in_dir = |name: &str| -> Vec<usize> {
             let rows = catalog.indices_of_name(name).into_iter();
             rows.filter(|&i| catalog.archive_dir(i).as_deref() == Some(dir))
                 .collect()
         };
-        let text = |body: String| Response::new(200, "text/plain", body);
+        let text = |i: usize, body: String| FileBody {
+            hash: content_hash(body.as_bytes()),
+            bytes: body.into_bytes(),
+            release: catalog.release_added(i),
+        };
         match kind {
             "CNG version" => {
-                let Some(name) = file.strip_suffix(".CNG.swc") else {
-                    return Response::not_found_html();
-                };
+                let name = file.strip_suffix(".CNG.swc")?;
                 if catalog.is_removed(name) {
-                    return Response::not_found_html();
+                    return None;
                 }
-                in_dir(name)
+                let i = in_dir(name)
                     .into_iter()
-                    .find_map(|i| catalog.cng_file(i))
-                    .map_or_else(Response::not_found_html, |b| {
-                        Response::new(200, "text/plain", b)
-                    })
+                    .find(|&i| catalog.cng_file(i).is_some())?;
+                let (bytes, hash, release) = catalog.cng_at(i, catalog.release())?;
+                Some(FileBody {
+                    bytes: bytes.into_owned(),
+                    hash,
+                    release,
+                })
             }
             "Source-Version" => {
                 // Names contain dots: try every split into `{name}.{ext}`.
@@ -445,40 +479,44 @@ impl Shared {
                         if catalog.source_ext(i).as_deref() != Some(ext) {
                             continue;
                         }
-                        if ext == "swc" {
-                            return catalog
-                                .cng_file(i)
-                                .map_or_else(Response::not_found_html, |b| {
-                                    Response::new(200, "text/plain", b)
-                                });
-                        }
-                        let format = catalog
-                            .first_value(i, "original_format")
-                            .unwrap_or_default();
-                        return text(format!(
-                            "; Original {format} reconstruction of {name} (neuron_id {}).\n\
-                             ; Served by the fake NeuroMorpho.Org server.\n",
-                            catalog
-                                .id(i)
-                                .map_or_else(|| "unknown".to_string(), |id| id.to_string())
-                        ));
+                        let (bytes, hash) = catalog.source_body(i)?;
+                        let release = catalog.release_added(i);
+                        return Some(FileBody {
+                            bytes,
+                            hash,
+                            release,
+                        });
                     }
                 }
-                Response::not_found_html()
+                None
             }
-            "Remaining issues" => match file.strip_suffix(".CNG.swc.std") {
-                Some(name) if !in_dir(name).is_empty() => text(format!(
-                    "Remaining issues for {name}.CNG.swc\nNo remaining issues.\n"
-                )),
-                _ => Response::not_found_html(),
-            },
-            "Standardization log" => match file.strip_suffix(".std") {
-                Some(name) if !in_dir(name).is_empty() => text(format!(
-                    "Standardization log for {name}\nSoma: kept\nDiameters: kept\nZ-jumps: none\n"
-                )),
-                _ => Response::not_found_html(),
-            },
-            _ => Response::not_found_html(),
+            "Remaining issues" => {
+                let name = file.strip_suffix(".CNG.swc.std")?;
+                let i = *in_dir(name).first()?;
+                Some(text(
+                    i,
+                    format!("Remaining issues for {name}.CNG.swc\nNo remaining issues.\n"),
+                ))
+            }
+            "Standardization log" => {
+                let name = file.strip_suffix(".std")?;
+                let i = *in_dir(name).first()?;
+                Some(text(
+                    i,
+                    format!(
+                        "Standardization log for {name}\nSoma: kept\nDiameters: kept\nZ-jumps: none\n"
+                    ),
+                ))
+            }
+            _ => None,
         }
     }
+}
+
+/// A file found under `/dableFiles/`: its bytes, their content hash and the release they
+/// date from (its `Last-Modified`).
+struct FileBody {
+    bytes: Vec<u8>,
+    hash: u64,
+    release: u32,
 }

@@ -5,7 +5,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::catalog::Catalog;
 use super::faults::{
     classify, Category, CounterCells, Counters, Fault, FaultRule, InFlight, RandomFaults,
-    RecordedRequest, ReqInfo, ServerOptions,
+    RecordedRequest, ReqInfo, ServerOptions, TransferCells, TransferCounters,
 };
 use super::http::{
     base64, is_control, json_error, lock, percent_decode, read_request, reset, strip_context,
@@ -36,6 +36,9 @@ pub(super) struct Shared {
     pub(super) addr: SocketAddr,
     pub(super) stop: AtomicBool,
     pub(super) counters: CounterCells,
+    pub(super) transfer: TransferCells,
+    /// Requests being handled right now ([`InFlight`]).
+    pub(super) in_flight: AtomicUsize,
     pub(super) file_hits: Mutex<HashMap<String, usize>>,
     pub(super) recording: AtomicBool,
     pub(super) requests: Mutex<Vec<RecordedRequest>>,
@@ -80,6 +83,8 @@ impl FakeServer {
             addr,
             stop: AtomicBool::new(false),
             counters: CounterCells::default(),
+            transfer: TransferCells::default(),
+            in_flight: AtomicUsize::new(0),
             file_hits: Mutex::new(HashMap::new()),
             recording: AtomicBool::new(options.recording),
             requests: Mutex::new(Vec::new()),
@@ -131,7 +136,14 @@ impl FakeServer {
         Counters::load(&self.shared.counters)
     }
 
-    /// Zeroes the counters and the file hit counts and forgets the recorded requests.
+    /// Snapshot of the transfer counters: most requests at once, conditional requests, 304s
+    /// and file bodies sent ([`TransferCounters`]).
+    pub fn transfer_counters(&self) -> TransferCounters {
+        TransferCounters::load(&self.shared.transfer)
+    }
+
+    /// Zeroes the counters (both kinds) and the file hit counts and forgets the recorded
+    /// requests.
     pub fn reset_counters(&self) {
         self.shared.reset();
     }
@@ -226,6 +238,17 @@ impl FakeServer {
         self.shared.validators.store(on, Ordering::SeqCst);
     }
 
+    /// Switches the running server to release `n` (1 is the default): every 5th existing
+    /// neuron (a different fifth each release) gets a reprocessed CNG body (an extra first line
+    /// `# reprocessed in release n`), a new `ETag` and a later `Last-Modified`; `max(1, 10%)`
+    /// new neurons with fresh ids and names are appended, visible in counts, pages, selects,
+    /// value lists and look-ups. Unchanged files keep their validators. See
+    /// [`Catalog::changed_in_release`], [`Catalog::added_in_release`],
+    /// [`Catalog::cng_bytes`], [`Catalog::cng_etag`] and [`Catalog::cng_last_modified`].
+    pub fn set_release(&self, n: u32) {
+        self.shared.catalog.set_release(n);
+    }
+
     /// Faults each request with probability `rate` (0 turns it off), drawn from 503, 429
     /// (`Retry-After: 0`), RST before headers, truncated body and HTML 200, never more than
     /// twice in a row for the same request target. Deterministic for a given `seed` and
@@ -285,7 +308,7 @@ pub(super) fn serve_connection(shared: Arc<Shared>, stream: TcpStream, id: u64) 
         let mut flight = InFlight::idle();
         let read = read_request(&mut reader, &mut |target| {
             if !is_control(target) {
-                flight = InFlight::enter(&shared.counters);
+                flight = InFlight::enter(&shared.in_flight, &shared.transfer.in_flight_max);
             }
         });
         match read {
@@ -314,6 +337,10 @@ pub(super) fn serve_connection(shared: Arc<Shared>, stream: TcpStream, id: u64) 
 impl Shared {
     pub(super) fn reset(&self) {
         self.counters.reset();
+        self.transfer.reset();
+        // The high-water mark restarts from the requests still being handled.
+        let now = self.in_flight.load(Ordering::SeqCst);
+        self.transfer.in_flight_max.fetch_max(now, Ordering::SeqCst);
         lock(&self.file_hits).clear();
         lock(&self.requests).clear();
     }
@@ -493,10 +520,10 @@ impl Shared {
     /// Counted before the write, so that a client that has the answer sees them.
     fn count_answer(&self, category: Category, resp: &Response, sends_body: bool) {
         if resp.status == 304 {
-            self.counters.not_modified.fetch_add(1, Ordering::SeqCst);
+            self.transfer.not_modified.fetch_add(1, Ordering::SeqCst);
         }
         if category == Category::Files && resp.file_body && sends_body && !resp.body.is_empty() {
-            self.counters.file_bodies.fetch_add(1, Ordering::SeqCst);
+            self.transfer.file_bodies.fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -542,7 +569,7 @@ impl Shared {
         cell.fetch_add(1, Ordering::SeqCst);
         let conditional = ["if-none-match", "if-modified-since"];
         if category == Category::Files && conditional.iter().any(|h| req.header(h).is_some()) {
-            c.conditional.fetch_add(1, Ordering::SeqCst);
+            self.transfer.conditional.fetch_add(1, Ordering::SeqCst);
         }
         if category == Category::Files {
             *lock(&self.file_hits)
@@ -579,14 +606,12 @@ impl Shared {
     pub(super) fn control(&self, command: &str, req: &Request, stream: &mut TcpStream) -> Action {
         let resp = match command {
             "stats" => {
-                let mut stats: Value =
-                    serde_json::from_str(&Counters::load(&self.counters).to_json())
-                        .unwrap_or(Value::Null);
+                // One flat object: the request counters, the transfer counters, max_file_hits.
+                let mut stats = Counters::load(&self.counters).to_map();
+                stats.extend(TransferCounters::load(&self.transfer).to_map());
                 let max = lock(&self.file_hits).values().copied().max().unwrap_or(0);
-                if let Some(m) = stats.as_object_mut() {
-                    m.insert("max_file_hits".into(), max.into());
-                }
-                Response::json(stats.to_string())
+                stats.insert("max_file_hits".into(), max.into());
+                Response::json(Value::Object(stats).to_string())
             }
             "reset" => {
                 self.reset();
