@@ -13,7 +13,7 @@
 //!
 //! `GET /__fake/stats` returns the request counters as JSON, `GET /__fake/reset` zeroes them.
 
-#[path = "../tests/support/fake_server.rs"]
+#[path = "../tests/support/fake_server/mod.rs"]
 mod fake_server;
 
 use fake_server::{Catalog, FakeServer, ServerOptions};

@@ -13,7 +13,7 @@
 //! fetches the whole catalog into a temporary folder; then each file is compared with the
 //! catalog's bytes. Exit status 1 if any file is corrupt or missing, or a temporary file is left.
 
-#[path = "../tests/support/fake_server.rs"]
+#[path = "../tests/support/fake_server/mod.rs"]
 mod fake_server;
 
 use std::path::{Path, PathBuf};
