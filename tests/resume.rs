@@ -72,7 +72,7 @@ fn killed_mid_download_then_resumed_completes_without_fetching_finished_files_ag
     );
     server.set_latency(Duration::from_millis(40));
     // Two files are caught half-written when the kill comes: half a body then a reset, and
-    // the retry hangs (no headers for 30 s) while the half-written temporary file waits.
+    // the retry trickles (one byte every 30 s) into its temporary file.
     let trapped = [0, 150];
     for &i in &trapped {
         let path = Target::Path(file_needle(&server, i));
@@ -80,7 +80,9 @@ fn killed_mid_download_then_resumed_completes_without_fetching_finished_files_ag
         server.push_fault(FaultRule::new(
             path,
             1,
-            Fault::Delay(Duration::from_secs(30)),
+            Fault::Trickle {
+                interval: Duration::from_secs(30),
+            },
         ));
     }
     let out = TempDir::new();
@@ -90,10 +92,17 @@ fn killed_mid_download_then_resumed_completes_without_fetching_finished_files_ag
     let mut child = download_all(&server, out.path()).command().spawn().unwrap();
     let started = Instant::now();
     loop {
-        // A trapped file is in its hanging retry once the server has seen it twice.
-        let caught = trapped
-            .iter()
-            .all(|&i| server.file_hits(&file_needle(&server, i)) >= 2);
+        // A trapped file is in its trickling retry once the server has seen it twice and the
+        // client has opened the retry's temporary file.
+        let temps = part_files(out.path());
+        let caught = trapped.iter().all(|&i| {
+            let prefix = format!(".{}.swc.", server.catalog().name(i));
+            server.file_hits(&file_needle(&server, i)) >= 2
+                && temps.iter().any(|p| {
+                    p.file_name()
+                        .is_some_and(|f| f.to_string_lossy().starts_with(&prefix))
+                })
+        });
         if caught && final_swcs(out.path()).len() >= 20 {
             eprintln!("caught after {:?}", started.elapsed());
             break;
@@ -123,10 +132,15 @@ fn killed_mid_download_then_resumed_completes_without_fetching_finished_files_ag
     let leftovers = part_files(out.path()).len();
     for &i in &trapped {
         let name = server.catalog().name(i);
-        let part = out
-            .path()
-            .join("downloads")
-            .join(format!(".{name}.swc.part"));
+        // Each writer has a temporary file of its own: `.<name>.swc.<writer>.part`.
+        let prefix = format!(".{name}.swc.");
+        let part = part_files(out.path())
+            .into_iter()
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|f| f.to_string_lossy().starts_with(&prefix))
+            })
+            .unwrap_or_else(|| panic!("no temporary file for {name}"));
         let partial = std::fs::read(&part).unwrap();
         let full = server.catalog().swc_bytes(i);
         assert!(
