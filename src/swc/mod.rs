@@ -6,5 +6,7 @@ pub use sniff::{SwcCheck, Verdict};
 
 mod issue;
 mod parse;
+mod validate;
 pub use issue::{Issue, IssueCode, Severity};
 pub use parse::{Comment, Morphology, ParseError, Point, SwcError};
+pub use validate::{Validation, ISSUES_PER_CODE};
