@@ -5,8 +5,10 @@ mod sniff;
 pub use sniff::{SwcCheck, Verdict};
 
 mod issue;
+pub mod measure;
 mod parse;
 mod validate;
 pub use issue::{Issue, IssueCode, Severity};
+pub use measure::{BoundingBox, Measures};
 pub use parse::{Comment, Morphology, ParseError, Point, SwcError};
 pub use validate::{Validation, ISSUES_PER_CODE};
