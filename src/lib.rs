@@ -126,3 +126,7 @@ pub use metadata::{MetadataFormat, MetadataWriter};
 pub use model::Neuron;
 pub use query::{Query, Sort};
 pub use search::SearchEvent;
+pub use swc::{
+    BoundingBox, CheckOptions, CheckSummary, Comment, FileReport, Issue, IssueCode, Measures,
+    Morphology, ParseError, Point, Report, Severity, SwcError, Validation,
+};
