@@ -66,7 +66,7 @@ fn parse_args() -> Result<Args, String> {
             _ => return Err(format!("unknown option {flag}")),
         }
     }
-    if !(a.mb > 0.0) || a.threads == 0 {
+    if a.mb.is_nan() || a.mb <= 0.0 || a.threads == 0 {
         return Err("--mb and --threads must be positive".into());
     }
     Ok(a)

@@ -846,8 +846,9 @@ mod tests {
             let fast = fast_f64(text.as_bytes()).map(f64::to_bits);
             let std = text.parse::<f64>().ok().map(f64::to_bits);
             assert_eq!(fast, std, "{text}");
+            assert_eq!(read_x(&text), std, "{text}");
         }
-        for odd in [
+        let odd = [
             "1e3",
             "nan",
             "inf",
@@ -855,14 +856,21 @@ mod tests {
             "-",
             "+.5",
             "5.",
+            "-0",
             "1.2.3",
             "9007199254740993",
-        ] {
-            assert_eq!(
-                parse_f64(odd.as_bytes()).map(f64::to_bits),
-                odd.parse::<f64>().ok().map(f64::to_bits),
-                "{odd}"
-            );
+            "9007199254740992",
+            "123456789012345678901.5",
+            "0.0000000000000000000000001",
+            "-1234567890123456789",
+            "12345678901234567890",
+            "1.7976931348623157e308",
+            "1e400",
+        ];
+        for text in odd {
+            let std = text.parse::<f64>().ok().map(f64::to_bits);
+            assert_eq!(parse_f64(text.as_bytes()).map(f64::to_bits), std, "{text}");
+            assert_eq!(read_x(text), std, "{text}");
         }
     }
 
