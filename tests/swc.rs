@@ -347,6 +347,29 @@ fn soma_shapes_are_named() {
     assert!(root.message.contains("several somata"), "{}", root.message);
 }
 
+#[test]
+fn unsupported_types_say_which_morphio_refuses() {
+    let message = |kind: i32| {
+        let text = format!("1 1 0 0 0 5 -1\n2 {kind} 0 5 0 1 1\n");
+        let v = Morphology::from_bytes(text.as_bytes()).unwrap().validate();
+        v.issues
+            .into_iter()
+            .find(|i| i.code == IssueCode::UnsupportedType)
+            .map(|i| i.message)
+    };
+    assert!(message(0)
+        .unwrap()
+        .contains("0 (undefined); MorphIO before 3.5"));
+    assert!(message(-1)
+        .unwrap()
+        .contains("-1 (negative); MorphIO refuses"));
+    assert!(message(20)
+        .unwrap()
+        .contains("20 (custom); MorphIO refuses"));
+    assert_eq!(message(19), None);
+    assert_eq!(message(2), None);
+}
+
 // ------------------------------------------------------------------------------------------
 // The reader
 

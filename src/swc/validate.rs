@@ -107,6 +107,7 @@ pub(crate) fn type_name(kind: i32) -> String {
         2 => "2 (axon)".to_string(),
         3 => "3 (basal dendrite)".to_string(),
         4 => "4 (apical dendrite)".to_string(),
+        k if k < 0 => format!("{k} (negative)"),
         k => format!("{k} (custom)"),
     }
 }
@@ -164,11 +165,12 @@ impl Morphology {
             }
             if p.kind <= 0 || p.kind >= 20 {
                 c.push(IssueCode::UnsupportedType, line, || {
-                    format!(
-                        "point {}: type {}; MorphIO reads types 1 to 19 only",
-                        p.id,
-                        type_name(p.kind)
-                    )
+                    let why = if p.kind == 0 {
+                        "MorphIO before 3.5 refuses it"
+                    } else {
+                        "MorphIO refuses types below 0 and from 20"
+                    };
+                    format!("point {}: type {}; {why}", p.id, type_name(p.kind))
                 });
             }
             if !p.is_soma() && self.child_count(i) > 2 {
