@@ -1,5 +1,5 @@
 //! The SWC reader, validator, measures and file checks, against the real fixtures, NeuroM's
-//! recorded numbers (`fixtures/swc/neurom.json`), hand-made broken files
+//! recorded numbers (`fixtures/neurom/neurom.json`), hand-made broken files
 //! (`fixtures/swc-broken/`) and random inputs.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,7 +30,7 @@ fn swc_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn neurom() -> Value {
-    serde_json::from_slice(&read(&fixtures().join("swc/neurom.json"))).unwrap()
+    serde_json::from_slice(&read(&fixtures().join("neurom/neurom.json"))).unwrap()
 }
 
 /// The data lines of a file, counted the simple way: (1-based line, first field, type).

@@ -49,7 +49,7 @@
 //! others are found by the validator. Warnings: the tree is usable, but a user, or a tool
 //! downstream, should know. "MorphIO" is MorphIO 3.5.0's SWC reader, which NeuroM 4 uses:
 //! every statement about it was checked on the hand-made files of `fixtures/swc-broken/`
-//! (see `fixtures/swc/MEASURES.md`).
+//! (see `fixtures/neurom/MEASURES.md`).
 //!
 //! | code | severity | meaning | downstream |
 //! |---|---|---|---|
