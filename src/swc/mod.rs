@@ -68,16 +68,16 @@
 //! | `no-root` | error | no point has parent `-1` (there is then a cycle, or a missing parent) | MorphIO refuses it, with whichever error it meets first |
 //! | `several-roots` | warning | more than one point has parent `-1`; the message says whether the extra root is another soma or a neurite not attached to the soma | soma roots: MorphIO refuses ("Multiple somata found"); neurite roots: MorphIO warns (`DisconnectedNeurite`) and NeuroM counts each as a neurite |
 //! | `no-soma` | warning | no point of type 1 | MorphIO warns (`NoSomaFound`); NeuroM's soma features give 0 (`soma_radius`) |
-//! | `multi-point-soma` | warning | a soma of several points; the message names the shape: NeuroMorpho's 3-point cylinder, a stack of cylinders, a contour (an outline that closes), a branched soma, or several groups | MorphIO recognises the 3-point soma only with ids 1, 2, 3 and parents −1, 1, 1 (else it reads a stack of cylinders, and the soma's surface and radius change); readers that expect one soma point find several (Brayns #620, "3 soma found") |
+//! | `multi-point-soma` | warning | a soma of several points; the message names the shape: NeuroMorpho's 3-point cylinder, a stack of cylinders, a contour (an outline that closes), a branched soma, or several groups | MorphIO recognises the 3-point soma only with ids 1, 2, 3 and parents −1, 1, 1 (else it reads a stack of cylinders); readers that expect one soma point find several (Brayns #620, "3 soma found") |
 //! | `soma-bifurcation` | warning | a soma point that is not the soma's root forks into several soma points (the line of that point) | MorphIO and NeuroM refuse the file: "Found soma bifurcation" (NeuroM #613; `dCH-cobalt.CNG.swc`) |
 //! | `soma-child-of-neurite` | warning | a soma point whose parent is a neurite point | MorphIO refuses: "Found a soma point with a neurite as parent" |
 //! | `unsupported-type` | warning | a type that is negative or 20 and above, or 0 ("undefined") | MorphIO 3.5 refuses negative types and types from 20; MorphIO before 3.5 also refuses 0 |
 //! | `unifurcation` | warning | the type changes at a point that has a single child (the line of that point) | MorphIO refuses ("Section type changed without a bifurcation") unless `ALLOW_UNIFURCATED_SECTION_CHANGE`; with it, NeuroM's `has_unifurcation` fails |
 //! | `type-change` | warning | a branch leaving a fork has another type than the fork (an axon from a dendrite) | MorphIO reads it; NeuroM types a neurite by its first section, so per-type measures count the branch under the neurite's type |
 //! | `multifurcation` | warning | a neurite point with three children or more | NeuroM counts it neither as a bifurcation nor as a leaf; its `has_multifurcation` flags only four children or more |
-//! | `non-positive-radius` | warning | a radius of 0 or less | MorphIO warns (`ZeroDiameter`); NeuroM's `has_all_nonzero_neurite_radii` or `has_nonzero_soma_radius` fail; areas and volumes are 0 |
+//! | `non-positive-radius` | warning | a radius of 0 or less | MorphIO warns (`ZeroDiameter`); NeuroM's `has_all_nonzero_neurite_radii` or `has_nonzero_soma_radius` fail |
 //! | `zero-length-segment` | warning | a neurite point at the exact position of its (neurite) parent | NeuroM's `has_all_nonzero_segment_lengths` fails |
-//! | `out-of-order` | warning | a point's parent is listed after it | MorphIO and NeuroM read it; readers that build the tree in one pass, parents first, do not |
+//! | `out-of-order` | warning | a point's parent is listed after it | MorphIO and NeuroM read it; a reader that builds the tree in one pass, parents first, may not |
 //! | `non-ascii` | warning | bytes that are not ASCII in comments or extra fields (the message says whether they are valid UTF-8) | MorphIO reads it; Python's `open()` in text mode fails on bytes that are not UTF-8 (`UnicodeDecodeError`) |
 //!
 //! Each issue names the line (1-based) where it applies, when it applies to one line. At
