@@ -208,5 +208,10 @@ pub use model::Neuron;
 pub use progress::Progress;
 pub use query::{Query, Sort};
 pub use search::{SearchEvent, SkippedRecord};
+pub use swc::{
+    check_bytes, check_file, check_paths, check_reader, BoundingBox, CheckOptions, CheckSummary,
+    Comment, FileReport, Issue, IssueCode, Measures, Morphology, ParseError, Point, Report,
+    Severity, SwcError, Validation, ISSUES_PER_CODE,
+};
 pub use text::{escape, redact};
 pub use time::{Civil, Timestamp};

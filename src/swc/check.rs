@@ -1,0 +1,480 @@
+//! Check files and folders: one report per file, read in parallel, handed over in order.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io::Read;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+use super::issue::{Issue, IssueCode, Severity};
+use super::parse::Morphology;
+use crate::error::{Error, Result};
+
+/// What one file gave: its measures when it is a usable tree, and its issues.
+///
+/// `points` and `roots` are known when the file could be parsed; the tree measures
+/// (`stems`, `bifurcations`, `tips`, `total_length`) only when it has no error.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Data lines.
+    pub points: Option<usize>,
+    /// Points whose parent is `-1`.
+    pub roots: Option<usize>,
+    /// Neurites (NeuroM's `number_of_neurites`).
+    pub stems: Option<usize>,
+    /// NeuroM's `number_of_bifurcations`.
+    pub bifurcations: Option<usize>,
+    /// NeuroM's `number_of_leaves`.
+    pub tips: Option<usize>,
+    /// NeuroM's `total_length` (µm).
+    pub total_length: Option<f64>,
+    /// The issues (see [`crate::swc::Validation::issues`]).
+    pub issues: Vec<Issue>,
+    /// How many errors were found (folded ones included).
+    pub errors: usize,
+    /// How many warnings were found (folded ones included).
+    pub warnings: usize,
+}
+
+impl Report {
+    /// A report of a file that could not be read or parsed.
+    fn failed(issue: Issue) -> Report {
+        let error = issue.severity == Severity::Error;
+        Report {
+            points: None,
+            roots: None,
+            stems: None,
+            bifurcations: None,
+            tips: None,
+            total_length: None,
+            errors: usize::from(error),
+            warnings: usize::from(!error),
+            issues: vec![issue],
+        }
+    }
+
+    /// Whether the file is a usable tree (no error).
+    pub fn is_usable(&self) -> bool {
+        self.errors == 0
+    }
+}
+
+/// A [`Report`] and the file it is about.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FileReport {
+    /// The file as given or found in a folder; `-` for standard input.
+    pub path: PathBuf,
+    /// What it gave.
+    pub report: Report,
+}
+
+impl FileReport {
+    /// One JSON object with exactly the fields `file`, `points`, `roots`, `stems`,
+    /// `bifurcations`, `tips`, `total_length` and `issues` (each `{code, severity, line,
+    /// message}`); unknown measures are `null`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// [`FileReport::to_json`] as one line of text (no newline), for JSON Lines.
+    pub fn to_json_line(&self) -> String {
+        self.to_json().to_string()
+    }
+}
+
+impl serde::Serialize for FileReport {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let r = &self.report;
+        let mut s = serializer.serialize_struct("FileReport", 8)?;
+        s.serialize_field("file", &self.path.to_string_lossy())?;
+        s.serialize_field("points", &r.points)?;
+        s.serialize_field("roots", &r.roots)?;
+        s.serialize_field("stems", &r.stems)?;
+        s.serialize_field("bifurcations", &r.bifurcations)?;
+        s.serialize_field("tips", &r.tips)?;
+        s.serialize_field("total_length", &r.total_length)?;
+        s.serialize_field("issues", &r.issues)?;
+        s.end()
+    }
+}
+
+/// Parse, validate and measure SWC bytes. Never fails: a file that cannot be parsed gives a
+/// report with its one parse error.
+pub fn check_bytes(bytes: &[u8]) -> Report {
+    let morphology = match Morphology::from_bytes(bytes) {
+        Ok(m) => m,
+        Err(e) => return Report::failed(e.to_issue()),
+    };
+    let validation = morphology.validate();
+    let m = morphology.measures();
+    let usable = validation.is_usable();
+    Report {
+        points: Some(m.points),
+        roots: Some(m.roots),
+        stems: usable.then_some(m.stems),
+        bifurcations: usable.then_some(m.bifurcations),
+        tips: usable.then_some(m.tips),
+        total_length: usable.then_some(m.total_length),
+        issues: validation.issues,
+        errors: validation.errors,
+        warnings: validation.warnings,
+    }
+}
+
+/// Read everything from `reader` (at most `max_size` bytes) and check it. Never fails: a
+/// read error is an `io` issue, more than `max_size` bytes a `too-large` one.
+pub fn check_reader<R: Read>(reader: R, max_size: u64) -> Report {
+    let mut bytes = Vec::new();
+    match reader
+        .take(max_size.saturating_add(1))
+        .read_to_end(&mut bytes)
+    {
+        Err(e) => Report::failed(Issue::new(IssueCode::Io, None, format!("cannot read: {e}"))),
+        Ok(n) if n as u64 > max_size => Report::failed(too_large(max_size)),
+        Ok(_) => check_bytes(&bytes),
+    }
+}
+
+fn too_large(max_size: u64) -> Issue {
+    Issue::new(
+        IssueCode::TooLarge,
+        None,
+        format!("larger than the maximum of {max_size} bytes"),
+    )
+}
+
+/// Check one file (`-` is standard input). Never fails: see [`check_reader`].
+pub fn check_file(path: impl AsRef<Path>, options: &CheckOptions) -> FileReport {
+    let path = path.as_ref();
+    let report = if path == Path::new("-") {
+        check_reader(std::io::stdin().lock(), options.max_file_size)
+    } else {
+        match std::fs::File::open(path) {
+            Err(e) => Report::failed(Issue::new(IssueCode::Io, None, format!("cannot open: {e}"))),
+            // Refuse early when the size is known; `check_reader` caps it anyway.
+            Ok(f) => match f.metadata() {
+                Ok(md) if md.is_file() && md.len() > options.max_file_size => {
+                    Report::failed(too_large(options.max_file_size))
+                }
+                Ok(md) if md.is_dir() => {
+                    Report::failed(Issue::new(IssueCode::Io, None, "is a folder".to_string()))
+                }
+                _ => check_reader(f, options.max_file_size),
+            },
+        }
+    };
+    FileReport {
+        path: path.to_path_buf(),
+        report,
+    }
+}
+
+/// How to check files.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CheckOptions {
+    /// Threads of the local pool that reads and checks files (at least 1). Default: the
+    /// machine's parallelism, at most 8.
+    pub threads: usize,
+    /// Larger files get a `too-large` error instead of being read. Default: 1 GiB (the
+    /// largest NeuroMorpho.Org files are a few tens of MB).
+    pub max_file_size: u64,
+}
+
+impl Default for CheckOptions {
+    fn default() -> CheckOptions {
+        CheckOptions {
+            threads: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8),
+            max_file_size: 1 << 30,
+        }
+    }
+}
+
+impl CheckOptions {
+    /// The defaults.
+    pub fn new() -> CheckOptions {
+        CheckOptions::default()
+    }
+
+    /// Set [`CheckOptions::threads`].
+    pub fn threads(mut self, threads: usize) -> CheckOptions {
+        self.threads = threads;
+        self
+    }
+
+    /// Set [`CheckOptions::max_file_size`].
+    pub fn max_file_size(mut self, bytes: u64) -> CheckOptions {
+        self.max_file_size = bytes;
+        self
+    }
+}
+
+/// The totals of a [`check_paths`] run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckSummary {
+    /// Reports handed to the callback.
+    pub files: usize,
+    /// Of which without error.
+    pub usable: usize,
+    /// Of which with at least one error.
+    pub with_errors: usize,
+    /// Of which with at least one warning.
+    pub with_warnings: usize,
+    /// Errors in all.
+    pub errors: usize,
+    /// Warnings in all.
+    pub warnings: usize,
+    /// The callback asked to stop before every file was checked.
+    pub stopped: bool,
+}
+
+impl CheckSummary {
+    fn add(&mut self, r: &Report) {
+        self.files += 1;
+        if r.is_usable() {
+            self.usable += 1;
+        } else {
+            self.with_errors += 1;
+        }
+        if r.warnings > 0 {
+            self.with_warnings += 1;
+        }
+        self.errors += r.errors;
+        self.warnings += r.warnings;
+    }
+}
+
+/// What the walk gives: a file to check, or a path that could not be listed or found.
+enum Job {
+    File(PathBuf),
+    Failed(PathBuf, String),
+}
+
+/// An entry of a folder, already filtered.
+enum Entry {
+    Dir(PathBuf),
+    File(PathBuf),
+    Failed(PathBuf, String),
+}
+
+fn is_swc(name: &OsStr) -> bool {
+    Path::new(name)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("swc"))
+}
+
+/// The entries of a folder to visit, sorted by name: sub-folders, and `.swc` files (any
+/// case); hidden entries (`.name`, which also covers the downloader's `.name.part`
+/// temporary files) are skipped, and so are links to folders (no loops). A link to a file is
+/// followed; a broken link named `.swc` is kept, to be reported as unreadable. Holds the
+/// names of one folder at a time, never their contents.
+fn list_dir(dir: &Path) -> Vec<Entry> {
+    let reader = match std::fs::read_dir(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![Entry::Failed(
+                dir.to_path_buf(),
+                format!("cannot list: {e}"),
+            )]
+        }
+    };
+    let mut entries = Vec::new();
+    for entry in reader {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                entries.push(Entry::Failed(
+                    dir.to_path_buf(),
+                    format!("cannot list: {e}"),
+                ));
+                break;
+            }
+        };
+        let name = entry.file_name();
+        if name.as_encoded_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            if is_swc(&name) {
+                entries.push(Entry::File(path));
+            }
+            continue;
+        };
+        if kind.is_dir() {
+            entries.push(Entry::Dir(path));
+        } else if is_swc(&name) {
+            let regular = kind.is_file()
+                || (kind.is_symlink() && std::fs::metadata(&path).map_or(true, |m| m.is_file()));
+            if regular {
+                entries.push(Entry::File(path));
+            }
+        }
+    }
+    entries.sort_by(|a, b| entry_path(a).cmp(entry_path(b)));
+    entries
+}
+
+fn entry_path(e: &Entry) -> &Path {
+    match e {
+        Entry::Dir(p) | Entry::File(p) | Entry::Failed(p, _) => p,
+    }
+}
+
+/// A lazy depth-first walk of the arguments.
+struct Walk<I> {
+    args: I,
+    stack: Vec<std::vec::IntoIter<Entry>>,
+}
+
+impl<I: Iterator<Item = PathBuf>> Iterator for Walk<I> {
+    type Item = Job;
+
+    fn next(&mut self) -> Option<Job> {
+        loop {
+            if let Some(top) = self.stack.last_mut() {
+                match top.next() {
+                    Some(Entry::Dir(d)) => self.stack.push(list_dir(&d).into_iter()),
+                    Some(Entry::File(f)) => return Some(Job::File(f)),
+                    Some(Entry::Failed(p, why)) => return Some(Job::Failed(p, why)),
+                    None => {
+                        self.stack.pop();
+                    }
+                }
+                continue;
+            }
+            let arg = self.args.next()?;
+            if arg == Path::new("-") {
+                return Some(Job::File(arg));
+            }
+            match std::fs::metadata(&arg) {
+                Ok(md) if md.is_dir() => self.stack.push(list_dir(&arg).into_iter()),
+                // A file named on the command line is checked whatever its name.
+                Ok(_) => return Some(Job::File(arg)),
+                Err(e) => return Some(Job::Failed(arg, format!("cannot open: {e}"))),
+            }
+        }
+    }
+}
+
+/// Check files and folders: every `.swc` file under each folder (recursively, see below),
+/// each file named (whatever its name), and `-` for standard input.
+///
+/// Files are read and checked on a local pool of [`CheckOptions::threads`] threads (not
+/// rayon's global pool); each report is handed to `on_report` on the calling thread, in the
+/// order of the walk (arguments in order, folder entries sorted by name, depth first). The
+/// callback returns [`ControlFlow::Break`] to stop: files in flight are finished and
+/// dropped, and the summary says `stopped`.
+///
+/// Memory stays flat whatever the number of files: the walk is lazy (it holds the names of
+/// the folders it is in, never a list of all files), at most `4 × threads` files are in
+/// flight, and a report is dropped once handed over.
+///
+/// In folders, hidden entries (names starting with `.`, such as the downloader's temporary
+/// `.name.swc.part` files) and links to folders are skipped; links to files are followed.
+/// An unreadable file, a folder that cannot be listed, or a missing argument is a report
+/// with an `io` error, not a failure of the run.
+///
+/// Fails only if the thread pool cannot be started (or `threads` is 0).
+pub fn check_paths<I, P, F>(
+    paths: I,
+    options: &CheckOptions,
+    mut on_report: F,
+) -> Result<CheckSummary>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<Path>,
+    F: FnMut(FileReport) -> ControlFlow<()>,
+{
+    if options.threads == 0 {
+        return Err(Error::setting("threads", "must be at least 1"));
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .thread_name(|i| format!("swc-check-{i}"))
+        .build()
+        .map_err(|e| Error::setting("threads", format!("cannot start check threads: {e}")))?;
+    let window = options.threads.saturating_mul(4);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel::<(u64, FileReport)>();
+
+    let mut walk = Walk {
+        args: paths.into_iter().map(|p| p.as_ref().to_path_buf()),
+        stack: Vec::new(),
+    };
+    let mut summary = CheckSummary::default();
+    let mut waiting: BTreeMap<u64, FileReport> = BTreeMap::new();
+    let (mut dispatched, mut delivered) = (0u64, 0u64);
+    let mut walk_done = false;
+    loop {
+        while !walk_done && dispatched - delivered < window as u64 {
+            let Some(job) = walk.next() else {
+                walk_done = true;
+                break;
+            };
+            let seq = dispatched;
+            dispatched += 1;
+            match job {
+                Job::Failed(path, why) => {
+                    log::debug!("{}: {why}", path.display());
+                    waiting.insert(
+                        seq,
+                        FileReport {
+                            path,
+                            report: Report::failed(Issue::new(IssueCode::Io, None, why)),
+                        },
+                    );
+                }
+                Job::File(path) => {
+                    let (tx, options, cancel) = (tx.clone(), options.clone(), Arc::clone(&cancel));
+                    pool.spawn(move || {
+                        if cancel.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let report = check_file(&path, &options);
+                        // After a stop the report is not wanted: a failed send is fine.
+                        let _ = tx.send((seq, report));
+                    });
+                }
+            }
+        }
+        // Hand over what is next in order; wait for it if it is not there yet.
+        while let Some(report) = waiting.remove(&delivered) {
+            delivered += 1;
+            summary.add(&report.report);
+            if on_report(report).is_break() {
+                summary.stopped = true;
+                cancel.store(true, Ordering::Relaxed);
+                // Each job holds a sender: once all are gone, nothing reads on after we return.
+                drop(tx);
+                while rx.recv().is_ok() {}
+                return Ok(summary);
+            }
+        }
+        if delivered == dispatched {
+            if walk_done {
+                return Ok(summary);
+            }
+            continue;
+        }
+        match rx.recv() {
+            Ok((seq, report)) => {
+                waiting.insert(seq, report);
+            }
+            // Every sender is a job that sends before it ends, and we hold one: unreachable,
+            // but end cleanly rather than wait forever.
+            Err(_) => return Ok(summary),
+        }
+    }
+}
