@@ -7,11 +7,13 @@ use std::time::Instant;
 
 use crate::citations::Citations;
 use crate::client::Client;
-use crate::download::{DownloadItem, DownloadOptions, FailedFile};
+use crate::download::{merge_failed_csv, DownloadItem, DownloadOptions, FailedFile};
 use crate::error::{Error, FailureKind, Result};
 use crate::files::FileKind;
+use crate::lock::FolderLock;
 use crate::lookup::morphometry_columns;
-use crate::metadata::{MetadataFormat, MetadataWriter};
+use crate::manifest::Manifest;
+use crate::metadata::{row_key, MetadataFormat, MetadataWriter};
 use crate::model::Neuron;
 use crate::progress::Progress;
 use crate::query::Query;
@@ -102,6 +104,11 @@ pub struct JobOptions {
     pub citations: bool,
     /// Sync files before their rename (see [`DownloadOptions::durable`]).
     pub durable: bool,
+    /// Revalidate the files in place with the server (see [`DownloadOptions::update`]).
+    pub update: bool,
+    /// Compare the SHA-256 of a file in place before skipping it (see
+    /// [`DownloadOptions::check_hash`]).
+    pub check_hash: bool,
 }
 
 impl JobOptions {
@@ -118,6 +125,8 @@ impl JobOptions {
             shard: None,
             citations: true,
             durable: true,
+            update: false,
+            check_hash: false,
         }
     }
 
@@ -145,6 +154,14 @@ pub struct Summary {
     pub downloaded: u64,
     /// Files already present.
     pub skipped: u64,
+    /// With `update`: files the server changed (replaced; the old copies kept under
+    /// `previous/`). Counted in `downloaded` too.
+    pub changed: u64,
+    /// With `update`: files the server confirmed unchanged.
+    pub unchanged: u64,
+    /// With `update`: files in the folder whose neuron the query no longer matches (kept),
+    /// as paths relative to the output folder.
+    pub gone: Vec<String>,
     /// Everything that failed: files, records that could not be read, names not found.
     pub failed: Vec<FailedFile>,
     /// Bytes written now.
@@ -206,7 +223,58 @@ pub fn search_and_download(
             Ok(())
         }
     })?;
-    collector.finish(matched, started, &mut progress)
+    let summary = collector.finish(matched, started, &mut progress)?;
+    save_run(client, query, options)?;
+    Ok(summary)
+}
+
+/// The file in which a folder says how it was made (per shard: `neuromorpho-run.shard-K-of-N.json`).
+fn run_file(out_dir: &Path, shard: Option<Shard>) -> PathBuf {
+    let part = shard.map(Shard::suffix).unwrap_or_default();
+    out_dir.join(format!("neuromorpho-run{part}.json"))
+}
+
+/// Save the query (resolved filters and sort), the server, the tool's version and the date
+/// in the output folder, so that the folder says how it was made and `--update` can
+/// repeat the query.
+fn save_run(client: &Client, query: &Query, options: &JobOptions) -> Result<()> {
+    let run = serde_json::json!({
+        "query": query.to_value(),
+        "base_url": client.base_url(),
+        "tool": concat!("neuromorpho ", env!("CARGO_PKG_VERSION")),
+        "date": crate::time::Timestamp::now().to_string(),
+        "what": options.what.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+        "group_by": options.group_by,
+        "metadata_file": options.metadata_file.to_string_lossy(),
+        "metadata_format": options.metadata_format.as_str(),
+        "shard": options.shard.map(|s| s.to_string()),
+    });
+    let path = run_file(&options.out_dir, options.shard);
+    let text = serde_json::to_string_pretty(&run).map_err(|e| Error::io(&path, e.into()))?;
+    crate::atomic_file::write_atomically(&path, format!("{text}\n").as_bytes(), options.durable)
+        .map_err(|e| Error::io(&path, e))
+}
+
+/// The query saved in an output folder by an earlier search (see [`search_and_download`]),
+/// for `--update` without a query; `None` if the folder has none.
+pub fn saved_query(out_dir: &Path, shard: Option<Shard>) -> Result<Option<Query>> {
+    let path = run_file(out_dir, shard);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let source = path.display().to_string();
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Error::input(
+            &source,
+            format!("line {}, column {}: {e}", e.line(), e.column()),
+        )
+    })?;
+    let q = v
+        .get("query")
+        .ok_or_else(|| Error::input(&source, "no 'query' key"))?;
+    Query::from_value(q, &source).map(Some)
 }
 
 /// Look neurons up by name (batched), then as [`search_and_download`]. Names the server does
@@ -308,6 +376,10 @@ struct Collector<'a> {
     client: &'a Client,
     writer: Option<MetadataWriter>,
     items: Vec<DownloadItem>,
+    /// The rows this run writes (their keys), so that rows of other runs are kept.
+    written: HashSet<String>,
+    /// The neurons of this run (for what `--update` finds gone).
+    ids: HashSet<u64>,
     /// Failures known before any download: unreadable records, unknown names.
     failed: Vec<FailedFile>,
 }
@@ -331,6 +403,8 @@ impl<'a> Collector<'a> {
             client,
             writer: Some(writer),
             items: Vec::new(),
+            written: HashSet::new(),
+            ids: HashSet::new(),
             failed: Vec::new(),
         })
     }
@@ -338,6 +412,8 @@ impl<'a> Collector<'a> {
     fn reset(&mut self) -> Result<()> {
         self.items.clear();
         self.failed.clear();
+        self.written.clear();
+        self.ids.clear();
         match self.writer.as_mut() {
             Some(w) => w.reset(),
             None => Ok(()),
@@ -374,12 +450,28 @@ impl<'a> Collector<'a> {
                 None => Vec::new(),
             };
             writer.write_with_extra(n, &extra)?;
+            let id = n.neuron_id().map(|i| i.to_string());
+            if let Some(key) = row_key(id.as_deref(), Some(n.neuron_name())) {
+                self.written.insert(key);
+            }
+            if let Some(id) = n.neuron_id() {
+                self.ids.insert(id);
+            }
             if self.options.download {
                 self.items
                     .push(DownloadItem::from_neuron(n, &self.options.group_by));
             }
         }
         Ok(())
+    }
+
+    /// Take the folder lock for a short update of the files runs share.
+    fn lock(&self, progress: &mut dyn FnMut(&Progress)) -> Result<FolderLock> {
+        FolderLock::acquire(&self.options.out_dir, &self.client.cancel, &mut |what| {
+            progress(&Progress::Waiting {
+                what: what.to_string(),
+            })
+        })
     }
 
     /// The table into place, then the files, `failed.csv` and `CITATIONS.md`.
@@ -393,58 +485,150 @@ impl<'a> Collector<'a> {
             matched,
             ..Summary::default()
         };
-        if let Some(writer) = self.writer.take() {
-            summary.selected = writer.rows();
-            // No row, no table: an empty file would look like a successful search.
-            if summary.selected > 0 {
-                let path = writer.finish()?;
-                log::info!(
-                    "wrote metadata for {} to {}",
-                    plural(summary.selected, "neuron"),
-                    path.display()
-                );
-                summary.metadata_path = Some(path);
-            }
+        self.commit_table(&mut summary, progress)?;
+        if self.options.download && !self.items.is_empty() {
+            self.download(&mut summary, progress)?;
         }
-        let options = self.options;
-        if options.download && !self.items.is_empty() {
-            let mut download = DownloadOptions::new(&options.out_dir);
-            download.what = options.what.clone();
-            download.durable = options.durable;
-            let report = self
-                .client
-                .download(&self.items, &download, |p| progress(p))?;
-            if options.citations {
-                summary.citations_path = self.write_citations(&report.files)?;
-            }
-            summary.downloaded = report.downloaded;
-            summary.skipped = report.skipped;
-            summary.bytes = report.bytes;
-            self.failed.extend(report.failed);
+        if self.options.download || !self.failed.is_empty() {
+            self.write_lists(&mut summary, progress)?;
         }
-        // Shards of a job array share the output folder: each keeps its own lists, or they
-        // would overwrite (and race on) each other's.
-        if options.download || !self.failed.is_empty() {
-            summary.failed_csv = crate::download::write_failed_csv(
-                &self.failed,
-                &options.per_shard("failed", "csv"),
-            )?;
-        }
-        summary.failed = self.failed;
+        summary.failed = std::mem::take(&mut self.failed);
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(summary)
     }
 
-    /// `CITATIONS.md` for the neurons with a file in place; none when there is none.
-    fn write_citations(&self, files: &[crate::download::HeldFile]) -> Result<Option<PathBuf>> {
-        let in_place: HashSet<&str> = files.iter().map(|f| f.neuron_name.as_str()).collect();
-        let mut citations = Citations::new();
-        for item in self
-            .items
+    /// The metadata table, with the rows of other runs kept (under the folder lock).
+    fn commit_table(
+        &mut self,
+        summary: &mut Summary,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<()> {
+        let Some(mut writer) = self.writer.take() else {
+            return Ok(());
+        };
+        summary.selected = writer.rows();
+        // No row, no table: an empty file would look like a successful search.
+        if summary.selected == 0 {
+            return Ok(());
+        }
+        let _lock = self.lock(progress)?;
+        let kept = writer.keep_rows_of_final(&self.written)?;
+        let path = writer.finish()?;
+        log::info!(
+            "wrote metadata for {} to {}{}",
+            plural(summary.selected, "neuron"),
+            path.display(),
+            if kept > 0 {
+                format!(" (and kept {} of earlier runs)", plural(kept, "row"))
+            } else {
+                String::new()
+            }
+        );
+        summary.metadata_path = Some(path);
+        Ok(())
+    }
+
+    fn download(
+        &mut self,
+        summary: &mut Summary,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<()> {
+        let options = self.options;
+        let mut download = DownloadOptions::new(&options.out_dir);
+        download.what = options.what.clone();
+        download.durable = options.durable;
+        download.suffix = options.shard.map(Shard::suffix).unwrap_or_default();
+        download.update = options.update;
+        download.check_hash = options.check_hash;
+        let report = self
+            .client
+            .download(&self.items, &download, |p| progress(p))?;
+        summary.downloaded = report.downloaded;
+        summary.skipped = report.skipped;
+        summary.changed = report.changed;
+        summary.unchanged = report.unchanged;
+        summary.bytes = report.bytes;
+        self.failed.extend(report.failed);
+        if options.update {
+            summary.gone = self.gone()?;
+            for g in &summary.gone {
+                log::info!("{g}: no longer matched by the query; kept");
+            }
+        }
+        Ok(())
+    }
+
+    /// Files the folder holds (of the kinds and shard of this run) whose neuron this run's
+    /// query no longer matched.
+    fn gone(&self) -> Result<Vec<String>> {
+        let manifest = Manifest::load(&self.options.out_dir)?;
+        Ok(manifest
+            .entries()
+            .into_iter()
+            .filter(|e| self.options.what.contains(&e.kind))
+            .filter(|e| self.options.shard.is_none_or(|s| s.contains(e.neuron_id)))
+            .filter(|e| e.neuron_id.is_none_or(|id| !self.ids.contains(&id)))
+            .map(|e| e.path.clone())
+            .collect())
+    }
+
+    /// `failed.csv` (what is still missing, whichever run tried) and `CITATIONS.md` (every
+    /// neuron with a file in the folder), under the folder lock.
+    fn write_lists(
+        &self,
+        summary: &mut Summary,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<()> {
+        let options = self.options;
+        let _lock = self.lock(progress)?;
+        let manifest = Manifest::load(&options.out_dir)?;
+        let held: HashSet<&str> = manifest.entries().iter().map(|e| e.url.as_str()).collect();
+        let tried: HashSet<&str> = self.items.iter().map(|i| i.neuron_name.as_str()).collect();
+        let resolved = |name: &str, url: &str| {
+            if url.is_empty() {
+                tried.contains(name)
+            } else {
+                held.contains(url)
+            }
+        };
+        // Shards of a job array share the output folder: each keeps its own lists, or they
+        // would overwrite (and race on) each other's.
+        summary.failed_csv =
+            merge_failed_csv(&self.failed, &options.per_shard("failed", "csv"), &resolved)?;
+        if options.citations && options.download {
+            summary.citations_path = self.write_citations(&manifest)?;
+        }
+        Ok(())
+    }
+
+    /// `CITATIONS.md` for the neurons with a file in the folder (their references from this
+    /// run's records, or from the table); none when there is none.
+    fn write_citations(&self, manifest: &Manifest) -> Result<Option<PathBuf>> {
+        // A shard cites its own neurons (each shard writes its own CITATIONS file).
+        let shard = self.options.shard;
+        let held: HashSet<u64> = manifest
+            .entries()
             .iter()
-            .filter(|i| in_place.contains(i.neuron_name.as_str()))
-        {
-            citations.add(&item.reference_pmid, &item.reference_doi);
+            .filter_map(|e| e.neuron_id)
+            .filter(|id| shard.is_none_or(|s| s.contains(Some(*id))))
+            .collect();
+        let mut refs = crate::metadata::references(&self.options.metadata_path())?;
+        for item in &self.items {
+            if let Some(id) = item.neuron_id {
+                refs.insert(
+                    id,
+                    (item.reference_pmid.clone(), item.reference_doi.clone()),
+                );
+            }
+        }
+        let mut citations = Citations::new();
+        let mut ids: Vec<&u64> = held.iter().collect();
+        ids.sort();
+        for id in ids {
+            match refs.get(id) {
+                Some((pmids, dois)) => citations.add(pmids, dois),
+                None => citations.add(&[], &[]),
+            }
         }
         if citations.neurons() == 0 {
             return Ok(None);

@@ -165,6 +165,8 @@ mod time;
 
 // The data model and local files.
 mod atomic_file;
+mod lock;
+mod manifest;
 mod model;
 mod query;
 mod swc;
@@ -200,9 +202,11 @@ pub use download::{DownloadItem, DownloadOptions, DownloadReport, FailedFile, He
 pub use error::{Cause, Error, FailureKind, InvalidItem, Result};
 pub use files::FileKind;
 pub use job::{
-    download_names, names_from_metadata, search_and_download, JobOptions, Shard, Summary,
+    download_names, names_from_metadata, saved_query, search_and_download, JobOptions, Shard,
+    Summary,
 };
 pub use lookup::{NameLookup, MORPHOMETRY_FIELDS};
+pub use manifest::{Manifest, ManifestEntry};
 pub use metadata::{clean_value, raw_value, MetadataFormat, MetadataWriter};
 pub use model::Neuron;
 pub use progress::Progress;

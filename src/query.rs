@@ -196,6 +196,23 @@ impl Query {
         Ok(query)
     }
 
+    /// The query in neuromorphopy's schema (what [`Query::from_value`] reads back).
+    pub fn to_value(&self) -> Value {
+        let mut filters = serde_json::Map::new();
+        for (field, values) in &self.filters {
+            filters.insert(field.clone(), Value::from(values.clone()));
+        }
+        let mut top = serde_json::Map::new();
+        top.insert("filters".into(), Value::Object(filters));
+        if let Some(s) = &self.sort {
+            top.insert(
+                "sort".into(),
+                serde_json::json!({"field": s.field, "ascending": s.ascending}),
+            );
+        }
+        Value::Object(top)
+    }
+
     /// The request parameters for `/api/neuron/select`: `q=` for the first field and one
     /// `fq=` per further field.
     ///
@@ -371,6 +388,19 @@ mod tests {
         assert_eq!(
             q.sort_by("neuron_name", false).sort_param(),
             "neuron_name,desc"
+        );
+    }
+
+    #[test]
+    fn queries_round_trip_through_their_schema() {
+        let q = Query::new()
+            .filter("species", ["mouse", "rat"])
+            .filter("domain", ["Dendrites, Soma, No Axon"])
+            .sort_by("neuron_name", false);
+        assert_eq!(Query::from_value(&q.to_value(), "saved").unwrap(), q);
+        assert_eq!(
+            Query::from_value(&Query::all().to_value(), "saved").unwrap(),
+            Query::all()
         );
     }
 

@@ -288,8 +288,11 @@ fn downloads_are_byte_identical_and_skip_existing() {
             .sum::<u64>()
     );
     assert_eq!(server.counters().files, 60);
-    // Nothing but the files: no temporary file left.
-    assert_eq!(files_under(out.path()).len(), 60);
+    // Nothing but the files (and the folder's records of them): no temporary file left.
+    assert_eq!(files_but_records(out.path()).len(), 60);
+    for record in FOLDER_RECORDS {
+        assert!(out.path().join(record).is_file(), "{record}");
+    }
     // Again: every file is skipped, no request made.
     let again = c
         .download_neurons(&neurons, &DownloadOptions::new(out.path()))
@@ -370,7 +373,7 @@ fn group_by_paths_are_safe_even_for_hostile_values() {
         .unwrap();
     assert_eq!(report.failed, vec![], "all downloaded");
     let downloads = out.path().join("downloads").canonicalize().unwrap();
-    let files = files_under(out.path());
+    let files = files_but_records(out.path());
     assert_eq!(files.len(), 9);
     for f in &files {
         let f = f.canonicalize().unwrap();

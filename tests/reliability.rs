@@ -125,7 +125,7 @@ fn transient_file_faults_end_byte_identical_with_the_expected_attempts() {
         14 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 2 + 3 + 2 + 3
     );
     assert_eq!(part_files(out.path()), Vec::<PathBuf>::new());
-    assert_eq!(files_under(out.path()).len(), 14, "only the files");
+    assert_eq!(files_but_records(out.path()).len(), 14, "only the files");
 }
 
 #[test]
@@ -328,7 +328,7 @@ fn a_body_larger_than_the_maximum_is_too_large_and_not_kept() {
     }
     assert_complete(out.path(), &server, [tiny]);
     assert_eq!(
-        files_under(out.path()).len(),
+        files_but_records(out.path()).len(),
         1,
         "nothing kept but the tiny file"
     );
@@ -355,7 +355,7 @@ fn an_html_page_with_status_200_is_not_swc_after_the_retries_and_not_kept() {
         "every attempt"
     );
     assert!(!swc_path(out.path(), &server, 2).exists());
-    assert_eq!(files_under(out.path()).len(), 3);
+    assert_eq!(files_but_records(out.path()).len(), 3);
 }
 
 #[test]
@@ -607,7 +607,7 @@ fn hostile_names_never_write_outside_the_output_folder() {
     assert_eq!(entries, ["out"], "nothing beside the output folder");
     let out_real = out.canonicalize().unwrap();
     let downloads = out_real.join("downloads");
-    let files = files_under(&out);
+    let files = files_but_records(&out);
     assert_eq!(
         files.len(),
         report.downloaded as usize + 1,

@@ -1,12 +1,16 @@
-//! Fetching one file: skip it if it is already complete, else one GET streamed into an
-//! atomic file, checked as it comes (content, size, length), committed only when whole.
+//! Fetching one file: skip it when the copy in place is known good, revalidate it with the
+//! server (`--update`), or one GET streamed into an atomic file, checked and hashed as it
+//! comes, committed only when whole.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use crate::atomic_file::AtomicFile;
+use crate::atomic_file::{sync_dir, AtomicFile};
 use crate::client::{Answer, Client, Failure, Req};
 use crate::error::{Error, FailureKind};
+use crate::manifest::{hash_file, ManifestEntry, Sha256};
 use crate::swc::{SwcCheck, Verdict};
+use crate::time::Timestamp;
 
 use super::plan::Job;
 use super::{DownloadOptions, FailedFile};
@@ -14,89 +18,370 @@ use super::{DownloadOptions, FailedFile};
 /// What became of one file.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    Downloaded(u64),
-    Skipped,
+    /// Fetched now; `replaced`: an older copy was kept under `previous/`.
+    Downloaded {
+        entry: ManifestEntry,
+        replaced: bool,
+    },
+    /// In place and left alone; `record`: it had no manifest entry and passed the checks.
+    Skipped {
+        record: Option<ManifestEntry>,
+    },
+    /// Revalidated: the server's copy is the one in place (entry with fresh validators).
+    Unchanged {
+        entry: ManifestEntry,
+    },
     Failed(FailedFile),
+}
+
+/// A body streamed into a temporary file, not yet committed.
+struct Streamed {
+    file: AtomicFile,
+    bytes: u64,
+    sha256: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// What a conditional request gave.
+enum Revalidated {
+    NotModified {
+        etag: Option<String>,
+        last_modified: Option<String>,
+    },
+    Body(Streamed),
+}
+
+/// Writes through to `inner` and hashes what passes.
+struct Hashing<'a> {
+    inner: &'a mut AtomicFile,
+    sha: Sha256,
+}
+
+impl Write for Hashing<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(buf.get(..n).unwrap_or(buf));
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 impl Client {
     pub(crate) fn fetch_one(&self, job: &Job<'_>, options: &DownloadOptions) -> Outcome {
-        let item = job.item;
-        let fail = |kind, detail: String| {
-            Outcome::Failed(FailedFile {
-                neuron_name: item.neuron_name.clone(),
-                neuron_id: item.neuron_id,
-                file_kind: job.kind,
-                url: job.url.clone().unwrap_or_default(),
-                kind,
-                detail,
-            })
-        };
+        let fail = |kind, detail: String| Outcome::Failed(job.failure(kind, detail));
         let Some(url) = &job.url else {
-            let id = item
-                .neuron_id
-                .map(|id| format!("record neuron_id {id}"))
-                .unwrap_or_else(|| "a record without neuron_id".into());
-            let why = if item.neuron_name.trim().is_empty() {
-                format!("{id} has no neuron_name")
-            } else if item.archive.trim().is_empty() {
-                format!("{id} has no archive")
-            } else {
-                format!(
-                    "{id}: no original file extension in original_format {:?}",
-                    item.original_format.as_deref().unwrap_or("")
-                )
-            };
+            let why = job.why_no_url();
             log::warn!("{}", crate::text::escape(&why));
             return fail(FailureKind::InvalidRecord, why);
         };
-        // We only ever rename complete files into place; an empty one (left by another tool
-        // that writes in place) is fetched again.
         let present = std::fs::metadata(&job.path).is_ok_and(|m| m.is_file() && m.len() > 0);
-        if options.skip_existing && present {
-            log::debug!(
-                "{}: {} already present",
-                crate::text::escape(&item.neuron_name),
-                job.path.display()
-            );
-            return Outcome::Skipped;
+        if present && options.update {
+            return self.revalidate(job, url, options);
+        }
+        if present && options.skip_existing {
+            match job.check_in_place(options.check_hash) {
+                InPlace::Good(record) => return Outcome::Skipped { record },
+                InPlace::Bad(why) => log::info!("{}: {why}; fetching it again", job.path.display()),
+            }
         }
         if let Some(dir) = job.path.parent() {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 return fail(FailureKind::Io, format!("{}: {e}", dir.display()));
             }
         }
-        let expect_swc = job.kind.expects_swc(item.original_format.as_deref());
+        let expect_swc = job.kind.expects_swc(job.item.original_format.as_deref());
         let result = self.request(&Req::file(url), |answer| {
-            let mut file = AtomicFile::create(&job.path, options.durable)
-                .map_err(|e| io_failure(&job.path, e))?;
-            let temp = file.temp_path().to_path_buf();
-            let n = check_body(answer, &mut file, expect_swc).map_err(|mut f| {
-                if f.kind == FailureKind::Io {
-                    f.detail = format!("{}: {}", temp.display(), f.detail);
-                }
-                f
-            })?;
-            file.commit().map_err(|e| io_failure(&job.path, e))?;
-            Ok(n)
+            stream_to_file(answer, &job.path, expect_swc, options.durable)
         });
-        match result {
-            Ok(n) => {
-                log::debug!(
-                    "{}: {n} bytes -> {}",
-                    crate::text::escape(&item.neuron_name),
-                    job.path.display()
-                );
-                Outcome::Downloaded(n)
+        match result.and_then(|s| job.commit(s, false, url, options)) {
+            Ok(outcome) => outcome,
+            Err(e) => job.failed(e),
+        }
+    }
+
+    /// `--update`: one conditional request for a file in place (`If-None-Match` /
+    /// `If-Modified-Since` from its entry); without validators, the body is fetched and its
+    /// hash compared. A changed file replaces the old one, which is kept under `previous/`.
+    fn revalidate(&self, job: &Job<'_>, url: &str, options: &DownloadOptions) -> Outcome {
+        let held_sha = match &job.entry {
+            Some(e) => Some(e.sha256.clone()),
+            None => hash_file(&job.path).ok().map(|(h, _)| h),
+        };
+        let mut req = Req::file(url);
+        req.not_modified_ok = true;
+        if let Some(e) = &job.entry {
+            if let Some(tag) = &e.etag {
+                req.headers.push(("if-none-match", tag.clone()));
+            } else if let Some(date) = &e.last_modified {
+                req.headers.push(("if-modified-since", date.clone()));
             }
-            Err(Error::Request { kind, detail, .. }) => fail(kind, detail),
-            Err(other) => fail(other.kind().unwrap_or(FailureKind::Io), other.to_string()),
+        }
+        let expect_swc = job.kind.expects_swc(job.item.original_format.as_deref());
+        let result = self.request(&req, |answer| {
+            if answer.status == 304 {
+                return Ok(Revalidated::NotModified {
+                    etag: answer.header("etag").map(str::to_string),
+                    last_modified: answer.header("last-modified").map(str::to_string),
+                });
+            }
+            stream_to_file(answer, &job.path, expect_swc, options.durable).map(Revalidated::Body)
+        });
+        let refreshed = |etag: Option<String>, last_modified: Option<String>| {
+            let mut entry = job.entry_for(url, 0, String::new());
+            if let Some(old) = &job.entry {
+                entry.bytes = old.bytes;
+                entry.sha256 = old.sha256.clone();
+                entry.fetched_at = old.fetched_at;
+            } else if let Ok((sha, bytes)) = hash_file(&job.path) {
+                entry.bytes = bytes;
+                entry.sha256 = sha;
+            }
+            entry.etag = etag.or_else(|| job.entry.as_ref().and_then(|e| e.etag.clone()));
+            entry.last_modified =
+                last_modified.or_else(|| job.entry.as_ref().and_then(|e| e.last_modified.clone()));
+            Outcome::Unchanged { entry }
+        };
+        match result {
+            Ok(Revalidated::NotModified {
+                etag,
+                last_modified,
+            }) => refreshed(etag, last_modified),
+            // The same bytes: nothing to replace (the temporary file goes when dropped).
+            Ok(Revalidated::Body(s)) if Some(&s.sha256) == held_sha.as_ref() => {
+                refreshed(s.etag.clone(), s.last_modified.clone())
+            }
+            Ok(Revalidated::Body(s)) => match job.commit(s, true, url, options) {
+                Ok(outcome) => outcome,
+                Err(e) => job.failed(e),
+            },
+            Err(e) => job.failed(e),
         }
     }
 }
 
-fn io_failure(path: &std::path::Path, e: std::io::Error) -> Failure {
+/// What is known of a file in place.
+enum InPlace {
+    Good(Option<ManifestEntry>),
+    Bad(String),
+}
+
+impl Job<'_> {
+    fn failure(&self, kind: FailureKind, detail: String) -> FailedFile {
+        FailedFile {
+            neuron_name: self.item.neuron_name.clone(),
+            neuron_id: self.item.neuron_id,
+            file_kind: self.kind,
+            url: self.url.clone().unwrap_or_default(),
+            kind,
+            detail,
+        }
+    }
+
+    fn failed(&self, e: Error) -> Outcome {
+        Outcome::Failed(match e {
+            Error::Request { kind, detail, .. } => self.failure(kind, detail),
+            other => self.failure(other.kind().unwrap_or(FailureKind::Io), other.to_string()),
+        })
+    }
+
+    fn why_no_url(&self) -> String {
+        let item = self.item;
+        let id = item
+            .neuron_id
+            .map(|id| format!("record neuron_id {id}"))
+            .unwrap_or_else(|| "a record without neuron_id".into());
+        if item.neuron_name.trim().is_empty() {
+            format!("{id} has no neuron_name")
+        } else if item.archive.trim().is_empty() {
+            format!("{id} has no archive")
+        } else {
+            format!(
+                "{id}: no original file extension in original_format {:?}",
+                item.original_format.as_deref().unwrap_or("")
+            )
+        }
+    }
+
+    /// An entry for this job's file (size and hash to fill in).
+    fn entry_for(&self, url: &str, bytes: u64, sha256: String) -> ManifestEntry {
+        ManifestEntry {
+            neuron_id: self.item.neuron_id,
+            neuron_name: self.item.neuron_name.clone(),
+            kind: self.kind,
+            path: self.rel.clone(),
+            url: url.to_string(),
+            bytes,
+            sha256,
+            etag: None,
+            last_modified: None,
+            fetched_at: Timestamp::now(),
+        }
+    }
+
+    /// Whether the file in place can be kept: its size (and hash, when asked) match its
+    /// entry; without an entry (a folder of an older version, or of another tool) it must
+    /// pass the content checks, and is then recorded.
+    fn check_in_place(&self, check_hash: bool) -> InPlace {
+        if let Some(entry) = &self.entry {
+            let len = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+            if len != entry.bytes {
+                return InPlace::Bad(format!(
+                    "{len} bytes, not the {} its manifest entry says",
+                    entry.bytes
+                ));
+            }
+            if check_hash {
+                match hash_file(&self.path) {
+                    Ok((sha, _)) if sha == entry.sha256 => {}
+                    Ok(_) => {
+                        return InPlace::Bad("its SHA-256 differs from its manifest entry".into())
+                    }
+                    Err(e) => return InPlace::Bad(e.to_string()),
+                }
+            }
+            return InPlace::Good(None);
+        }
+        let expect_swc = self.kind.expects_swc(self.item.original_format.as_deref());
+        match check_file_content(&self.path, expect_swc) {
+            Ok((sha, bytes)) => {
+                let mut entry = self.entry_for(self.url.as_deref().unwrap_or(""), bytes, sha);
+                entry.fetched_at = std::fs::metadata(&self.path)
+                    .and_then(|m| m.modified())
+                    .map(Timestamp::from_system_time)
+                    .unwrap_or_else(|_| Timestamp::now());
+                InPlace::Good(Some(entry))
+            }
+            Err(why) => InPlace::Bad(why),
+        }
+    }
+
+    /// Move a streamed body into place (keeping the copy it replaces under `previous/` when
+    /// `keep_old`), and describe it.
+    fn commit(
+        &self,
+        s: Streamed,
+        keep_old: bool,
+        url: &str,
+        options: &DownloadOptions,
+    ) -> crate::error::Result<Outcome> {
+        let io = |e: std::io::Error| Error::io(&self.path, e);
+        let replaced = keep_old && self.path.exists();
+        if replaced {
+            let old = previous_path(&options.out_dir, &self.rel);
+            if let Some(dir) = old.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+            std::fs::rename(&self.path, &old).map_err(io)?;
+            if let Some(dir) = old.parent() {
+                sync_dir(dir).map_err(io)?;
+            }
+            log::info!(
+                "{}: the server's copy changed; the old one is {}",
+                self.path.display(),
+                old.display()
+            );
+        }
+        s.file.commit().map_err(io)?;
+        let mut entry = self.entry_for(url, s.bytes, s.sha256);
+        entry.etag = s.etag;
+        entry.last_modified = s.last_modified;
+        log::debug!(
+            "{}: {} bytes -> {}",
+            crate::text::escape(&self.item.neuron_name),
+            entry.bytes,
+            self.path.display()
+        );
+        Ok(Outcome::Downloaded { entry, replaced })
+    }
+}
+
+/// `out/previous/<today>/<rel>`; a later update of the same day that must keep another old
+/// copy of the same file uses `<today>-2`, `-3`, ...
+fn previous_path(out: &Path, rel: &str) -> PathBuf {
+    let today = Timestamp::now().date();
+    let mut n = 1;
+    loop {
+        let day = if n == 1 {
+            today.clone()
+        } else {
+            format!("{today}-{n}")
+        };
+        let mut p = out.join("previous").join(day);
+        for part in rel.split('/') {
+            p.push(part);
+        }
+        if !p.exists() || n >= 1000 {
+            return p;
+        }
+        n += 1;
+    }
+}
+
+/// The checks a downloaded body passes, on a file in place; its hash and size when good.
+fn check_file_content(path: &Path, expect_swc: bool) -> Result<(String, u64), String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut check = SwcCheck::new(expect_swc);
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        let k = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.to_string()),
+        };
+        let chunk = buf.get(..k).unwrap_or(&buf);
+        if let Verdict::Bad(why) = check.feed(chunk) {
+            return Err(why.to_string());
+        }
+        sha.update(chunk);
+        n += k as u64;
+    }
+    // A file in place has no announced length: a cut last line is judged.
+    match check.finish(false) {
+        Verdict::Bad(why) | Verdict::Cut(why) => Err(why.to_string()),
+        _ => Ok((sha.hex(), n)),
+    }
+}
+
+fn io_failure(path: &Path, e: std::io::Error) -> Failure {
     Failure::new(FailureKind::Io, format!("{}: {e}", path.display())).with_cause(e)
+}
+
+/// Stream an answer into a new temporary file beside `path`, checked and hashed.
+fn stream_to_file(
+    answer: Answer,
+    path: &Path,
+    expect_swc: bool,
+    durable: bool,
+) -> std::result::Result<Streamed, Failure> {
+    let etag = answer.header("etag").map(str::to_string);
+    let last_modified = answer.header("last-modified").map(str::to_string);
+    let mut file = AtomicFile::create(path, durable).map_err(|e| io_failure(path, e))?;
+    let temp = file.temp_path().to_path_buf();
+    let mut hashing = Hashing {
+        inner: &mut file,
+        sha: Sha256::new(),
+    };
+    let bytes = check_body(answer, &mut hashing, expect_swc).map_err(|mut f| {
+        if f.kind == FailureKind::Io {
+            f.detail = format!("{}: {}", temp.display(), f.detail);
+        }
+        f
+    })?;
+    let sha256 = hashing.sha.hex();
+    Ok(Streamed {
+        file,
+        bytes,
+        sha256,
+        etag,
+        last_modified,
+    })
 }
 
 /// Copy an answer's body to `out`, checking as it streams: the content (an SWC body must

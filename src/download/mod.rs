@@ -4,6 +4,7 @@
 
 mod fetch;
 mod plan;
+mod record;
 mod report;
 
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ use crate::model::Neuron;
 use crate::progress::Progress;
 
 pub(crate) use fetch::check_body;
-pub(crate) use report::write_failed_csv;
+pub(crate) use report::merge_failed_csv;
 pub use report::{DownloadReport, FailedFile, HeldFile};
 
 use fetch::Outcome;
@@ -81,6 +82,20 @@ pub struct DownloadOptions {
     /// cut never leaves a partial file under a final name. Default true; the benchmark
     /// shows the cost.
     pub durable: bool,
+    /// Record every file held in the folder's manifest (`manifest.jsonl`, and
+    /// `SHA256SUMS`), and trust a file in place only when it matches its entry. Default true.
+    pub manifest: bool,
+    /// What keeps this run's manifest apart from other shards' in the same folder: `""`, or
+    /// [`Shard::suffix`](crate::Shard::suffix) (`manifest.shard-2-of-10.jsonl`).
+    pub suffix: String,
+    /// Also compare the SHA-256 of a file in place with its entry before skipping it (the
+    /// size is always compared). Default false.
+    pub check_hash: bool,
+    /// Revalidate every file in place with the server: one conditional request per file
+    /// (`If-None-Match`/`If-Modified-Since` from its entry; without validators the body is
+    /// fetched and its hash compared). A changed file replaces the old one atomically; the
+    /// old one is kept under `previous/<date>/`. Default false.
+    pub update: bool,
 }
 
 impl DownloadOptions {
@@ -91,6 +106,10 @@ impl DownloadOptions {
             what: vec![FileKind::Cng],
             skip_existing: true,
             durable: true,
+            manifest: true,
+            suffix: String::new(),
+            check_hash: false,
+            update: false,
         }
     }
 }
@@ -116,22 +135,24 @@ impl Client {
         progress(&Progress::DownloadStarted { files });
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(jobs.len());
         outcomes.resize_with(jobs.len(), || None);
+        let mut recorder = record::Recorder::new(options);
         let (mut done, mut bytes, mut failed) = (0u64, 0u64, 0u64);
-        self.workers()?.run(
+        let run = self.workers()?.run(
             files,
             Order::AsDone,
             &self.cancel,
-            |i| {
-                let job = &jobs[i as usize];
-                self.fetch_one(job, options)
+            |i| match jobs.get(i as usize) {
+                Some(job) => self.fetch_one(job, options),
+                None => Outcome::Skipped { record: None },
             },
             |i, outcome| {
                 done += 1;
                 match &outcome {
-                    Outcome::Downloaded(n) => bytes += n,
+                    Outcome::Downloaded { entry, .. } => bytes += entry.bytes,
                     Outcome::Failed(_) => failed += 1,
-                    Outcome::Skipped => {}
+                    _ => {}
                 }
+                recorder.note(&outcome, &self.cancel, &mut |p| progress(p))?;
                 if let Some(slot) = outcomes.get_mut(i as usize) {
                     *slot = Some(outcome);
                 }
@@ -143,7 +164,11 @@ impl Client {
                 });
                 Ok(())
             },
-        )?;
+        );
+        // Whatever happened (a cancel included), what was committed gets recorded.
+        let recorded = recorder.finish(&mut |p| progress(p));
+        run?;
+        recorded?;
         Ok(DownloadReport::from_outcomes(&jobs, outcomes))
     }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic_file::{remove_stale, AtomicFile};
 use crate::error::{Error, Result};
 use crate::files::{file_url, local_path, FileKind};
+use crate::manifest::{relative, Manifest, ManifestEntry};
 
 use super::{DownloadItem, DownloadOptions};
 
@@ -17,6 +18,10 @@ pub(crate) struct Job<'a> {
     pub kind: FileKind,
     pub url: Option<String>,
     pub path: PathBuf,
+    /// `path` relative to the output folder, as the manifest writes it.
+    pub rel: String,
+    /// What the folder's manifest says of the file, if anything.
+    pub entry: Option<ManifestEntry>,
 }
 
 /// Jobs with final paths, in item order, each path once; fails only if the output folder is
@@ -38,6 +43,17 @@ pub(crate) fn plan<'a>(
                 dir.display()
             );
         }
+    }
+    let manifest = if options.manifest {
+        Manifest::load(out)?
+    } else {
+        Manifest::default()
+    };
+    if manifest.damaged_lines > 0 {
+        log::info!(
+            "{} damaged line(s) in the manifest (a run was killed while writing): repaired at the end of this run",
+            manifest.damaged_lines
+        );
     }
     let mut used: HashSet<PathBuf> = HashSet::with_capacity(items.len() * options.what.len());
     let mut jobs = Vec::with_capacity(items.len() * options.what.len());
@@ -62,11 +78,15 @@ pub(crate) fn plan<'a>(
                 item.original_format.as_deref(),
                 kind,
             );
+            let rel = relative(out, &path).unwrap_or_default();
+            let entry = manifest.get(&rel).cloned();
             jobs.push(Job {
                 item,
                 kind,
                 url,
                 path,
+                rel,
+                entry,
             });
         }
     }

@@ -68,10 +68,15 @@ pub struct HeldFile {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct DownloadReport {
-    /// Files downloaded now.
+    /// Files written now (new ones, changed ones, and copies in place that were bad).
     pub downloaded: u64,
-    /// Files already present and left alone.
+    /// Files already present and left alone (not asked of the server).
     pub skipped: u64,
+    /// With `update`: files the server had changed, replaced (the old copy kept under
+    /// `previous/`); counted in `downloaded` too.
+    pub changed: u64,
+    /// With `update`: files the server confirmed unchanged.
+    pub unchanged: u64,
     /// Bytes written now.
     pub bytes: u64,
     /// Files that failed, with why.
@@ -95,13 +100,18 @@ impl DownloadReport {
                 fetched,
             };
             match outcome {
-                Some(Outcome::Downloaded(n)) => {
+                Some(Outcome::Downloaded { entry, replaced }) => {
                     report.downloaded += 1;
-                    report.bytes += n;
+                    report.changed += u64::from(replaced);
+                    report.bytes += entry.bytes;
                     report.files.push(held(true));
                 }
-                Some(Outcome::Skipped) => {
+                Some(Outcome::Skipped { .. }) => {
                     report.skipped += 1;
+                    report.files.push(held(false));
+                }
+                Some(Outcome::Unchanged { .. }) => {
+                    report.unchanged += 1;
                     report.files.push(held(false));
                 }
                 Some(Outcome::Failed(f)) => report.failed.push(f),
@@ -126,13 +136,49 @@ impl DownloadReport {
 
 /// `failed.csv`, atomically: the rows, or no file at all when nothing failed.
 pub(crate) fn write_failed_csv(failed: &[FailedFile], path: &Path) -> Result<Option<PathBuf>> {
-    if failed.is_empty() {
+    let rows: Vec<[String; 4]> = failed.iter().map(row_of).collect();
+    write_rows(&rows, path)
+}
+
+/// One row: `neuron_name,url,reason,detail`.
+fn row_of(f: &FailedFile) -> [String; 4] {
+    [
+        for_table(&f.neuron_name).into_owned(),
+        for_table(&f.url).into_owned(),
+        f.kind.as_str().to_string(),
+        for_table(&f.detail).into_owned(),
+    ]
+}
+
+/// `failed.csv` of a folder several runs write into: this run's failures, plus the rows of
+/// the file in place that are still open — `resolved(neuron_name, url)` says which are
+/// not (their file arrived, or this run tried them again). The caller holds the folder lock.
+pub(crate) fn merge_failed_csv(
+    failed: &[FailedFile],
+    path: &Path,
+    resolved: &dyn Fn(&str, &str) -> bool,
+) -> Result<Option<PathBuf>> {
+    let mut rows: Vec<[String; 4]> = failed.iter().map(row_of).collect();
+    let mine: std::collections::HashSet<(String, String)> =
+        rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
+    if let Ok(mut reader) = csv::Reader::from_path(path) {
+        for row in reader.records().flatten() {
+            let cell = |i: usize| row.get(i).unwrap_or("").to_string();
+            let (name, url) = (cell(0), cell(1));
+            if resolved(&name, &url) || mine.contains(&(name.clone(), url.clone())) {
+                continue;
+            }
+            rows.push([name, url, cell(2), cell(3)]);
+        }
+    }
+    write_rows(&rows, path)
+}
+
+fn write_rows(rows: &[[String; 4]], path: &Path) -> Result<Option<PathBuf>> {
+    if rows.is_empty() {
         return match std::fs::remove_file(path) {
             Ok(()) => {
-                log::info!(
-                    "removed {} from an earlier run: nothing failed now",
-                    path.display()
-                );
+                log::info!("removed {}: nothing is missing any more", path.display());
                 Ok(None)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -147,14 +193,8 @@ pub(crate) fn write_failed_csv(failed: &[FailedFile], path: &Path) -> Result<Opt
     let mut w = csv::Writer::from_writer(file);
     w.write_record(["neuron_name", "url", "reason", "detail"])
         .map_err(csv_err)?;
-    for f in failed {
-        w.write_record([
-            for_table(&f.neuron_name).as_ref(),
-            for_table(&f.url).as_ref(),
-            f.kind.as_str(),
-            for_table(&f.detail).as_ref(),
-        ])
-        .map_err(csv_err)?;
+    for r in rows {
+        w.write_record(r).map_err(csv_err)?;
     }
     let file = w
         .into_inner()

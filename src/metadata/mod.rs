@@ -2,9 +2,12 @@
 //! lines, written as pages arrive.
 
 mod clean;
+mod references;
 mod writer;
 
 pub use clean::{clean_value, raw_value};
+pub(crate) use references::references;
+pub(crate) use writer::row_key;
 pub use writer::MetadataWriter;
 
 use crate::error::{Error, Result};

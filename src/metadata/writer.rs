@@ -216,3 +216,90 @@ fn new_key<'a>(neuron: &'a Neuron, columns: &[String]) -> Option<&'a String> {
     }
     keys().find(|k| !columns.contains(k))
 }
+
+/// The key of a row: its `neuron_id`, or its `neuron_name` when it has none.
+pub(crate) fn row_key(id: Option<&str>, name: Option<&str>) -> Option<String> {
+    match (id.map(str::trim).filter(|s| !s.is_empty()), name) {
+        (Some(id), _) => Some(format!("id:{id}")),
+        (None, Some(n)) if !n.is_empty() => Some(format!("name:{n}")),
+        _ => None,
+    }
+}
+
+impl MetadataWriter {
+    /// Before [`MetadataWriter::finish`]: copy into this table the rows of the table
+    /// already at its final name whose key (see [`row_key`]) is not in `written`, so that
+    /// a folder's table describes every neuron in it, whichever run brought it. Returns the
+    /// rows kept (not counted in [`MetadataWriter::rows`]). Columns the old table has and
+    /// this one lacks are not kept. The caller holds the folder lock.
+    pub(crate) fn keep_rows_of_final(
+        &mut self,
+        written: &std::collections::HashSet<String>,
+    ) -> Result<u64> {
+        let text = match std::fs::read(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(Error::io(&self.path, e)),
+        };
+        let path = self.path.clone();
+        let csv_err = |e: csv::Error| Error::Csv {
+            path: path.clone(),
+            source: e,
+        };
+        let mut kept = 0;
+        match self.out.as_mut() {
+            None => {}
+            Some(Sink::Lines(out)) => {
+                for line in text.split(|&b| b == b'\n') {
+                    let Ok(v) = serde_json::from_slice::<Value>(line) else {
+                        continue;
+                    };
+                    let id = v.get("neuron_id").map(raw_value);
+                    let name = v.get("neuron_name").and_then(|n| n.as_str());
+                    match row_key(id.as_deref(), name) {
+                        Some(k) if !written.contains(&k) => {
+                            out.write_all(line).map_err(|e| Error::io(&path, e))?;
+                            out.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
+                            kept += 1;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Some(Sink::Csv(out)) => {
+                let mut reader = csv::Reader::from_reader(text.as_slice());
+                let old_header = reader.headers().map_err(csv_err)?.clone();
+                let at = |name: &str| old_header.iter().position(|h| h == name);
+                let (id_col, name_col) = (at("neuron_id"), at("neuron_name"));
+                // Our columns, or the old table's when this run wrote no row.
+                let columns: Vec<String> = match &self.columns {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c: Vec<String> = old_header.iter().map(str::to_string).collect();
+                        out.write_record(&c).map_err(csv_err)?;
+                        self.columns = Some(c.clone());
+                        c
+                    }
+                };
+                let map: Vec<Option<usize>> = columns.iter().map(|c| at(c)).collect();
+                for row in reader.records() {
+                    let Ok(row) = row else { continue };
+                    let key = row_key(
+                        id_col.and_then(|i| row.get(i)),
+                        name_col.and_then(|i| row.get(i)),
+                    );
+                    if key.is_none_or(|k| written.contains(&k)) {
+                        continue;
+                    }
+                    for m in &map {
+                        out.write_field(m.and_then(|i| row.get(i)).unwrap_or(""))
+                            .map_err(csv_err)?;
+                    }
+                    out.write_record(None::<&[u8]>).map_err(csv_err)?;
+                    kept += 1;
+                }
+            }
+        }
+        Ok(kept)
+    }
+}

@@ -100,6 +100,22 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The folder's own records of what it holds, at the top of an output folder after every
+/// download: the manifest, the checksums for `sha256sum -c`, and the folder lock.
+pub const FOLDER_RECORDS: [&str; 3] = ["manifest.jsonl", "SHA256SUMS", ".neuromorpho.lock"];
+
+/// [`files_under`] without the [`FOLDER_RECORDS`] at the top of `dir`.
+pub fn files_but_records(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| {
+            !(p.parent() == Some(dir)
+                && p.file_name()
+                    .is_some_and(|n| FOLDER_RECORDS.iter().any(|r| n == *r)))
+        })
+        .collect()
+}
+
 /// Whether `path` is a temporary download file. The library streams each file (and the
 /// metadata table) into a hidden `.<name>.part` beside its target; any name ending in `.part`
 /// counts, so that no leftover escapes a check.

@@ -1,0 +1,100 @@
+//! Recording what a download committed in the folder's manifest, as it goes: entries are
+//! appended in small batches under the folder lock, and the manifest is compacted (with
+//! `SHA256SUMS` rewritten) at the end.
+
+use std::time::{Duration, Instant};
+
+use crate::cancel::CancelToken;
+use crate::error::Result;
+use crate::lock::FolderLock;
+use crate::manifest::{append, compact, manifest_path, ManifestEntry};
+use crate::progress::Progress;
+
+use super::fetch::Outcome;
+use super::DownloadOptions;
+
+/// Entries waiting to be appended, at most this many ...
+const BATCH: usize = 256;
+/// ... or for this long.
+const BATCH_TIME: Duration = Duration::from_secs(2);
+
+pub(crate) struct Recorder<'a> {
+    options: &'a DownloadOptions,
+    pending: Vec<ManifestEntry>,
+    since: Instant,
+    appended: u64,
+}
+
+impl<'a> Recorder<'a> {
+    pub(crate) fn new(options: &'a DownloadOptions) -> Recorder<'a> {
+        Recorder {
+            options,
+            pending: Vec::new(),
+            since: Instant::now(),
+            appended: 0,
+        }
+    }
+
+    /// Take note of one outcome; append a batch when it is due.
+    pub(crate) fn note(
+        &mut self,
+        outcome: &Outcome,
+        cancel: &CancelToken,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<()> {
+        if !self.options.manifest {
+            return Ok(());
+        }
+        let entry = match outcome {
+            Outcome::Downloaded { entry, .. } | Outcome::Unchanged { entry } => entry,
+            Outcome::Skipped {
+                record: Some(entry),
+            } => entry,
+            _ => return Ok(()),
+        };
+        if self.pending.is_empty() {
+            self.since = Instant::now();
+        }
+        self.pending.push(entry.clone());
+        if self.pending.len() >= BATCH || self.since.elapsed() >= BATCH_TIME {
+            self.flush(cancel, progress)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, cancel: &CancelToken, progress: &mut dyn FnMut(&Progress)) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let out = &self.options.out_dir;
+        let _lock = FolderLock::acquire(out, cancel, &mut |what| {
+            progress(&Progress::Waiting {
+                what: what.to_string(),
+            })
+        })?;
+        append(&manifest_path(out, &self.options.suffix), &self.pending)?;
+        self.appended += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Append what is left and compact the manifest. Runs even after a cancellation: what
+    /// was committed is recorded (the lock is held briefly by others, so this wait is short).
+    pub(crate) fn finish(mut self, progress: &mut dyn FnMut(&Progress)) -> Result<()> {
+        if !self.options.manifest {
+            return Ok(());
+        }
+        let never = CancelToken::new();
+        self.flush(&never, progress)?;
+        if self.appended == 0 {
+            return Ok(());
+        }
+        let out = &self.options.out_dir;
+        let _lock = FolderLock::acquire(out, &never, &mut |what| {
+            progress(&Progress::Waiting {
+                what: what.to_string(),
+            })
+        })?;
+        compact(out, &self.options.suffix, self.options.durable)
+    }
+}
