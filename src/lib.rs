@@ -186,6 +186,7 @@ mod metadata;
 // Whole jobs.
 mod doctor;
 mod job;
+mod verify;
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]
@@ -219,3 +220,4 @@ pub use swc::{
 };
 pub use text::{escape, redact};
 pub use time::{Civil, Timestamp};
+pub use verify::{verify, Problem, VerifyOptions, VerifyProblem, VerifyReport};

@@ -95,7 +95,8 @@ pub(crate) fn relative(out_dir: &Path, path: &Path) -> Option<String> {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Manifest {
-    entries: HashMap<String, ManifestEntry>,
+    /// path -> (entry, the suffix of the manifest it came from)
+    entries: HashMap<String, (ManifestEntry, String)>,
     /// Lines that could not be read (a line torn by a kill), skipped.
     pub damaged_lines: u64,
     /// The manifest files read.
@@ -124,12 +125,13 @@ impl Manifest {
         names.sort();
         for path in names {
             let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let suffix = suffix_of(&path);
             for line in text.split(|&b| b == b'\n') {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
                 match serde_json::from_slice::<ManifestEntry>(line) {
-                    Ok(e) => m.insert(e),
+                    Ok(e) => m.insert(e, &suffix),
                     Err(_) => m.damaged_lines += 1,
                 }
             }
@@ -138,23 +140,28 @@ impl Manifest {
         Ok(m)
     }
 
-    fn insert(&mut self, e: ManifestEntry) {
+    fn insert(&mut self, e: ManifestEntry, suffix: &str) {
         match self.entries.get(&e.path) {
-            Some(old) if old.fetched_at > e.fetched_at => {}
+            Some((old, _)) if old.fetched_at > e.fetched_at => {}
             _ => {
-                self.entries.insert(e.path.clone(), e);
+                self.entries.insert(e.path.clone(), (e, suffix.to_string()));
             }
         }
     }
 
     /// The entry of a path relative to the output folder.
     pub fn get(&self, path: &str) -> Option<&ManifestEntry> {
-        self.entries.get(path)
+        self.entries.get(path).map(|(e, _)| e)
+    }
+
+    /// The suffix of the manifest that recorded `path` (`""` or `.shard-2-of-10`).
+    pub(crate) fn suffix_of(&self, path: &str) -> Option<&str> {
+        self.entries.get(path).map(|(_, s)| s.as_str())
     }
 
     /// Every entry, sorted by path.
     pub fn entries(&self) -> Vec<&ManifestEntry> {
-        let mut v: Vec<&ManifestEntry> = self.entries.values().collect();
+        let mut v: Vec<&ManifestEntry> = self.entries.values().map(|(e, _)| e).collect();
         v.sort_by(|a, b| a.path.cmp(&b.path));
         v
     }
@@ -168,6 +175,18 @@ impl Manifest {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// The suffix of a manifest file: `manifest.shard-2-of-10.jsonl` -> `.shard-2-of-10`.
+fn suffix_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy())
+        .and_then(|n| {
+            n.strip_prefix(MANIFEST)
+                .and_then(|r| r.strip_suffix(".jsonl"))
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
 }
 
 /// `manifest<suffix>.jsonl` of `out_dir`.
@@ -224,7 +243,7 @@ pub(crate) fn compact(out_dir: &Path, suffix: &str, durable: bool) -> Result<()>
     let mut own = Manifest::default();
     for line in text.split(|&b| b == b'\n') {
         if let Ok(e) = serde_json::from_slice::<ManifestEntry>(line) {
-            own.insert(e);
+            own.insert(e, suffix);
         }
     }
     let mut out = String::with_capacity(text.len());

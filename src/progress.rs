@@ -35,6 +35,17 @@ pub enum Progress {
         /// Failures so far.
         failed: u64,
     },
+    /// `verify` checked a file.
+    Verified {
+        /// Files checked.
+        done: u64,
+        /// Files in all.
+        files: u64,
+        /// Bytes hashed so far.
+        bytes: u64,
+        /// Problems so far.
+        problems: u64,
+    },
     /// The job waits for another run working in the same folder (its lock), at most a few
     /// seconds at a time.
     Waiting {

@@ -84,6 +84,8 @@ pub enum Source {
     },
     /// The `neuron_name` column of an earlier metadata file.
     MetadataFile(PathBuf),
+    /// The query an earlier search saved in the output folder (`--update` without a query).
+    Saved,
 }
 
 /// A `download`, `metadata` or `get` run.
@@ -99,6 +101,8 @@ pub struct JobConfig {
     pub morphometry: bool,
     pub download: bool,
     pub log_file: bool,
+    pub update: bool,
+    pub check_hash: bool,
 }
 
 /// What to do.
@@ -116,6 +120,12 @@ pub enum Command {
     },
     Job(Box<JobConfig>),
     Doctor,
+    Verify {
+        out_dir: PathBuf,
+        repair: bool,
+        hash: bool,
+        threads: Option<usize>,
+    },
 }
 
 /// Everything the run needs.
@@ -129,7 +139,7 @@ pub struct Config {
 type Args = pico_args::Arguments;
 
 const COMMANDS: &[&str] = &[
-    "fields", "preview", "metadata", "download", "get", "doctor", "help",
+    "fields", "preview", "metadata", "download", "get", "verify", "doctor", "help",
 ];
 
 /// Parse the command line (without the program name).
@@ -202,9 +212,26 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
         Some("download") => Command::Job(Box::new(parse_job(&mut a, JobKind::Download)?)),
         Some("get") => Command::Job(Box::new(parse_job(&mut a, JobKind::Get)?)),
         Some("doctor") => Command::Doctor,
+        Some("verify") => {
+            let repair = a.contains("--repair");
+            let hash = !a.contains("--no-hash");
+            let threads = number_option(&mut a, &["-j", "--threads"], 1..=64, "a whole number")?;
+            let out_dir = match path_option(&mut a, &["-o", "--output", "--output-dir"])? {
+                Some(p) => p,
+                None => free(&mut a)?
+                    .map(PathBuf::from)
+                    .ok_or_else(|| usage("verify needs a folder: neuromorpho verify OUT"))?,
+            };
+            Command::Verify {
+                out_dir,
+                repair,
+                hash,
+                threads,
+            }
+        }
         Some(other) => {
             return Err(usage(format!(
-                "unknown command '{}' (commands: fields, preview, metadata, download, get, doctor)",
+                "unknown command '{}' (commands: fields, preview, metadata, download, get, verify, doctor)",
                 neuromorpho::escape(other)
             )))
         }
@@ -571,6 +598,8 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
             .map_err(|e: neuromorpho::Error| usage(format!("--metadata-format: {e}")))?,
     };
     let morphometry = a.contains("--morphometry");
+    let update = kind != JobKind::Metadata && a.contains("--update");
+    let check_hash = kind != JobKind::Metadata && a.contains("--check-hash");
     let shard = match text_option(a, &["--shard"])? {
         None => None,
         Some((_, s)) => Some(
@@ -632,6 +661,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
                 }
                 Source::MetadataFile(path)
             }
+            None if update && !query_given(a) => Source::Saved,
             None => Source::Query(parse_query(a)?),
         },
     };
@@ -652,6 +682,18 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         morphometry,
         download: kind != JobKind::Metadata,
         log_file,
+        update,
+        check_hash,
+    })
+}
+
+/// Whether the command line still holds a query (a file, `-f`, `--sort` or `--all`),
+/// without taking it.
+fn query_given(a: &Args) -> bool {
+    let rest: Vec<OsString> = a.clone().finish();
+    rest.iter().any(|r| {
+        let r = r.to_string_lossy();
+        !r.starts_with('-') || ["-f", "--filter", "--sort", "--all"].contains(&r.as_ref())
     })
 }
 

@@ -14,6 +14,7 @@ COMMANDS:
     metadata QUERY      Search and write only the metadata table
     download QUERY      Search, write the metadata table, download every SWC file
     get NAME...         Download neurons by name
+    verify OUT          Check a folder against its manifest (sizes, SHA-256); --repair
     doctor              Check the connection step by step (DNS, TCP, TLS, HTTP, API, files)
     help [COMMAND]      Help on a command
 
@@ -124,6 +125,14 @@ OPTIONS:
                                 failed/CITATIONS/log files are per shard too)
     --from-csv FILE             Download the neurons of an earlier metadata file
                                 instead of a query (1 look-up request per 500 names)
+    --update                    Bring the folder to the server's current release: new
+                                neurons are fetched, every file held is revalidated
+                                with one conditional request (changed ones replaced,
+                                the old copy kept in DIR/previous/DATE/), neurons no
+                                longer matched are listed, never deleted. Without a
+                                QUERY, the query saved in DIR is used.
+    --check-hash                Skip a file in place only if its SHA-256 matches its
+                                manifest entry (the size is always compared)
     --no-log                    No log file
     -v, --verbose / -q, --quiet
 
@@ -146,6 +155,23 @@ EXAMPLE:
     neuromorpho get cnic_001 C031097B-I4 -o two --what cng,original
 ";
 
+pub const VERIFY: &str = "neuromorpho verify OUT [--repair] [--no-hash] [-j N]
+
+Check every file OUT/manifest.jsonl lists (present, size, SHA-256) and list the files of
+OUT/downloads, OUT/original and OUT/logs that no entry names. Offline. Prints each problem
+on stdout (PATH: what is wrong) and a summary on stderr. Exit 0 when everything holds,
+3 when not. `sha256sum -c SHA256SUMS` in OUT checks the same files without neuromorpho.
+
+OPTIONS:
+    --repair      Fetch again (atomically) every file missing, cut or changed, and check
+                  once more; exit 0 when everything holds then
+    --no-hash     Compare sizes only (fast)
+    -j, --threads N  Files hashed at once (default: CPUs, at most 8)
+
+EXAMPLE:
+    neuromorpho verify neurons && neuromorpho verify neurons --repair
+";
+
 pub const DOCTOR: &str = "neuromorpho doctor [--base-url URL]
 
 Check, one line each: DNS, TCP connect, TLS handshake (and which certificate problem),
@@ -162,6 +188,7 @@ pub fn for_command(name: &str) -> Option<&'static str> {
         "download" => DOWNLOAD,
         "get" => GET,
         "doctor" => DOCTOR,
+        "verify" => VERIFY,
         _ => return None,
     })
 }

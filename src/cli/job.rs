@@ -98,6 +98,16 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
 
 fn read_input(job: &JobConfig) -> Result<Input, String> {
     Ok(match &job.source {
+        Source::Saved => match neuromorpho::saved_query(&job.out_dir, job.shard) {
+            Ok(Some(q)) => Input::Query(q),
+            Ok(None) => {
+                return Err(format!(
+                    "no query given, and {} has none saved (neuromorpho-run.json): give the query",
+                    job.out_dir.display()
+                ))
+            }
+            Err(e) => return Err(e.to_string()),
+        },
         Source::Query(spec) => Input::Query(spec.load()?),
         Source::Names { names, file } => Input::Names(read_names(names, file.as_deref())?),
         Source::MetadataFile(path) => {
@@ -148,6 +158,7 @@ fn start_logging(verbosity: Verbosity, job: &JobConfig) -> Result<(), String> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),
+        Source::Saved => "update".into(),
     };
     // Shards started in the same minute each get their own file.
     let part = job
@@ -193,6 +204,8 @@ fn job_options(job: &JobConfig) -> JobOptions {
     o.what = job.what.clone();
     o.shard = job.shard;
     o.citations = job.download;
+    o.update = job.update;
+    o.check_hash = job.check_hash;
     o
 }
 
@@ -276,7 +289,17 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
     if s.selected != s.matched {
         line.push_str(&format!(", this shard {}", s.selected));
     }
-    if job.download {
+    if job.download && job.update {
+        line.push_str(&format!(
+            ": new {}, changed {}, unchanged {}, gone {}, failed {}, {}",
+            s.downloaded - s.changed,
+            s.changed,
+            s.unchanged,
+            s.gone.len(),
+            s.failed.len(),
+            human_bytes(s.bytes)
+        ));
+    } else if job.download {
         line.push_str(&format!(
             ", downloaded {}, skipped {}, failed {}, {}",
             s.downloaded,
@@ -292,6 +315,24 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
     view.say(&line);
     if let Some(p) = &s.metadata_path {
         view.say(&format!("metadata: {}", p.display()));
+    }
+    if !s.gone.is_empty() {
+        let shown: Vec<String> = s
+            .gone
+            .iter()
+            .take(SHOWN_FAILURES)
+            .map(|g| neuromorpho::escape(g).into_owned())
+            .collect();
+        let more = s.gone.len().saturating_sub(SHOWN_FAILURES);
+        view.say(&format!(
+            "no longer matched by the query (kept, not deleted): {}{}",
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
     }
     if s.failed.is_empty() {
         return exit::OK;

@@ -8,6 +8,7 @@ mod logging;
 mod output;
 mod progress;
 mod sys;
+mod verify;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -128,6 +129,12 @@ fn run(config: &Config) -> Result<u8, Failure> {
             Ok(exit::OK)
         }
         Command::Job(job) => job::run(config, job),
+        Command::Verify {
+            out_dir,
+            repair,
+            hash,
+            threads,
+        } => verify::run(config, out_dir, *repair, *hash, *threads),
         Command::Doctor => {
             logging::init(config.verbosity, None);
             let client = build_client(&config.net)?;

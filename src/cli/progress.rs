@@ -111,6 +111,26 @@ impl ProgressView {
                     done == files,
                 )
             }
+            Progress::Verified {
+                done,
+                files,
+                bytes,
+                problems,
+            } => {
+                let problems = if *problems > 0 {
+                    format!("  {problems} problems")
+                } else {
+                    String::new()
+                };
+                (
+                    format!(
+                        "verified {done}/{files}  {}{}{problems}",
+                        human_bytes(*bytes),
+                        self.rate_eta(*done, *files)
+                    ),
+                    done == files,
+                )
+            }
             Progress::Waiting { what } => {
                 self.say(&format!("waiting for {what}"));
                 return;

@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::client::{Client, Order};
 use crate::error::Result;
 use crate::files::FileKind;
+use crate::manifest::ManifestEntry;
 use crate::metadata::clean_value;
 use crate::model::Neuron;
 use crate::progress::Progress;
@@ -45,6 +46,20 @@ pub struct DownloadItem {
 }
 
 impl DownloadItem {
+    /// What a manifest entry says of its neuron (the file's name stands in for
+    /// `original_format`, whose extension is all a download needs of it).
+    fn from_entry(e: &ManifestEntry) -> DownloadItem {
+        DownloadItem {
+            neuron_id: e.neuron_id,
+            neuron_name: e.neuron_name.clone(),
+            archive: String::new(),
+            original_format: Some(e.path.rsplit('/').next().unwrap_or("").to_string()),
+            group_values: Vec::new(),
+            reference_pmid: Vec::new(),
+            reference_doi: Vec::new(),
+        }
+    }
+
     /// Take what is needed from a record. A group value is the field's string, or for a list
     /// its cleaned CSV form (`neocortex, prefrontal, 3`); missing or empty -> `unknown`.
     pub fn from_neuron<S: AsRef<str>>(n: &Neuron, group_by: &[S]) -> DownloadItem {
@@ -131,6 +146,39 @@ impl Client {
         mut progress: impl FnMut(&Progress),
     ) -> Result<DownloadReport> {
         let jobs = plan::plan(self.base_url(), items, options)?;
+        self.run_jobs(&jobs, options, &mut progress)
+    }
+
+    /// Fetch the files of recorded entries again (from their URLs, to their paths), and
+    /// record them: what `verify --repair` does.
+    pub(crate) fn refetch(
+        &self,
+        entries: &[ManifestEntry],
+        options: &DownloadOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<DownloadReport> {
+        let items: Vec<DownloadItem> = entries.iter().map(DownloadItem::from_entry).collect();
+        let jobs: Vec<plan::Job<'_>> = entries
+            .iter()
+            .zip(&items)
+            .map(|(e, item)| plan::Job {
+                item,
+                kind: e.kind,
+                url: Some(e.url.clone()),
+                path: e.full_path(&options.out_dir),
+                rel: e.path.clone(),
+                entry: None,
+            })
+            .collect();
+        self.run_jobs(&jobs, options, progress)
+    }
+
+    fn run_jobs(
+        &self,
+        jobs: &[plan::Job<'_>],
+        options: &DownloadOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<DownloadReport> {
         let files = jobs.len() as u64;
         progress(&Progress::DownloadStarted { files });
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(jobs.len());
@@ -169,7 +217,7 @@ impl Client {
         let recorded = recorder.finish(&mut |p| progress(p));
         run?;
         recorded?;
-        Ok(DownloadReport::from_outcomes(&jobs, outcomes))
+        Ok(DownloadReport::from_outcomes(jobs, outcomes))
     }
 
     /// Download the standardized SWC files of some records (see [`Client::download`]).

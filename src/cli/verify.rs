@@ -1,0 +1,109 @@
+//! `neuromorpho verify OUT [--repair]`: check a folder against its manifest, print each
+//! problem (a path and what is wrong) on stdout and a summary on stderr; with `--repair`,
+//! fetch again what failed and check once more.
+
+use std::path::Path;
+
+use neuromorpho::{verify, Problem, VerifyOptions, VerifyReport};
+
+use super::args::Config;
+use super::logging;
+use super::output::{self, human_bytes, plural};
+use super::progress::ProgressView;
+use super::{build_client, exit, explain, Failure};
+
+pub fn run(
+    config: &Config,
+    out_dir: &Path,
+    repair: bool,
+    hash: bool,
+    threads: Option<usize>,
+) -> Result<u8, Failure> {
+    logging::init(config.verbosity, None);
+    let mut options = VerifyOptions::default();
+    options.hash = hash;
+    if let Some(t) = threads {
+        options.threads = t;
+    }
+    let mut view = ProgressView::new(config.verbosity);
+    let report = verify(out_dir, &options, |p| view.on(p)).map_err(|e| e.to_string())?;
+    print_problems(&report)?;
+    summary(&view, &report, "verified");
+    if report.is_ok() || !repair {
+        return Ok(if report.is_ok() {
+            exit::OK
+        } else {
+            exit::PARTIAL
+        });
+    }
+    let fixable = report.problems.iter().filter(|p| p.entry.is_some()).count() as u64;
+    if fixable == 0 {
+        view.say("nothing to repair: the problems are files the manifest does not list");
+        return Ok(exit::PARTIAL);
+    }
+    let client = build_client(&config.net)?;
+    let repaired = client
+        .repair(out_dir, &report, |p| view.on(p))
+        .map_err(|e| explain::error(&client, &config.net, e))?;
+    view.say(&format!(
+        "repaired {} of {} ({})",
+        repaired.downloaded,
+        plural(fixable, "file", "files"),
+        human_bytes(repaired.bytes)
+    ));
+    for f in &repaired.failed {
+        log::warn!(
+            "{}: {} [{}]",
+            neuromorpho::escape(&f.url),
+            neuromorpho::escape(&f.detail),
+            f.kind
+        );
+    }
+    // Once more, to be sure of what is there now.
+    let again = verify(out_dir, &options, |p| view.on(p)).map_err(|e| e.to_string())?;
+    print_problems(&again)?;
+    summary(&view, &again, "verified again");
+    Ok(if again.is_ok() {
+        exit::OK
+    } else {
+        exit::PARTIAL
+    })
+}
+
+fn print_problems(report: &VerifyReport) -> Result<(), Failure> {
+    let mut text = String::new();
+    for p in &report.problems {
+        text.push_str(&format!(
+            "{}: {}\n",
+            neuromorpho::escape(&p.path),
+            neuromorpho::escape(&p.problem.to_string())
+        ));
+    }
+    output::print(&text)?;
+    Ok(())
+}
+
+fn summary(view: &ProgressView, r: &VerifyReport, what: &str) {
+    let count = |f: fn(&Problem) -> bool| r.problems.iter().filter(|p| f(&p.problem)).count();
+    let missing = count(|p| matches!(p, Problem::Missing));
+    let changed = count(|p| matches!(p, Problem::Size { .. } | Problem::Hash { .. }));
+    let unlisted = count(|p| matches!(p, Problem::Unlisted));
+    let speed = if r.seconds > 0.0 && r.bytes > 0 {
+        format!(", {}/s", human_bytes((r.bytes as f64 / r.seconds) as u64))
+    } else {
+        String::new()
+    };
+    let line = format!(
+        "{what} {} ({} hashed in {:.1} s{speed}): {} ok, {missing} missing, {changed} damaged, {unlisted} unlisted",
+        plural(r.entries, "file", "files"),
+        human_bytes(r.bytes),
+        r.seconds,
+        r.ok
+    );
+    if r.is_ok() {
+        view.say(&line);
+    } else {
+        // Problems are shown even with -q.
+        output::say(&line);
+    }
+}

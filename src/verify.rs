@@ -1,0 +1,307 @@
+//! Checking a folder against its manifest, offline: every entry present with its size and
+//! SHA-256, and no file in the data folders that no entry names; and repairing what failed.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use crate::atomic_file::is_temp_name;
+use crate::client::Client;
+use crate::download::{DownloadOptions, DownloadReport};
+use crate::error::{Error, Result};
+use crate::files::FileKind;
+use crate::manifest::{hash_file, relative, Manifest, ManifestEntry};
+use crate::progress::Progress;
+
+/// How to verify.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifyOptions {
+    /// Compare SHA-256 hashes (reading every byte), not only sizes. Default true.
+    pub hash: bool,
+    /// Files hashed at once. Default: the number of CPUs, at most 8.
+    pub threads: usize,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> VerifyOptions {
+        VerifyOptions {
+            hash: true,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get().min(8))
+                .unwrap_or(2),
+        }
+    }
+}
+
+/// What is wrong with one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// The manifest lists it; it is not there.
+    Missing,
+    /// Not the size the manifest lists.
+    Size {
+        /// What the manifest says.
+        expected: u64,
+        /// What is there.
+        found: u64,
+    },
+    /// Not the SHA-256 the manifest lists.
+    Hash {
+        /// What the manifest says.
+        expected: String,
+        /// What is there.
+        found: String,
+    },
+    /// A file in a data folder that no entry names.
+    Unlisted,
+    /// It could not be read.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Missing => f.write_str("missing"),
+            Problem::Size { expected, found } => {
+                write!(f, "size {found} bytes, the manifest says {expected}")
+            }
+            Problem::Hash { expected, found } => {
+                write!(f, "SHA-256 {found}, the manifest says {expected}")
+            }
+            Problem::Unlisted => f.write_str("not in the manifest"),
+            Problem::Unreadable(e) => write!(f, "unreadable: {e}"),
+        }
+    }
+}
+
+/// One problem: a path (relative to the folder) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyProblem {
+    /// The path relative to the output folder.
+    pub path: String,
+    /// What is wrong.
+    pub problem: Problem,
+    /// The file's entry (none for an unlisted file).
+    pub entry: Option<ManifestEntry>,
+}
+
+/// The outcome of [`verify`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct VerifyReport {
+    /// Entries checked.
+    pub entries: u64,
+    /// Entries whose file holds.
+    pub ok: u64,
+    /// Everything wrong, in path order.
+    pub problems: Vec<VerifyProblem>,
+    /// Bytes read to hash.
+    pub bytes: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// The manifests read.
+    pub manifests: Vec<PathBuf>,
+    /// Manifest lines that could not be read (a killed run's last line).
+    pub damaged_lines: u64,
+}
+
+impl VerifyReport {
+    /// Whether every entry holds and nothing is unlisted.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Check every manifest entry of `out_dir` (present, size, and with `options.hash` the
+/// SHA-256) and list the files of its data folders that no entry names. Works offline;
+/// hashes `options.threads` files at once. `progress` gets [`Progress::Verified`] on this
+/// thread. An `Err` only when there is no manifest to check (or it cannot be read).
+///
+/// ```no_run
+/// let report = neuromorpho::verify("neurons".as_ref(), &Default::default(), |_| {})?;
+/// for p in &report.problems {
+///     println!("{}: {}", p.path, p.problem);
+/// }
+/// # Ok::<(), neuromorpho::Error>(())
+/// ```
+pub fn verify(
+    out_dir: &Path,
+    options: &VerifyOptions,
+    mut progress: impl FnMut(&Progress),
+) -> Result<VerifyReport> {
+    let started = Instant::now();
+    let manifest = Manifest::load(out_dir)?;
+    if manifest.files.is_empty() {
+        return Err(Error::input(
+            out_dir.display().to_string(),
+            "no manifest.jsonl here: nothing to verify (a folder written by another tool? \
+             the same download command records it)",
+        ));
+    }
+    let entries: Vec<&ManifestEntry> = manifest.entries();
+    let mut report = VerifyReport {
+        entries: entries.len() as u64,
+        manifests: manifest.files.clone(),
+        damaged_lines: manifest.damaged_lines,
+        ..VerifyReport::default()
+    };
+    let files = entries.len() as u64;
+    let next = AtomicUsize::new(0);
+    let threads = options.threads.clamp(1, 64);
+    let (tx, rx) = mpsc::sync_channel::<(usize, Checked)>(threads * 4);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, entries) = (&next, &entries);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(e) = entries.get(i) else { return };
+                if tx.send((i, check_entry(out_dir, e, options.hash))).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(tx);
+        for (done, (i, checked)) in (1u64..).zip(rx) {
+            report.bytes += checked.bytes;
+            match checked.problem {
+                None => report.ok += 1,
+                Some(problem) => report.problems.push(VerifyProblem {
+                    path: entries.get(i).map(|e| e.path.clone()).unwrap_or_default(),
+                    problem,
+                    entry: entries.get(i).map(|e| (*e).clone()),
+                }),
+            }
+            progress(&Progress::Verified {
+                done,
+                files,
+                bytes: report.bytes,
+                problems: report.problems.len() as u64,
+            });
+        }
+    });
+    let listed: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+    for path in unlisted(out_dir, &listed) {
+        report.problems.push(VerifyProblem {
+            path,
+            problem: Problem::Unlisted,
+            entry: None,
+        });
+    }
+    report.problems.sort_by(|a, b| a.path.cmp(&b.path));
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+struct Checked {
+    bytes: u64,
+    problem: Option<Problem>,
+}
+
+fn check_entry(out_dir: &Path, e: &ManifestEntry, hash: bool) -> Checked {
+    let path = e.full_path(out_dir);
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => m,
+        Ok(_) => return checked(0, Some(Problem::Unreadable("not a file".into()))),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return checked(0, Some(Problem::Missing))
+        }
+        Err(err) => return checked(0, Some(Problem::Unreadable(err.to_string()))),
+    };
+    if meta.len() != e.bytes {
+        return checked(
+            0,
+            Some(Problem::Size {
+                expected: e.bytes,
+                found: meta.len(),
+            }),
+        );
+    }
+    if !hash {
+        return checked(0, None);
+    }
+    match hash_file(&path) {
+        Ok((sha, n)) if sha == e.sha256 => checked(n, None),
+        Ok((sha, n)) => checked(
+            n,
+            Some(Problem::Hash {
+                expected: e.sha256.clone(),
+                found: sha,
+            }),
+        ),
+        Err(err) => checked(0, Some(Problem::Unreadable(err.to_string()))),
+    }
+}
+
+fn checked(bytes: u64, problem: Option<Problem>) -> Checked {
+    Checked { bytes, problem }
+}
+
+/// Files of the data folders (`downloads/`, `original/`, `logs/`) that no entry names;
+/// temporary files of runs under way are not counted.
+fn unlisted(out_dir: &Path, listed: &HashSet<&str>) -> Vec<String> {
+    let mut folders: Vec<&str> = FileKind::ALL.iter().map(|k| k.folder()).collect();
+    folders.dedup();
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = folders.iter().map(|f| out_dir.join(f)).collect();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(kind) = e.file_type() else { continue };
+            let path = e.path();
+            if kind.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if is_temp_name(&e.file_name().to_string_lossy()) {
+                continue;
+            }
+            if let Some(rel) = relative(out_dir, &path) {
+                if !listed.contains(rel.as_str()) {
+                    out.push(rel);
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Client {
+    /// Fetch again, atomically, every file that [`verify`] found missing, cut or changed,
+    /// from the URL its entry records, and record it. Unlisted files are left alone.
+    pub fn repair(
+        &self,
+        out_dir: &Path,
+        report: &VerifyReport,
+        mut progress: impl FnMut(&Progress),
+    ) -> Result<DownloadReport> {
+        let manifest = Manifest::load(out_dir)?;
+        let mut by_manifest: std::collections::BTreeMap<String, Vec<ManifestEntry>> =
+            Default::default();
+        for p in &report.problems {
+            if let Some(e) = &p.entry {
+                let suffix = manifest.suffix_of(&e.path).unwrap_or("").to_string();
+                by_manifest.entry(suffix).or_default().push(e.clone());
+            }
+        }
+        let mut total = DownloadReport::default();
+        for (suffix, entries) in by_manifest {
+            let mut options = DownloadOptions::new(out_dir);
+            options.skip_existing = false;
+            options.suffix = suffix;
+            let r = self.refetch(&entries, &options, &mut progress)?;
+            total.downloaded += r.downloaded;
+            total.bytes += r.bytes;
+            total.failed.extend(r.failed);
+            total.files.extend(r.files);
+        }
+        Ok(total)
+    }
+}
