@@ -173,6 +173,7 @@ mod swc;
 mod client;
 
 // What is asked of the server.
+mod fetch;
 mod lookup;
 mod search;
 
