@@ -657,3 +657,40 @@ fn help_names_the_command_its_formats_and_exit_codes() {
     let o = Cli::new().args(["help", "check"]).run();
     assert!(o.out.starts_with("neuromorpho check"), "{}", o.out);
 }
+
+#[test]
+fn check_a_real_download_gives_neuroms_numbers_for_every_file() {
+    let server = FakeServer::start(Catalog::generate(30));
+    let out = TempDir::new();
+    let o = cli(&server)
+        .args(["download", "--all", "--no-log", "-o"])
+        .arg(out.path())
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    let downloads = out.path().join("downloads");
+    let o = Cli::new()
+        .args(["check", "--format", "jsonl"])
+        .arg(&downloads)
+        .run();
+    assert_eq!(o.code, 0, "no file has an error: {}", o.err);
+    let lines = jsonl(&o.out);
+    assert_eq!(lines.len(), 30);
+    let record = neurom();
+    for v in &lines {
+        assert_well_formed(v);
+        let file = PathBuf::from(v["file"].as_str().unwrap());
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let row = server.catalog().index_of_name(&name).unwrap();
+        let fixture = server.catalog().swc_fixture_name(row).unwrap();
+        let rec = &record["files"][fixture];
+        if rec["neurom_loaded"] == false {
+            assert!(v["issues"].to_string().contains("soma-bifurcation"), "{v}");
+            continue;
+        }
+        assert_eq!(v["stems"], rec["number_of_neurites"], "{name} ({fixture})");
+        assert_eq!(v["bifurcations"], rec["number_of_bifurcations"], "{name}");
+        assert_eq!(v["tips"], rec["number_of_leaves"], "{name}");
+        let ours = v["total_length"].as_f64().unwrap();
+        assert!(close(ours, rec["total_length"].as_f64().unwrap()), "{name}");
+    }
+}
