@@ -160,7 +160,8 @@ download. On failure it names the step and the option that may help.
 
 pub const CHECK: &str = "neuromorpho check PATH... [--format table|jsonl] [-c N]
 
-Check SWC files: read, validate and measure each one, as NeuroM would, without the network.
+Check SWC files, without the network: read and validate each one, and measure it with
+NeuroM's definitions (stems = neurites, bifurcations, tips = leaves, total length).
 PATH is a file (checked whatever its name), a folder (every .swc file under it, at any
 depth, in name order; hidden files and links to folders are skipped), or - for stdin.
 Files are read in parallel; each report is printed as soon as it is its turn, and memory
