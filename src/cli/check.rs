@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn rows_stay_aligned_and_names_are_escaped() {
-        let good = neuromorpho::check_bytes(b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n");
+        let good = neuromorpho::check_bytes(b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n3 3 0 9 0 1 2\n");
         let bad = neuromorpho::check_bytes(b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 7\n");
         let header = header_line();
         let mut text = String::new();
@@ -169,10 +169,10 @@ mod tests {
         let file_column = header.find("file").unwrap();
         assert_eq!(lines[0].find("a.swc"), Some(file_column), "{header}{text}");
         assert_eq!(lines[1].find("x\\x1b[2K.swc"), Some(file_column), "{text}");
-        assert!(lines[0].contains(" 5.00 "), "{text}");
+        assert!(lines[0].contains(" 4.00 "), "{text}");
         assert!(!text.contains('\u{1b}'));
         assert!(
-            lines[2].starts_with("    line 3: ") && lines[2].contains("missing-parent"),
+            lines[2].starts_with("    line 2: ") && lines[2].contains("missing-parent"),
             "{text}"
         );
     }
