@@ -6,7 +6,6 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::client::{Client, Req, ALTERNATE_BASE_URL};
-use crate::download::check_body;
 use crate::error::{Error, FailureKind};
 use crate::model::NeuronPage;
 use crate::text::shown;
@@ -255,7 +254,7 @@ impl Client {
             return;
         };
         let got = self.request(&Req::file(&url), |answer| {
-            check_body(answer, &mut std::io::sink(), true)
+            answer.copy_checked(&mut std::io::sink(), true)
         });
         match got {
             Ok(bytes) => steps.push(Check::pass(

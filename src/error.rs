@@ -210,14 +210,34 @@ pub enum Error {
         /// The underlying error.
         source: csv::Error,
     },
+    /// A file fetched into memory is not readable SWC (it passed the download's checks, but
+    /// the reader refused a line). `Display` names the URL and the line.
+    Swc {
+        /// The URL of the file (credentials hidden).
+        url: String,
+        /// What is wrong, and on which line.
+        source: crate::swc::ParseError,
+    },
+    /// A neuron record lacks what a file's URL is built from (its name or archive, or for an
+    /// original its `original_format`): nothing was requested.
+    InvalidRecord {
+        /// The record's `neuron_id`, when it has one.
+        neuron_id: Option<u64>,
+        /// What is missing, naming the record.
+        message: String,
+    },
 }
 
 impl Error {
-    /// The failure class of a request error (or `io` for a file error), if this is one.
+    /// The failure class of a request error (or `io` for a file error, `not-swc` for a
+    /// fetched file the SWC reader refuses, `invalid-record` for a record without a file
+    /// URL), if this is one.
     pub fn kind(&self) -> Option<FailureKind> {
         match self {
             Error::Request { kind, .. } => Some(*kind),
             Error::Io { .. } => Some(FailureKind::Io),
+            Error::Swc { .. } => Some(FailureKind::NotSwc),
+            Error::InvalidRecord { .. } => Some(FailureKind::InvalidRecord),
             _ => None,
         }
     }
@@ -317,6 +337,14 @@ impl fmt::Display for Error {
             Error::Csv { path, source } => {
                 write!(f, "{}: {source}", escape(&path.display().to_string()))
             }
+            Error::Swc { url, source } => write!(
+                f,
+                "{}: {} [{}]",
+                escape(url),
+                escape(&source.to_string()),
+                source.code
+            ),
+            Error::InvalidRecord { message, .. } => f.write_str(&escape(message)),
         }
     }
 }
@@ -326,6 +354,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::Csv { source, .. } => Some(source),
+            Error::Swc { source, .. } => Some(source),
             Error::Request {
                 cause: Some(cause), ..
             } => Some(cause.as_ref()),

@@ -175,6 +175,7 @@ mod swc;
 mod client;
 
 // What is asked of the server.
+mod fetch;
 mod lookup;
 mod search;
 

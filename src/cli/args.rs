@@ -36,6 +36,8 @@ pub struct NetConfig {
     pub retries: u32,
     pub rate: f64,
     pub concurrency: usize,
+    /// `-c` was given (`check` takes it as its number of threads).
+    pub concurrency_given: bool,
     pub insecure: bool,
     pub ca_files: Vec<PathBuf>,
     pub proxy: ProxyMode,
@@ -105,6 +107,15 @@ pub struct JobConfig {
     pub check_hash: bool,
 }
 
+/// How `check` writes its reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckFormat {
+    /// Aligned columns, each issue on its own line under its file.
+    Table,
+    /// One JSON object per file and line.
+    Jsonl,
+}
+
 /// What to do.
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -126,6 +137,12 @@ pub enum Command {
         hash: bool,
         threads: Option<usize>,
     },
+    /// `check PATH...`: `threads` is `-c` when given (else the library's default).
+    Check {
+        paths: Vec<PathBuf>,
+        format: CheckFormat,
+        threads: Option<usize>,
+    },
 }
 
 /// Everything the run needs.
@@ -139,7 +156,7 @@ pub struct Config {
 type Args = pico_args::Arguments;
 
 const COMMANDS: &[&str] = &[
-    "fields", "preview", "metadata", "download", "get", "verify", "doctor", "help",
+    "fields", "preview", "metadata", "download", "get", "verify", "doctor", "check", "help",
 ];
 
 /// Parse the command line (without the program name).
@@ -229,9 +246,10 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
                 threads,
             }
         }
+        Some("check") => parse_check(&mut a, &net)?,
         Some(other) => {
             return Err(usage(format!(
-                "unknown command '{}' (commands: fields, preview, metadata, download, get, verify, doctor)",
+                "unknown command '{}' (commands: fields, preview, metadata, download, get, verify, check, doctor)",
                 neuromorpho::escape(other)
             )))
         }
@@ -276,6 +294,21 @@ fn free(a: &mut Args) -> Result<Option<String>, UsageError> {
             .map(Some)
             .map_err(|s| usage(format!("'{}' is not valid UTF-8", shown(&s)))),
         None => Ok(None),
+    }
+}
+
+/// A free argument taken as a path (any bytes); one that looks like an option, other than
+/// `-` (stdin), is an unknown option.
+fn free_path(a: &mut Args) -> Result<Option<PathBuf>, UsageError> {
+    let v: Option<OsString> = a
+        .opt_free_from_os_str(|s| Ok::<_, String>(s.to_owned()))
+        .map_err(|e| usage(e.to_string()))?;
+    match v {
+        Some(s) if s.to_string_lossy().starts_with('-') && s != "-" => Err(usage(format!(
+            "unknown option '{}' (see --help)",
+            shown(&s)
+        ))),
+        other => Ok(other.map(PathBuf::from)),
     }
 }
 
@@ -374,6 +407,7 @@ fn default_net() -> NetConfig {
         retries: ClientBuilder::DEFAULT_RETRIES,
         rate: ClientBuilder::DEFAULT_RATE,
         concurrency: ClientBuilder::DEFAULT_CONCURRENCY,
+        concurrency_given: false,
         insecure: false,
         ca_files: Vec::new(),
         proxy: ProxyMode::Env,
@@ -407,6 +441,7 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
         "a whole number",
     )? {
         net.concurrency = n;
+        net.concurrency_given = true;
     }
     net.insecure = a.contains("--insecure");
     while let Some(p) = path_option(a, &["--ca-file"])? {
@@ -579,6 +614,37 @@ fn parse_sort(s: &str, query: Query) -> Result<Query, UsageError> {
         )));
     }
     Ok(query.sort_by(field.trim(), ascending))
+}
+
+/// `check PATH... [--format table|jsonl]` (`-c N` was taken with the network options).
+fn parse_check(a: &mut Args, net: &NetConfig) -> Result<Command, UsageError> {
+    let format = match text_option(a, &["--format"])? {
+        None => CheckFormat::Table,
+        Some((_, f)) => match f.trim() {
+            "table" => CheckFormat::Table,
+            "jsonl" => CheckFormat::Jsonl,
+            other => {
+                return Err(usage(format!(
+                    "--format '{}': expected table or jsonl",
+                    neuromorpho::escape(other)
+                )))
+            }
+        },
+    };
+    let mut paths = Vec::new();
+    while let Some(p) = free_path(a)? {
+        paths.push(p);
+    }
+    if paths.is_empty() {
+        return Err(usage(
+            "no path given: check PATH... (SWC files, folders, or - for stdin)",
+        ));
+    }
+    Ok(Command::Check {
+        paths,
+        format,
+        threads: net.concurrency_given.then_some(net.concurrency),
+    })
 }
 
 #[derive(PartialEq)]
@@ -820,6 +886,46 @@ mod tests {
                 .unwrap()
                 .command,
             Command::Help(help::DOWNLOAD)
+        ));
+    }
+
+    #[test]
+    fn check_paths_format_and_threads() {
+        let c = parse(args("check a.swc dir - --format jsonl -c 3")).unwrap();
+        let Command::Check {
+            paths,
+            format,
+            threads,
+        } = c.command
+        else {
+            panic!("not check")
+        };
+        assert_eq!(paths, ["a.swc", "dir", "-"].map(PathBuf::from));
+        assert_eq!(format, CheckFormat::Jsonl);
+        assert_eq!(threads, Some(3));
+        let c = parse(args("check dir")).unwrap();
+        assert!(matches!(
+            c.command,
+            Command::Check {
+                format: CheckFormat::Table,
+                threads: None,
+                ..
+            }
+        ));
+        for bad in [
+            "check",
+            "check dir --format xml",
+            "check dir --format",
+            "check dir --bogus",
+            "check dir -c 0",
+        ] {
+            assert!(parse(args(bad)).is_err(), "{bad:?} should be a usage error");
+        }
+        let e = parse(args("check dir --format xml")).unwrap_err().0;
+        assert!(e.contains("--format 'xml'"), "{e}");
+        assert!(matches!(
+            parse(args("check dir --help")).unwrap().command,
+            Command::Help(help::CHECK)
         ));
     }
 

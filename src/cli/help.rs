@@ -16,6 +16,8 @@ COMMANDS:
     get NAME...         Download neurons by name
     verify OUT          Check a folder against its manifest (sizes, SHA-256); --repair
     doctor              Check the connection step by step (DNS, TCP, TLS, HTTP, API, files)
+    check PATH...       Check SWC files and folders: what a reader would trip on, and
+                        NeuroM's measures (no network)
     help [COMMAND]      Help on a command
 
 QUERY is a query file (JSON, or YAML), neuromorphopy's format:
@@ -44,9 +46,10 @@ GLOBAL OPTIONS:
 
 EXIT CODES:
     0  all done
-    1  error: bad query, server unreachable, nothing downloaded
+    1  error: bad query, server unreachable, nothing downloaded (check: nothing readable)
     2  usage error
-    3  finished, but some files failed (listed in OUT/failed.csv; the others are in place)
+    3  finished, but some files failed (listed in OUT/failed.csv; the others are in place);
+       check: some file has an error
 
 EXAMPLES:
     neuromorpho fields species
@@ -54,6 +57,8 @@ EXAMPLES:
     neuromorpho download query.yaml -o neurons -c 8 -g species,brain_region
     neuromorpho download -f species=mouse -f cell_type=pyramidal -o mouse_pyr
     neuromorpho get cnic_001 C031097B-I4 -o some
+    neuromorpho check neurons/downloads
+    neuromorpho check neurons/downloads --format jsonl > report.jsonl
 "
 );
 
@@ -179,6 +184,52 @@ HTTP, /api/health, that /api/neuron/partition/species is not empty, and one file
 download. On failure it names the step and the option that may help.
 ";
 
+pub const CHECK: &str = "neuromorpho check PATH... [--format table|jsonl] [-c N]
+
+Check SWC files, without the network: read and validate each one, and measure it with
+NeuroM's definitions (stems = neurites, bifurcations, tips = leaves, total length).
+PATH is a file (checked whatever its name), a folder (every .swc file under it, at any
+depth, in name order; hidden files and links to folders are skipped), or - for stdin.
+Files are read in parallel; each report is printed as soon as it is its turn, and memory
+does not grow with the number of files. A summary goes to stderr at the end.
+
+OUTPUT:
+    --format table   (default, also when stdout is not a terminal) one line per file:
+                     points, stems, bifurcations, tips, total_length (µm), errors,
+                     warnings, file (last, so that the columns stay aligned); then each
+                     issue on an indented line: 'line N: message [severity code]'.
+                     '-' where a value is unknown: the tree measures are given only for
+                     a file without error.
+    --format jsonl   One JSON object per file and line, with the fields file, points,
+                     roots, stems, bifurcations, tips, total_length (null when unknown)
+                     and issues (each with code, severity, line (null when it applies to
+                     no single line) and message).
+
+Errors make a file unusable as a tree (no tree measures): io, too-large, empty, html,
+too-few-fields, not-a-number, not-an-integer, non-finite, bad-id, duplicate-id,
+missing-parent, cycle, no-root. Warnings leave a usable tree, but some make MorphIO (and
+so NeuroM) refuse the file: soma-bifurcation, soma-child-of-neurite, unifurcation,
+several-roots (a second soma), unsupported-type (negative, or 20 and above). The table of
+every code, with what each breaks downstream, is in the library's docs of IssueCode.
+
+OPTIONS:
+    --format FORMAT      table (default) or jsonl
+    -c, --concurrency N  Threads reading files, 1..64 (default: the CPUs, at most 8)
+    --max-file-size S    Larger files are an error, not read (default 1G)
+
+EXIT CODES:
+    0  no file has an error (warnings allowed)
+    1  nothing could be read: every path missing or unreadable, or no .swc file found
+    2  usage error
+    3  some file has an error
+
+EXAMPLES:
+    neuromorpho check neurons/downloads
+    neuromorpho check cell.swc other.swc
+    neuromorpho check neurons/downloads --format jsonl | jq 'select(.issues != [])'
+    curl -s URL | neuromorpho check -
+";
+
 /// The help of a command, by name.
 pub fn for_command(name: &str) -> Option<&'static str> {
     Some(match name {
@@ -189,6 +240,7 @@ pub fn for_command(name: &str) -> Option<&'static str> {
         "get" => GET,
         "doctor" => DOCTOR,
         "verify" => VERIFY,
+        "check" => CHECK,
         _ => return None,
     })
 }

@@ -1,6 +1,7 @@
 //! The `neuromorpho` command: parse once into a `Config`, run, map the outcome to an exit code.
 
 mod args;
+mod check;
 mod explain;
 mod help;
 mod job;
@@ -22,11 +23,11 @@ use output::OutError;
 pub mod exit {
     /// All done.
     pub const OK: u8 = 0;
-    /// An error: bad query, server unreachable, nothing downloaded.
+    /// An error: bad query, server unreachable, nothing downloaded (`check`: nothing readable).
     pub const ERROR: u8 = 1;
     /// A usage error.
     pub const USAGE: u8 = 2;
-    /// Finished, but something is listed in failed.csv.
+    /// Finished, but something is listed in failed.csv (`check`: some file has an error).
     pub const PARTIAL: u8 = 3;
     /// Interrupted by a signal: 128 + its number (130 for Ctrl-C, 143 for SIGTERM).
     pub fn signal(sig: i32) -> u8 {
@@ -135,6 +136,11 @@ fn run(config: &Config) -> Result<u8, Failure> {
             hash,
             threads,
         } => verify::run(config, out_dir, *repair, *hash, *threads),
+        Command::Check {
+            paths,
+            format,
+            threads,
+        } => check::run(config, paths, *format, *threads),
         Command::Doctor => {
             logging::init(config.verbosity, None);
             let client = build_client(&config.net)?;

@@ -1,6 +1,7 @@
 //! Reading an answer's body with every bound applied: cancellation before each read, a speed
 //! floor over a window (curl's `--speed-limit`/`--speed-time`), a deadline for the whole
-//! transfer, and a size limit counted on the decoded bytes (a gzip bomb is too large too).
+//! transfer, a size limit counted on the decoded bytes (a gzip bomb is too large too), and
+//! the content checks of a file's body as it streams.
 
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -8,8 +9,11 @@ use std::time::{Duration, Instant};
 use ureq::http::{HeaderMap, Response};
 use ureq::{Body, BodyReader};
 
+use std::io::Write;
+
 use crate::cancel::CancelToken;
 use crate::error::FailureKind;
+use crate::swc::{SwcCheck, Verdict};
 
 use super::classify::{classify_io, Failure};
 
@@ -131,5 +135,54 @@ impl Answer {
             }
             out.extend_from_slice(&buf[..n]);
         }
+    }
+}
+
+impl Answer {
+    /// Copy the body to `out`, checking as it streams: the content (an SWC body must look
+    /// like one, nothing may be an HTML error page), the size against the maximum, and the
+    /// length against `Content-Length` (or, without one, that an SWC body does not end
+    /// inside a line). Returns the bytes written.
+    pub(crate) fn copy_checked(
+        mut self,
+        out: &mut dyn Write,
+        expect_swc: bool,
+    ) -> Result<u64, Failure> {
+        let announced = self.content_length();
+        let max = self.limit();
+        if let Some(n) = announced.filter(|n| *n > max) {
+            return Err(Failure::new(
+                FailureKind::TooLarge,
+                format!("file of {n} bytes is larger than the maximum of {max}"),
+            ));
+        }
+        let mut check = SwcCheck::new(expect_swc);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut written = 0u64;
+        loop {
+            let n = self.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            let chunk = buf.get(..n).unwrap_or(&buf);
+            if let Verdict::Bad(why) = check.feed(chunk) {
+                return Err(Failure::new(FailureKind::NotSwc, why));
+            }
+            written += n as u64;
+            out.write_all(chunk)
+                .map_err(|e| Failure::new(FailureKind::Io, e.to_string()).with_cause(e))?;
+        }
+        match check.finish(announced.is_some()) {
+            Verdict::Bad(why) => return Err(Failure::new(FailureKind::NotSwc, why)),
+            Verdict::Cut(why) => return Err(Failure::new(FailureKind::Incomplete, why)),
+            Verdict::Good | Verdict::Undecided => {}
+        }
+        if let Some(n) = announced.filter(|n| *n != written) {
+            return Err(Failure::new(
+                FailureKind::Incomplete,
+                format!("body cut short: {written} of {n} bytes"),
+            ));
+        }
+        Ok(written)
     }
 }

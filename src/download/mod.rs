@@ -2,7 +2,7 @@
 //! client's workers, each body streamed into an atomic file, checked and committed; one
 //! failure never stops the others and is listed in the report.
 
-mod fetch;
+mod one_file;
 mod plan;
 mod record;
 mod report;
@@ -19,11 +19,10 @@ use crate::metadata::clean_value;
 use crate::model::Neuron;
 use crate::progress::Progress;
 
-pub(crate) use fetch::check_body;
 pub(crate) use report::merge_failed_csv;
 pub use report::{DownloadReport, FailedFile, HeldFile};
 
-use fetch::Outcome;
+use one_file::Outcome;
 
 /// What a download needs to know about one neuron: far less than its record.
 #[derive(Debug, Clone, PartialEq, Eq)]

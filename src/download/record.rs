@@ -10,7 +10,7 @@ use crate::lock::FolderLock;
 use crate::manifest::{append, compact, manifest_path, ManifestEntry};
 use crate::progress::Progress;
 
-use super::fetch::Outcome;
+use super::one_file::Outcome;
 use super::DownloadOptions;
 
 /// Entries waiting to be appended, at most this many ...

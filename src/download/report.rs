@@ -7,7 +7,7 @@ use crate::error::{Error, FailureKind, Result};
 use crate::files::FileKind;
 use crate::text::for_table;
 
-use super::fetch::Outcome;
+use super::one_file::Outcome;
 use super::plan::Job;
 
 /// A file that could not be downloaded (one row of `failed.csv`).

@@ -9,8 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 use super::issue::{Issue, IssueCode, Severity};
-use super::parse::Morphology;
-use crate::error::{Error, Result};
+use super::parse::{Morphology, SwcError};
 
 /// What one file gave: its measures when it is a usable tree, and its issues.
 ///
@@ -391,20 +390,24 @@ pub fn check_paths<I, P, F>(
     paths: I,
     options: &CheckOptions,
     mut on_report: F,
-) -> Result<CheckSummary>
+) -> Result<CheckSummary, SwcError>
 where
     I: IntoIterator<Item = P>,
     P: AsRef<Path>,
     F: FnMut(FileReport) -> ControlFlow<()>,
 {
+    let io = |message: String| SwcError::Io {
+        path: None,
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
+    };
     if options.threads == 0 {
-        return Err(Error::setting("threads", "must be at least 1"));
+        return Err(io("check: threads must be at least 1".into()));
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .thread_name(|i| format!("swc-check-{i}"))
         .build()
-        .map_err(|e| Error::setting("threads", format!("cannot start check threads: {e}")))?;
+        .map_err(|e| io(format!("cannot start check threads: {e}")))?;
     let window = options.threads.saturating_mul(4);
     let cancel = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel::<(u64, FileReport)>();

@@ -1,4 +1,4 @@
-//! Fetching one file: skip it when the copy in place is known good, revalidate it with the
+//! One file of a download: skip it when the copy in place is known good, revalidate it with the
 //! server (`--update`), or one GET streamed into an atomic file, checked and hashed as it
 //! comes, committed only when whole.
 
@@ -368,12 +368,14 @@ fn stream_to_file(
         inner: &mut file,
         sha: Sha256::new(),
     };
-    let bytes = check_body(answer, &mut hashing, expect_swc).map_err(|mut f| {
-        if f.kind == FailureKind::Io {
-            f.detail = format!("{}: {}", temp.display(), f.detail);
-        }
-        f
-    })?;
+    let bytes = answer
+        .copy_checked(&mut hashing, expect_swc)
+        .map_err(|mut f| {
+            if f.kind == FailureKind::Io {
+                f.detail = format!("{}: {}", temp.display(), f.detail);
+            }
+            f
+        })?;
     let sha256 = hashing.sha.hex();
     Ok(Streamed {
         file,
@@ -382,51 +384,4 @@ fn stream_to_file(
         etag,
         last_modified,
     })
-}
-
-/// Copy an answer's body to `out`, checking as it streams: the content (an SWC body must
-/// look like one, nothing may be an HTML error page), the size against the maximum, and the
-/// length against `Content-Length` (or, without one, that an SWC body does not end inside a
-/// line). Returns the bytes written.
-pub(crate) fn check_body(
-    mut answer: Answer,
-    out: &mut dyn Write,
-    expect_swc: bool,
-) -> std::result::Result<u64, Failure> {
-    let announced = answer.content_length();
-    let max = answer.limit();
-    if let Some(n) = announced.filter(|n| *n > max) {
-        return Err(Failure::new(
-            FailureKind::TooLarge,
-            format!("file of {n} bytes is larger than the maximum of {max}"),
-        ));
-    }
-    let mut check = SwcCheck::new(expect_swc);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut written = 0u64;
-    loop {
-        let n = answer.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        let chunk = buf.get(..n).unwrap_or(&buf);
-        if let Verdict::Bad(why) = check.feed(chunk) {
-            return Err(Failure::new(FailureKind::NotSwc, why));
-        }
-        written += n as u64;
-        out.write_all(chunk)
-            .map_err(|e| Failure::new(FailureKind::Io, e.to_string()).with_cause(e))?;
-    }
-    match check.finish(announced.is_some()) {
-        Verdict::Bad(why) => return Err(Failure::new(FailureKind::NotSwc, why)),
-        Verdict::Cut(why) => return Err(Failure::new(FailureKind::Incomplete, why)),
-        Verdict::Good | Verdict::Undecided => {}
-    }
-    if let Some(n) = announced.filter(|n| *n != written) {
-        return Err(Failure::new(
-            FailureKind::Incomplete,
-            format!("body cut short: {written} of {n} bytes"),
-        ));
-    }
-    Ok(written)
 }
