@@ -109,6 +109,12 @@ pub struct JobOptions {
     /// Compare the SHA-256 of a file in place before skipping it (see
     /// [`DownloadOptions::check_hash`]).
     pub check_hash: bool,
+    /// Check every SWC file held (the reader, the validator and NeuroM's measures) and write
+    /// the verdicts to `checks.csv` beside the metadata table (per shard:
+    /// `checks.shard-K-of-N.csv`): `neuron_id, neuron_name, file, points, roots, stems,
+    /// bifurcations, tips, total_length, errors, warnings, issues` (`code@line`, space
+    /// separated). A file with errors is kept and counted.
+    pub check: bool,
 }
 
 impl JobOptions {
@@ -127,6 +133,7 @@ impl JobOptions {
             durable: true,
             update: false,
             check_hash: false,
+            check: false,
         }
     }
 
@@ -174,6 +181,14 @@ pub struct Summary {
     pub failed_csv: Option<PathBuf>,
     /// `CITATIONS.md`, if written.
     pub citations_path: Option<PathBuf>,
+    /// With `check`: SWC files checked, and how many have errors / warnings.
+    pub checked: u64,
+    /// With `check`: files whose SWC has errors (kept, listed in `checks.csv`).
+    pub checked_with_errors: u64,
+    /// With `check`: files whose SWC has warnings.
+    pub checked_with_warnings: u64,
+    /// With `check`: the verdict table.
+    pub checks_path: Option<PathBuf>,
     /// Names asked for that the server does not know (named look-ups only; also in `failed`).
     pub not_found: Vec<String>,
 }
@@ -268,7 +283,7 @@ pub fn saved_query(out_dir: &Path, shard: Option<Shard>) -> Result<Option<Query>
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         Error::input(
             &source,
-            format!("line {}, column {}: {e}", e.line(), e.column()),
+            format!("line {}, column {}: {e}", e.line(), e.column().max(1)),
         )
     })?;
     let q = v
@@ -354,7 +369,7 @@ fn names_from_jsonl(text: &str, source: &str) -> Result<Vec<String>> {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
             Error::input(
                 source,
-                format!("line {}, column {}: {e}", i + 1, e.column()),
+                format!("line {}, column {}: {e}", i + 1, e.column().max(1)),
             )
         })?;
         match v.get("neuron_name").and_then(|n| n.as_str()) {
@@ -487,7 +502,10 @@ impl<'a> Collector<'a> {
         };
         self.commit_table(&mut summary, progress)?;
         if self.options.download && !self.items.is_empty() {
-            self.download(&mut summary, progress)?;
+            let held = self.download(&mut summary, progress)?;
+            if self.options.check {
+                self.check_files(&held, &mut summary, progress)?;
+            }
         }
         if self.options.download || !self.failed.is_empty() {
             self.write_lists(&mut summary, progress)?;
@@ -528,11 +546,29 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
+    /// `checks.csv`: the verdicts of the SWC checks on the files held (under the lock).
+    fn check_files(
+        &self,
+        held: &[crate::download::HeldFile],
+        summary: &mut Summary,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<()> {
+        let path = self.options.per_shard("checks", "csv");
+        let _lock = self.lock(progress)?;
+        let checked = crate::checks::write_checks(&self.options.out_dir, held, &path)?;
+        summary.checked = checked.files;
+        summary.checked_with_errors = checked.with_errors;
+        summary.checked_with_warnings = checked.with_warnings;
+        summary.checks_path = Some(path);
+        Ok(())
+    }
+
+    /// The files, recorded; returns the files held at the end.
     fn download(
         &mut self,
         summary: &mut Summary,
         progress: &mut dyn FnMut(&Progress),
-    ) -> Result<()> {
+    ) -> Result<Vec<crate::download::HeldFile>> {
         let options = self.options;
         let mut download = DownloadOptions::new(&options.out_dir);
         download.what = options.what.clone();
@@ -555,7 +591,7 @@ impl<'a> Collector<'a> {
                 log::info!("{g}: no longer matched by the query; kept");
             }
         }
-        Ok(())
+        Ok(report.files)
     }
 
     /// Files the folder holds (of the kinds and shard of this run) whose neuron this run's
@@ -633,6 +669,7 @@ impl<'a> Collector<'a> {
         if citations.neurons() == 0 {
             return Ok(None);
         }
+        citations.write_bibtex_to(&self.options.per_shard("CITATIONS", "bib"))?;
         let path = self.options.per_shard("CITATIONS", "md");
         citations.write_to(&path).map(Some)
     }

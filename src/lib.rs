@@ -180,6 +180,7 @@ mod lookup;
 mod search;
 
 // What is written.
+mod checks;
 mod citations;
 mod download;
 mod metadata;

@@ -133,7 +133,7 @@ impl Query {
                 format!(
                     "invalid JSON at line {} column {}: {}",
                     e.line(),
-                    e.column(),
+                    e.column().max(1), // serde_json counts 0 at the start of a line
                     strip_position(&e.to_string())
                 ),
             )

@@ -393,27 +393,27 @@ fn group_by_paths_are_safe_even_for_hostile_values() {
         })
         .collect();
     assert!(
-        rel.contains(&"___x/layer_3, a_b/h1.swc".to_string()),
+        rel.contains(&"___x/Layer 3, a b/h1.swc".to_string()),
         "{rel:?}"
     );
     assert!(
-        rel.contains(&"a_b/layer_3, a_b/h2.swc".to_string()),
+        rel.contains(&"a_b/Layer 3, a b/h2.swc".to_string()),
         "{rel:?}"
     );
     assert!(
-        rel.contains(&"unknown/layer_3, a_b/h3.swc".to_string()),
+        rel.contains(&"unknown/Layer 3, a b/h3.swc".to_string()),
         "{rel:?}"
     );
     assert!(
-        rel.contains(&"unknown/layer_3, a_b/h4.swc".to_string()),
+        rel.contains(&"unknown/Layer 3, a b/h4.swc".to_string()),
         "{rel:?}"
     );
     assert!(
-        rel.contains(&"__/layer_3, a_b/h5.swc".to_string()),
+        rel.contains(&"__/Layer 3, a b/h5.swc".to_string()),
         "{rel:?}"
     );
     assert!(
-        rel.contains(&"mouse/layer_3, a_b/.._.._escape.swc".to_string())
+        rel.contains(&"mouse/Layer 3, a b/.._.._escape.swc".to_string())
             || rel
                 .iter()
                 .any(|r| r.starts_with("mouse/") && r.ends_with("_escape.swc")),
@@ -422,7 +422,7 @@ fn group_by_paths_are_safe_even_for_hostile_values() {
     // The real record groups under its own values.
     assert!(
         rel.iter()
-            .any(|r| r == "monkey/neocortex, prefrontal, 3/cnic_001.swc"),
+            .any(|r| r == "monkey/neocortex, prefrontal, layer 3/cnic_001.swc"),
         "{rel:?}"
     );
 }

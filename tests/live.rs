@@ -1,10 +1,11 @@
-//! Live checks against the real NeuroMorpho.Org — opt-in, never part of an offline run.
+//! Live checks against the real NeuroMorpho.Org — opt-in, never part of an offline run:
+//! every test is `#[ignore]`d (so `cargo test` reports them as ignored, not as passed), and
+//! runs with
 //!
 //! ```text
-//! NEUROMORPHO_LIVE=1 cargo test --test live -- --test-threads 1
+//! cargo test --test live -- --ignored --test-threads 1
 //! ```
 //!
-//! Without `NEUROMORPHO_LIVE=1` every test returns at once after saying it was skipped.
 //! `NEUROMORPHO_LIVE_BASE_URL` points them at another host (e.g. `http://cng.gmu.edu:8080`).
 //! Unlike the offline tests these honour the `*_PROXY` variables (a compute node often
 //! reaches the internet only through one), and they keep the library's polite defaults.
@@ -18,15 +19,9 @@ use support::*;
 /// The real record used throughout: neuron 1, `cnic_001` of the Wearne_Hof archive.
 const NAME: &str = "cnic_001";
 
-/// The base URL, or None (and a note on stderr) when live tests are not enabled.
+/// The server the live tests talk to.
 fn live(test: &str) -> Option<String> {
-    if std::env::var("NEUROMORPHO_LIVE").as_deref() != Ok("1") {
-        eprintln!(
-            "live::{test} skipped: it talks to the real NeuroMorpho.Org; \
-             set NEUROMORPHO_LIVE=1 to run it (needs internet)"
-        );
-        return None;
-    }
+    eprintln!("live::{test}: talking to the real NeuroMorpho.Org");
     Some(
         std::env::var("NEUROMORPHO_LIVE_BASE_URL")
             .unwrap_or_else(|_| neuromorpho::DEFAULT_BASE_URL.to_string()),
@@ -43,6 +38,7 @@ fn client(base: &str) -> Client {
 }
 
 #[test]
+#[ignore = "talks to the real NeuroMorpho.Org; run with: cargo test --test live -- --ignored"]
 fn live_counts_a_small_query() {
     let Some(base) = live("live_counts_a_small_query") else {
         return;
@@ -58,6 +54,7 @@ fn live_counts_a_small_query() {
 }
 
 #[test]
+#[ignore = "talks to the real NeuroMorpho.Org; run with: cargo test --test live -- --ignored"]
 fn live_fetches_one_record() {
     let Some(base) = live("live_fetches_one_record") else {
         return;
@@ -86,6 +83,7 @@ fn live_fetches_one_record() {
 }
 
 #[test]
+#[ignore = "talks to the real NeuroMorpho.Org; run with: cargo test --test live -- --ignored"]
 fn live_downloads_one_file() {
     let Some(base) = live("live_downloads_one_file") else {
         return;
@@ -113,6 +111,7 @@ fn live_downloads_one_file() {
 }
 
 #[test]
+#[ignore = "talks to the real NeuroMorpho.Org; run with: cargo test --test live -- --ignored"]
 fn live_tls_verifies() {
     let Some(base) = live("live_tls_verifies") else {
         return;

@@ -105,6 +105,7 @@ pub struct JobConfig {
     pub log_file: bool,
     pub update: bool,
     pub check_hash: bool,
+    pub check: bool,
 }
 
 /// How `check` writes its reports.
@@ -137,6 +138,8 @@ pub enum Command {
         hash: bool,
         threads: Option<usize>,
     },
+    /// The completion script of a shell.
+    Completions(String),
     /// `check PATH...`: `threads` is `-c` when given (else the library's default).
     Check {
         paths: Vec<PathBuf>,
@@ -156,7 +159,16 @@ pub struct Config {
 type Args = pico_args::Arguments;
 
 const COMMANDS: &[&str] = &[
-    "fields", "preview", "metadata", "download", "get", "verify", "doctor", "check", "help",
+    "fields",
+    "preview",
+    "metadata",
+    "download",
+    "get",
+    "verify",
+    "doctor",
+    "check",
+    "completions",
+    "help",
 ];
 
 /// Parse the command line (without the program name).
@@ -247,9 +259,21 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
             }
         }
         Some("check") => parse_check(&mut a, &net)?,
+        Some("completions") => {
+            let shell = free(&mut a)?.ok_or_else(|| {
+                usage("completions needs a shell: neuromorpho completions bash|zsh|fish")
+            })?;
+            let script = super::completions::script(&shell).ok_or_else(|| {
+                usage(format!(
+                    "completions: unknown shell '{}' (expected bash, zsh or fish)",
+                    neuromorpho::escape(&shell)
+                ))
+            })?;
+            Command::Completions(script)
+        }
         Some(other) => {
             return Err(usage(format!(
-                "unknown command '{}' (commands: fields, preview, metadata, download, get, verify, check, doctor)",
+                "unknown command '{}' (commands: fields, preview, metadata, download, get, verify, check, doctor, completions)",
                 neuromorpho::escape(other)
             )))
         }
@@ -666,6 +690,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
     let morphometry = a.contains("--morphometry");
     let update = kind != JobKind::Metadata && a.contains("--update");
     let check_hash = kind != JobKind::Metadata && a.contains("--check-hash");
+    let check = kind != JobKind::Metadata && a.contains("--check");
     let shard = match text_option(a, &["--shard"])? {
         None => None,
         Some((_, s)) => Some(
@@ -750,6 +775,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         log_file,
         update,
         check_hash,
+        check,
     })
 }
 

@@ -15,25 +15,32 @@ COMMANDS:
     download QUERY      Search, write the metadata table, download every SWC file
     get NAME...         Download neurons by name
     verify OUT          Check a folder against its manifest (sizes, SHA-256); --repair
-    doctor              Check the connection step by step (DNS, TCP, TLS, HTTP, API, files)
     check PATH...       Check SWC files and folders: what a reader would trip on, and
                         NeuroM's measures (no network)
+    doctor              Check the connection step by step (DNS, TCP, TLS, HTTP, API, files)
+    completions SHELL   Print a completion script for bash, zsh or fish
     help [COMMAND]      Help on a command
 
 QUERY is a query file (JSON, or YAML), neuromorphopy's format:
     {\"filters\": {\"species\": [\"mouse\"], \"brain_region\": [\"neocortex\"]},
      \"sort\": {\"field\": \"neuron_id\", \"ascending\": true}}
-or, instead of or on top of a file: -f FIELD=V1,V2 (repeatable), --sort FIELD[:desc],
-or --all for the whole catalog. Values are OR'ed within a field, fields AND'ed.
+and/or -f FIELD=V1,V2 (repeatable; double quotes keep a value with commas whole:
+-f 'domain=\"Dendrites, Soma, No Axon\"'), --sort FIELD[:desc], or --all for the whole
+catalog. Values are OR'ed within a field, fields AND'ed. With a file, -f adds values to
+the file's list for that field (or a new field), and --sort replaces the file's sort.
 
 GLOBAL OPTIONS:
     --base-url URL      Server (default https://neuromorpho.org; alternate
                         http://cng.gmu.edu:8080)
     --user-agent UA     Replace the User-Agent (default neuromorpho/VERSION (+REPO))
-    --timeout SECS      Connect and read timeout (default 60)
+    --timeout SECS      Wait at most this long for a connection, the headers, and each
+                        read of a body (default 60)
+    --speed-limit B     Abandon and retry a transfer slower than B bytes/s ...
+    --speed-time SECS   ... for SECS (defaults 1000 and 30; --speed-limit 0: off)
+    --max-time SECS     Bound each transfer as a whole (default: no bound)
     --retries N         Attempts per request (default 4)
     --rate R            API requests per second, 0 = unlimited (default 5)
-    -c, --concurrency N Parallel requests, 1..64 (default 20)
+    -c, --concurrency N Parallel requests, 1..64 (default 20; also --concurrent)
     --ca-file PEM       Add CA certificates to the built-in roots (repeatable);
                         SSL_CERT_FILE is honoured too
     --insecure          Do not verify TLS certificates (warns on every run)
@@ -81,8 +88,9 @@ file and the first 3 neuron names. Downloads nothing, writes nothing.
 QUERY: a query file, and/or -f FIELD=V1,V2 (repeatable), --sort FIELD[:desc], or --all.
 
 OPTIONS:
-    -o, --output DIR     Output folder to show (default ./neurons)
-    -m, --metadata FILE  Metadata file to show, relative to DIR (default metadata.csv)
+    -o, --output DIR     Output folder to show (default ./neurons; also --output-dir)
+    -m, --metadata FILE  Metadata file to show, relative to DIR (default metadata.csv;
+                         also --metadata-filename)
 
 EXAMPLE:
     neuromorpho preview -f species=mouse -f brain_region=neocortex
@@ -94,8 +102,9 @@ Search and write only the metadata table (one row per neuron), page by page as p
 arrive; the file appears under its name only when complete.
 
 OPTIONS:
-    -o, --output DIR            Output folder (default ./neurons)
-    -m, --metadata FILE         Relative to DIR (default metadata.csv)
+    -o, --output DIR            Output folder (default ./neurons; also --output-dir)
+    -m, --metadata FILE         Relative to DIR (default metadata.csv; also
+                                --metadata-filename)
     --metadata-format FORMAT    csv (neuromorphopy's cleaned values, default),
                                 raw-csv (values untouched, lists joined with |),
                                 jsonl (each record as the server sent it)
@@ -118,10 +127,14 @@ checked. Failures are listed in DIR/failed.csv (exit code 3). A log is written t
 DIR/YYYY-MM-DD-HH_MM-QUERYNAME.log (UTC) unless --no-log.
 
 OPTIONS:
-    -o, --output DIR            Output folder (default ./neurons)
-    -m, --metadata FILE         Relative to DIR (default metadata.csv)
-    -c, --concurrency N         Parallel downloads, 1..64 (default 20)
-    -g, --group-by FIELDS       Comma-separated fields making sub-folders
+    -o, --output DIR            Output folder (default ./neurons; also --output-dir)
+    -m, --metadata FILE         Relative to DIR (default metadata.csv; also
+                                --metadata-filename)
+    -c, --concurrency N         Parallel downloads, 1..64 (default 20; also --concurrent)
+    -g, --group-by FIELDS       Comma-separated fields making sub-folders, one per field:
+                                the value as sent, a list as its values joined with
+                                \", \" (neocortex, prefrontal, layer 3), missing: unknown;
+                                / \\ and control characters become _
     --what KINDS                cng (default), original, logs (comma-separated)
     --metadata-format FORMAT    csv (default), raw-csv, jsonl
     --morphometry               Add morph_* measurement columns
@@ -138,6 +151,11 @@ OPTIONS:
                                 QUERY, the query saved in DIR is used.
     --check-hash                Skip a file in place only if its SHA-256 matches its
                                 manifest entry (the size is always compared)
+    --check                     Check every SWC file held (as 'neuromorpho check' does)
+                                and write the verdicts to DIR/checks.csv: neuron_id,
+                                neuron_name, file, points, roots, stems, bifurcations,
+                                tips, total_length, errors, warnings, issues (code@line);
+                                files with errors are kept and counted
     --no-log                    No log file
     -v, --verbose / -q, --quiet
 
@@ -154,7 +172,8 @@ and their files. Names the server does not know are reported (exit code 3).
 
 OPTIONS:
     --names FILE     One name per line (# comments allowed; - reads stdin)
-    -o, -m, -c, -g, --what, --metadata-format, --morphometry, --no-log: as for download
+    -o, -m, -c, -g, --what, --metadata-format, --morphometry, --update, --check-hash,
+    --check, --no-log: as for download
 
 EXAMPLE:
     neuromorpho get cnic_001 C031097B-I4 -o two --what cng,original
@@ -175,6 +194,17 @@ OPTIONS:
 
 EXAMPLE:
     neuromorpho verify neurons && neuromorpho verify neurons --repair
+";
+
+pub const COMPLETIONS: &str = "neuromorpho completions bash|zsh|fish
+
+Print a completion script: commands, options, field names for -f, -g and --sort, and
+the choices of --what, --metadata-format and --format.
+
+INSTALL:
+    bash:  neuromorpho completions bash > ~/.local/share/bash-completion/completions/neuromorpho
+    zsh:   neuromorpho completions zsh > ~/.zfunc/_neuromorpho   (with fpath+=~/.zfunc)
+    fish:  neuromorpho completions fish > ~/.config/fish/completions/neuromorpho.fish
 ";
 
 pub const DOCTOR: &str = "neuromorpho doctor [--base-url URL]
@@ -241,6 +271,7 @@ pub fn for_command(name: &str) -> Option<&'static str> {
         "doctor" => DOCTOR,
         "verify" => VERIFY,
         "check" => CHECK,
+        "completions" => COMPLETIONS,
         _ => return None,
     })
 }

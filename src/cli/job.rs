@@ -206,6 +206,7 @@ fn job_options(job: &JobConfig) -> JobOptions {
     o.citations = job.download;
     o.update = job.update;
     o.check_hash = job.check_hash;
+    o.check = job.check;
     o
 }
 
@@ -315,6 +316,17 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
     view.say(&line);
     if let Some(p) = &s.metadata_path {
         view.say(&format!("metadata: {}", p.display()));
+    }
+    if let Some(p) = &s.checks_path {
+        let line = format!(
+            "checked {}: {} with errors, {} with warnings (kept; verdicts in {})",
+            plural(s.checked, "SWC file", "SWC files"),
+            s.checked_with_errors,
+            s.checked_with_warnings,
+            p.display()
+        );
+        log::info!(target: FILE_ONLY, "{line}");
+        view.say(&line);
     }
     if !s.gone.is_empty() {
         let shown: Vec<String> = s

@@ -2,6 +2,7 @@
 
 mod args;
 mod check;
+mod completions;
 mod explain;
 mod help;
 mod job;
@@ -130,6 +131,10 @@ fn run(config: &Config) -> Result<u8, Failure> {
             Ok(exit::OK)
         }
         Command::Job(job) => job::run(config, job),
+        Command::Completions(script) => {
+            output::print(script)?;
+            Ok(exit::OK)
+        }
         Command::Verify {
             out_dir,
             repair,

@@ -88,7 +88,8 @@ fn summary(view: &ProgressView, r: &VerifyReport, what: &str) {
     let missing = count(|p| matches!(p, Problem::Missing));
     let changed = count(|p| matches!(p, Problem::Size { .. } | Problem::Hash { .. }));
     let unlisted = count(|p| matches!(p, Problem::Unlisted));
-    let speed = if r.seconds > 0.0 && r.bytes > 0 {
+    // A rate measured over a few milliseconds means nothing.
+    let speed = if r.seconds >= 0.5 && r.bytes > 0 {
         format!(", {}/s", human_bytes((r.bytes as f64 / r.seconds) as u64))
     } else {
         String::new()

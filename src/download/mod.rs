@@ -15,7 +15,6 @@ use crate::client::{Client, Order};
 use crate::error::Result;
 use crate::files::FileKind;
 use crate::manifest::ManifestEntry;
-use crate::metadata::clean_value;
 use crate::model::Neuron;
 use crate::progress::Progress;
 
@@ -59,16 +58,15 @@ impl DownloadItem {
         }
     }
 
-    /// Take what is needed from a record. A group value is the field's string, or for a list
-    /// its cleaned CSV form (`neocortex, prefrontal, 3`); missing or empty -> `unknown`.
+    /// Take what is needed from a record. A group value (`-g`) follows one rule for every
+    /// field: a string as it is, a number as written, a list as its elements joined with
+    /// `, ` (`neocortex, prefrontal, layer 3`); missing, null or empty is `unknown`. The
+    /// folder name is then made safe: `/`, `\`, control characters and bidirectional
+    /// overrides become `_`, leading dots `_`, at most 200 bytes.
     pub fn from_neuron<S: AsRef<str>>(n: &Neuron, group_by: &[S]) -> DownloadItem {
         let group_values = group_by
             .iter()
-            .map(|field| match n.get(field.as_ref()) {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => clean_value(other),
-            })
+            .map(|field| group_value(n.get(field.as_ref())))
             .collect();
         DownloadItem {
             neuron_id: n.neuron_id(),
@@ -79,6 +77,21 @@ impl DownloadItem {
             reference_pmid: n.reference_pmid().to_vec(),
             reference_doi: n.reference_doi().to_vec(),
         }
+    }
+}
+
+/// A field's value as one folder name's text (made safe by the path rule afterwards).
+fn group_value(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| group_value(Some(i)))
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(other) => other.to_string(),
     }
 }
 
