@@ -753,3 +753,68 @@ fn cli_citations_count_only_the_neurons_downloaded() {
     );
     assert!(!warning.contains("again"), "{warning}");
 }
+
+// ------------------------------------------------------------------------------------------
+// A long list of problems is a count and ten names, not a line each
+
+#[test]
+fn cli_many_failed_files_print_a_count_and_ten_names_not_a_line_each() {
+    let server = FakeServer::start(Catalog::generate(300));
+    for i in 0..100 {
+        let name = server.catalog().name(i).to_string();
+        server.remove_file(&name);
+    }
+    let out = TempDir::new();
+    let o = cli(&server)
+        .args(["download", "--all", "-o", out.path().to_str().unwrap()])
+        .run();
+    assert_eq!(o.code, 3, "{}", o.err);
+    let lines: Vec<&str> = o.err.lines().collect();
+    assert!(lines.len() <= 8, "{} lines:\n{}", lines.len(), o.err);
+    let warning = lines
+        .iter()
+        .find(|l| l.contains("100 files failed"))
+        .unwrap_or_else(|| panic!("{}", o.err));
+    assert!(
+        warning.contains("and 90 more") && warning.contains("failed.csv"),
+        "{warning}"
+    );
+    assert_eq!(failed_csv_rows(&out.path().join("failed.csv")).len(), 100);
+    // The log file keeps a line for each.
+    let log = files_under(out.path())
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .unwrap();
+    let log = std::fs::read_to_string(log).unwrap();
+    let per_file = log.lines().filter(|l| l.contains("404 Not Found")).count();
+    assert_eq!(per_file, 100, "{log}");
+}
+
+#[test]
+#[ignore = "blocked: every record that is not an object and every record without a name is \
+            also warned about on its own stderr line (src/job.rs Collector::add logs each \
+            skipped record at warn, src/download/fetch.rs each invalid record); they should \
+            go to the log file (info) and be summed up by the final count"]
+fn cli_many_bad_records_print_a_count_and_ten_not_a_line_each() {
+    let mut catalog = Catalog::generate(3);
+    let base = catalog.record_value(1);
+    for k in 0..50 {
+        catalog.push_raw(serde_json::json!(k), None);
+        let mut r = base.clone();
+        r["neuron_id"] = serde_json::json!(500_000 + k);
+        r.as_object_mut().unwrap().remove("neuron_name");
+        catalog.push_raw(r, None);
+    }
+    let server = FakeServer::start(catalog);
+    let out = TempDir::new();
+    let o = download(&server, out.path(), &[]).run();
+    assert_eq!(o.code, 3, "{}", o.err);
+    assert_eq!(failed_csv_rows(&out.path().join("failed.csv")).len(), 100);
+    let lines = o.err.lines().count();
+    assert!(lines <= 8, "{lines} lines:\n{}", o.err);
+    assert!(
+        o.err.contains("100 files failed") && o.err.contains("and 90 more"),
+        "{}",
+        o.err
+    );
+}
