@@ -213,6 +213,41 @@ fn a_download_cancelled_from_its_own_progress_callback_stops_there() {
     rerun_fetches_only_what_is_missing(&server, out.path(), &items);
 }
 
+#[test]
+fn a_search_cancelled_from_its_own_callback_stops_there() {
+    // 30 pages.
+    let server = FakeServer::start(Catalog::generate(15_000));
+    server.set_latency(Duration::from_millis(20));
+    let token = CancelToken::new();
+    let c = client_builder(&server)
+        .concurrency(2)
+        .build()
+        .unwrap()
+        .with_cancel(&token);
+    let t = token.clone();
+    let (result, pages) = within(
+        Duration::from_secs(30),
+        "self-cancelled search",
+        move || {
+            let mut pages = 0u64;
+            let r = c.search_each(&Query::all(), |e| {
+                if let SearchEvent::Page { number, .. } = e {
+                    pages += 1;
+                    if number == 3 {
+                        t.cancel();
+                    }
+                }
+                Ok(())
+            });
+            (r, pages)
+        },
+    )
+    .unwrap();
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    assert!((4..10).contains(&pages), "{pages} pages handed on");
+    assert!(server.counters().pages < 15, "{:?}", server.counters());
+}
+
 // ------------------------------------------------------------------------------------------
 // The CLI under SIGINT and SIGTERM
 
@@ -298,6 +333,39 @@ fn cli_ctrl_c_mid_download_exits_130_promptly_and_the_rerun_fetches_only_the_res
 #[test]
 fn cli_sigterm_mid_download_exits_143_promptly_and_the_rerun_fetches_only_the_rest() {
     interrupt_mid_download("TERM", 143, "SIGTERM");
+}
+
+#[test]
+fn cli_ctrl_c_while_fetching_metadata_exits_130_and_leaves_no_table() {
+    // 30 pages at 100 ms each, 2 at a time.
+    let server = FakeServer::start(Catalog::generate(15_000));
+    server.set_latency(Duration::from_millis(100));
+    let out = TempDir::new();
+    let mut child = cli_download(&server, out.path())
+        .arg("--no-log")
+        .command()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take();
+    let drained = thread::spawn(move || read_all(stderr));
+    wait_until("3 pages", || server.counters().pages >= 3);
+    let signalled = Instant::now();
+    send_signal(child.id(), "INT");
+    let exit = wait_exit(&mut child, Duration::from_secs(30));
+    let took = signalled.elapsed();
+    let err = drained.join().unwrap();
+    assert_eq!(exit, 130, "{err}");
+    assert!(
+        took < Duration::from_secs(3),
+        "exited {took:?} after Ctrl-C"
+    );
+    assert!(server.counters().pages < 30);
+    assert!(err.contains("interrupted (Ctrl-C)"), "{err}");
+    assert!(!out.path().join("metadata.csv").exists());
+    assert_eq!(server.counters().files, 0);
+    assert_eq!(part_files(out.path()), Vec::<PathBuf>::new());
 }
 
 /// Starts a download whose every file hangs for 30 s, and waits until two requests hang.
