@@ -173,9 +173,11 @@ impl Workers {
             result
         });
         result?;
+        // A cancelled run says so even when every item came back: the items in flight when
+        // the token was cancelled came back failed ("cancelled"), not done.
+        cancel.check()?;
         if delivered < count {
             // Only a cancellation stops the workers without an error of their own.
-            cancel.check()?;
             return Err(Error::Cancelled);
         }
         Ok(())
@@ -353,6 +355,25 @@ mod tests {
             let got = rx.recv_timeout(Duration::from_secs(20));
             assert_eq!(got.ok(), Some((true, 50 * 10)), "size {size}: a deadlock");
         }
+    }
+
+    #[test]
+    fn a_run_cancelled_while_its_last_items_are_in_flight_says_so() {
+        let w = Workers::new(4).unwrap();
+        let token = CancelToken::new();
+        let err = w
+            .run(
+                4,
+                Order::AsDone,
+                &token,
+                |_| {
+                    token.cancel();
+                    "failed: cancelled"
+                },
+                |_, _| Ok(()),
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::Cancelled));
     }
 
     #[test]
