@@ -168,6 +168,43 @@ fn a_download_cancelled_from_another_thread_keeps_finished_files_and_a_rerun_com
 }
 
 #[test]
+fn a_cancel_while_a_request_hangs_ends_within_the_read_timeout_not_after_the_retries() {
+    let server = FakeServer::start(Catalog::generate(4));
+    let items = items_of(&server);
+    server.push_fault(FaultRule::new(
+        Target::AnyFile,
+        1000,
+        Fault::Delay(Duration::from_secs(30)),
+    ));
+    let token = CancelToken::new();
+    let c = client_builder(&server)
+        .read_timeout(Duration::from_secs(1))
+        .retries(4)
+        .build()
+        .unwrap()
+        .with_cancel(&token);
+    let out = TempDir::new();
+    let dir = out.path().to_path_buf();
+    let run = spawn_guarded("a download of hanging files", move || {
+        let r = c.download(&items, &DownloadOptions::new(&dir), |_| {});
+        (r, Instant::now())
+    });
+    wait_until("hanging requests", || server.counters().files >= 4);
+    let cancelled_at = Instant::now();
+    token.cancel();
+    let (result, returned_at) = run.wait(Duration::from_secs(30)).unwrap();
+    let took = returned_at.saturating_duration_since(cancelled_at);
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    // A request blocked in a read ends at its read timeout (1 s) and is not tried again.
+    assert!(
+        took < Duration::from_millis(2500),
+        "returned {took:?} after the cancel"
+    );
+    assert_eq!(server.counters().files, 4, "no retry after the cancel");
+    assert_eq!(part_files(out.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
 fn a_download_cancelled_from_its_own_progress_callback_stops_there() {
     const N: usize = 60;
     const K: u64 = 5;
