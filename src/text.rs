@@ -87,22 +87,68 @@ pub fn redact(s: &str) -> Cow<'_, str> {
     while let Some(i) = rest.find("://") {
         let (head, tail) = rest.split_at(i + 3);
         out.push_str(head);
-        // The authority ends at the first '/', '?', '#' or whitespace.
-        let end = tail
-            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
-            .unwrap_or(tail.len());
-        let (authority, after) = tail.split_at(end);
-        match authority.rfind('@') {
+        // The URL ends at whitespace; its authority at the first '/', '?' or '#'.
+        let word = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let (url, _) = tail.split_at(word);
+        let end = url.find(['/', '?', '#']).unwrap_or(url.len());
+        let (authority, _) = url.split_at(end);
+        // A password holding an unencoded '/', '?' or '#' ends the authority early: what is
+        // left of it is then no `host[:port]`. Hide everything up to the URL's last '@'.
+        let at = authority.rfind('@').or_else(|| {
+            if is_host_port(authority) {
+                None
+            } else {
+                url.rfind('@')
+            }
+        });
+        let after = match at {
             Some(at) => {
                 out.push_str("***");
-                out.push_str(&authority[at..]);
+                let (_, from_at) = tail.split_at(at);
+                from_at
             }
-            None => out.push_str(authority),
-        }
-        rest = after;
+            None => tail,
+        };
+        // Copy up to the end of the authority (or the '@'); what follows may hold more URLs.
+        let stop = if at.is_some() {
+            after
+                .find(['/', '?', '#'])
+                .unwrap_or(after.len())
+                .min(after.find(char::is_whitespace).unwrap_or(after.len()))
+        } else {
+            end
+        };
+        let (shown, next) = after.split_at(stop);
+        out.push_str(shown);
+        rest = next;
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// Whether an authority without user-info is a plain `host[:port]` (a name, an IPv4 address
+/// or a bracketed IPv6 address, and digits after the colon).
+fn is_host_port(authority: &str) -> bool {
+    let (host, port) = if authority.starts_with('[') {
+        match authority.find(']') {
+            Some(i) => authority.split_at(i + 1),
+            None => return false,
+        }
+    } else {
+        match authority.rfind(':') {
+            Some(i) => authority.split_at(i),
+            None => (authority, ""),
+        }
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = host.starts_with('[')
+        || host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%'));
+    port_ok && host_ok
 }
 
 /// [`escape`] and [`redact`] together: the form of any outside text in a message.
@@ -140,5 +186,21 @@ mod tests {
         );
         assert_eq!(redact("mail me@home"), "mail me@home");
         assert_eq!(shown("http://a:b@h/\u{1b}"), "http://***@h/\\x1b");
+        // A password with an unencoded '/', '?' or '#' is hidden too.
+        for url in [
+            "http://alice:s3/cret@h:8080/api",
+            "http://alice:s3?cret@h:8080/api",
+            "http://alice:s3#cret@h:8080/api",
+            "http://alice:s3/c@ret@h:8080/api",
+        ] {
+            assert_eq!(redact(url), "http://***@h:8080/api", "{url}");
+        }
+        assert_eq!(
+            redact("see http://alice:p/w@h/x and https://k:l@m/"),
+            "see http://***@h/x and https://***@m/"
+        );
+        // An '@' after a plain host is a path or a query, not credentials.
+        assert_eq!(redact("http://h:80/a@b?c=d@e"), "http://h:80/a@b?c=d@e");
+        assert_eq!(redact("http://[::1]:9/x@y"), "http://[::1]:9/x@y");
     }
 }

@@ -25,7 +25,7 @@ pub(crate) struct BaseUrl {
 impl BaseUrl {
     pub(crate) fn parse(raw: &str) -> Result<BaseUrl> {
         let trimmed = raw.trim().trim_end_matches('/');
-        let shown = redact(trimmed).into_owned();
+        let shown = shown_setting(trimmed);
         let bad = |why: &str| Error::setting("base_url", format!("'{shown}' {why}"));
         let uri: Uri = trimmed.parse().map_err(|_| bad("is not a valid URL"))?;
         let https = match uri.scheme_str() {
@@ -50,6 +50,14 @@ impl BaseUrl {
             None => (None, authority.as_str()),
         };
         let path = uri.path().trim_end_matches('/');
+        // `user:pa/ss@host`: an unencoded '/' in a password ends the host early, and the
+        // real host would be taken for a path (and shown).
+        if path.contains('@') {
+            return Err(bad(
+                "has an '@' after its host: percent-encode '@', '/', '?' and '#' in a user name \
+                 or password (%40, %2F, %3F, %23)",
+            ));
+        }
         let scheme = if https { "https" } else { "http" };
         Ok(BaseUrl {
             url: format!("{scheme}://{hostport}{path}"),
@@ -59,6 +67,17 @@ impl BaseUrl {
             authorization,
         })
     }
+}
+
+/// A URL the user gave (`--base-url`, `--proxy`) for a message: [`redact`], and everything
+/// between `://` and the last `@` hidden too, whatever it holds (a password with an
+/// unencoded space or `/`), since such a setting has no other `@`.
+fn shown_setting(raw: &str) -> String {
+    let hidden = raw.split_once("://").and_then(|(scheme, rest)| {
+        let (_, host) = rest.rsplit_once('@')?;
+        Some(format!("{scheme}://***@{host}"))
+    });
+    hidden.unwrap_or_else(|| redact(raw).into_owned())
 }
 
 /// `Basic base64(user:password)`, the user-info percent-decoded as browsers and curl do.
@@ -99,7 +118,7 @@ pub(crate) fn choose(mode: &ProxyMode, base: &BaseUrl) -> Result<Option<ureq::Pr
         ProxyMode::Url(u) => Some(ureq::Proxy::new(u).map_err(|e| {
             Error::setting(
                 "proxy",
-                format!("'{}': {}", redact(u), redact(&e.to_string())),
+                format!("'{}': {}", shown_setting(u), redact(&e.to_string())),
             )
         })?),
     })
@@ -174,6 +193,15 @@ mod tests {
         assert_eq!(b.authorization.as_deref(), Some("Basic YWxpY2U6czNjcmV0"));
         let e = BaseUrl::parse("http://alice:s3cret@host:8080/?x").unwrap_err();
         assert!(!e.to_string().contains("s3cret"), "{e}");
+        for raw in [
+            "http://alice:s3/cret@host:8080",
+            "http://alice:s3?cret@host:8080",
+            "http://alice:s3 cret@host:8080",
+        ] {
+            let e = BaseUrl::parse(raw).unwrap_err().to_string();
+            assert!(!e.contains("s3") && !e.contains("cret"), "{e}");
+            assert!(e.contains("'http://***@host:8080'"), "{e}");
+        }
         assert_eq!(base64(b"a"), "YQ==");
         assert_eq!(base64(b"ab"), "YWI=");
         assert_eq!(base64(b"abc"), "YWJj");

@@ -170,12 +170,13 @@ impl Client {
                 self.cancel.sleep(delay)?;
                 continue;
             }
-            // A failed download goes into a report and the run goes on: warn. A failed API
-            // call comes back to the caller as an Err, which reports it once: info (log file).
+            // A failed download goes into a report (which its caller sums up) and the run
+            // goes on; a failed API call comes back to the caller as an Err, which reports it
+            // once. Either way one line here is for the log file (info), not for the screen:
+            // thousands of failed files must not print thousands of lines.
             let level = match (req.purpose, failure.kind) {
                 (_, FailureKind::NotFound) if req.quiet_not_found => log::Level::Debug,
-                (Purpose::File, _) => log::Level::Warn,
-                (Purpose::Api, _) => log::Level::Info,
+                _ => log::Level::Info,
             };
             log::log!(
                 level,

@@ -6,6 +6,12 @@
 //! (no `install`, which would make a worker of the caller's pool steal and run unrelated jobs
 //! while it waits). A short-lived helper thread, which belongs to no pool, submits the
 //! workers and blocks; the caller's thread only waits on a channel.
+//!
+//! A worker never blocks a thread of the pool waiting for the caller: results go into an
+//! unbounded channel (in order, the window bounds what waits there), and a worker that finds
+//! the window full leaves; the helper starts workers again once the caller has taken
+//! results. So a call the caller makes from inside its callback (a download from a search's
+//! page callback, morphometry per neuron while pages come) finds free threads.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -93,24 +99,40 @@ impl Workers {
         let stop = AtomicBool::new(false);
         let emitted = Mutex::new(0u64);
         let advanced = Condvar::new();
-        let (tx, rx) = mpsc::sync_channel::<(u64, T)>(self.size * 2);
+        let (tx, rx) = mpsc::channel::<(u64, T)>();
         let mut delivered = 0u64;
         let result = std::thread::scope(|threads| {
             let (next, stop, emitted, advanced, work) = (&next, &stop, &emitted, &advanced, &work);
             let pool = &self.pool;
             let helper = threads.spawn(move || {
-                pool.scope(|s| {
-                    for _ in 0..workers {
-                        let tx = tx.clone();
-                        s.spawn(move |_| {
-                            let _others_stop_if_i_panic = StopIfPanicking { stop, advanced };
-                            worker_loop(
-                                count, order, cancel, next, stop, emitted, advanced, work, tx,
-                            );
-                        });
+                let halted = || stop.load(Ordering::SeqCst) || cancel.is_cancelled();
+                loop {
+                    pool.scope(|s| {
+                        for _ in 0..workers {
+                            let tx = tx.clone();
+                            s.spawn(move |_| {
+                                let _others_stop_if_i_panic = StopIfPanicking { stop, advanced };
+                                worker_loop(count, order, cancel, next, stop, emitted, work, tx);
+                            });
+                        }
+                    });
+                    if halted() || next.load(Ordering::SeqCst) >= count {
+                        break;
                     }
-                    drop(tx);
-                })
+                    // The workers left a full window: start them again when it has room.
+                    if let Order::InOrder { window } = order {
+                        let mut done = emitted.lock().unwrap_or_else(|p| p.into_inner());
+                        while next.load(Ordering::SeqCst) >= done.saturating_add(window)
+                            && !halted()
+                        {
+                            done = advanced
+                                .wait_timeout(done, Duration::from_millis(50))
+                                .map(|(g, _)| g)
+                                .unwrap_or_else(|p| p.into_inner().0);
+                        }
+                    }
+                }
+                drop(tx);
             });
             let guard = StopOnDrop { stop, advanced };
             let mut result = Ok(());
@@ -151,15 +173,20 @@ impl Workers {
             result
         });
         result?;
+        // A cancelled run says so even when every item came back: the items in flight when
+        // the token was cancelled came back failed ("cancelled"), not done.
+        cancel.check()?;
         if delivered < count {
             // Only a cancellation stops the workers without an error of their own.
-            cancel.check()?;
             return Err(Error::Cancelled);
         }
         Ok(())
     }
 }
 
+/// Take items and send their results until none is left, the run stops, or (in order) the
+/// next item is past the window: then return, leaving the pool thread free; the helper
+/// starts the workers again when the window has room.
 #[allow(clippy::too_many_arguments)]
 fn worker_loop<T, W: Fn(u64) -> T>(
     count: u64,
@@ -168,30 +195,33 @@ fn worker_loop<T, W: Fn(u64) -> T>(
     next: &AtomicU64,
     stop: &AtomicBool,
     emitted: &Mutex<u64>,
-    advanced: &Condvar,
     work: &W,
-    tx: mpsc::SyncSender<(u64, T)>,
+    tx: mpsc::Sender<(u64, T)>,
 ) {
     let halted = || stop.load(Ordering::SeqCst) || cancel.is_cancelled();
     loop {
         if halted() {
             return;
         }
-        let k = next.fetch_add(1, Ordering::SeqCst);
+        let k = match order {
+            Order::AsDone => next.fetch_add(1, Ordering::SeqCst),
+            Order::InOrder { window } => {
+                let done = *emitted.lock().unwrap_or_else(|p| p.into_inner());
+                let k = next.load(Ordering::SeqCst);
+                if k >= count || k >= done.saturating_add(window) {
+                    return;
+                }
+                if next
+                    .compare_exchange(k, k + 1, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_err()
+                {
+                    continue; // another worker took it
+                }
+                k
+            }
+        };
         if k >= count {
             return;
-        }
-        if let Order::InOrder { window } = order {
-            let mut done = emitted.lock().unwrap_or_else(|p| p.into_inner());
-            while k >= done.saturating_add(window) && !halted() {
-                done = advanced
-                    .wait_timeout(done, Duration::from_millis(50))
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|p| p.into_inner().0);
-            }
-            if halted() {
-                return;
-            }
         }
         if tx.send((k, work(k))).is_err() {
             return;
@@ -291,6 +321,59 @@ mod tests {
         }));
         let payload = caught.unwrap_err();
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"worker panic"));
+    }
+
+    #[test]
+    fn a_run_nested_in_the_callback_finds_free_threads() {
+        for size in [1, 2, 4] {
+            let w = std::sync::Arc::new(Workers::new(size).unwrap());
+            let (tx, rx) = mpsc::channel();
+            // Not a scoped thread: a deadlock fails the test instead of hanging it.
+            std::thread::spawn(move || {
+                let never = CancelToken::new();
+                let mut inner = 0u64;
+                let outer = w.run(
+                    50,
+                    Order::InOrder { window: 2 },
+                    &never,
+                    |i| i,
+                    |_, _| {
+                        w.run(
+                            5,
+                            Order::AsDone,
+                            &never,
+                            |i| i,
+                            |_, v| {
+                                inner += v;
+                                Ok(())
+                            },
+                        )
+                    },
+                );
+                let _ = tx.send((outer.is_ok(), inner));
+            });
+            let got = rx.recv_timeout(Duration::from_secs(20));
+            assert_eq!(got.ok(), Some((true, 50 * 10)), "size {size}: a deadlock");
+        }
+    }
+
+    #[test]
+    fn a_run_cancelled_while_its_last_items_are_in_flight_says_so() {
+        let w = Workers::new(4).unwrap();
+        let token = CancelToken::new();
+        let err = w
+            .run(
+                4,
+                Order::AsDone,
+                &token,
+                |_| {
+                    token.cancel();
+                    "failed: cancelled"
+                },
+                |_, _| Ok(()),
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::Cancelled));
     }
 
     #[test]

@@ -348,3 +348,149 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
         String::from_utf8_lossy(&bytes).into_owned()
     })
 }
+
+// ------------------------------------------------------------------------------------------
+// Guards, signals and on-disk checks shared by the cancellation and hostile-input tests
+
+/// A call running on a thread of its own, started by [`spawn_guarded`]: wait for it with a
+/// time limit, so that a hang fails the test instead of hanging the suite.
+pub struct Guarded<T> {
+    rx: std::sync::mpsc::Receiver<thread::Result<T>>,
+    what: String,
+}
+
+/// Runs `f` on a thread of its own; [`Guarded::wait`] gets its result.
+pub fn spawn_guarded<T, F>(what: &str, f: F) -> Guarded<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = tx.send(result);
+    });
+    Guarded {
+        rx,
+        what: what.to_string(),
+    }
+}
+
+impl<T> Guarded<T> {
+    /// Waits at most `limit`: a panic inside the call comes back as `Err(payload)` (as from
+    /// `catch_unwind`), its value as `Ok`; still running after `limit` panics (a hang; the
+    /// thread is left behind).
+    pub fn wait(self, limit: Duration) -> thread::Result<T> {
+        match self.rx.recv_timeout(limit) {
+            Ok(result) => result,
+            Err(_) => panic!("{}: still running after {limit:?} (a hang)", self.what),
+        }
+    }
+}
+
+/// [`spawn_guarded`] then [`Guarded::wait`]: `f` on a thread of its own, at most `limit`.
+pub fn within<T, F>(limit: Duration, what: &str, f: F) -> thread::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    spawn_guarded(what, f).wait(limit)
+}
+
+/// The text of a panic payload (`panic!("...")` with or without arguments).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "<not a string>".into())
+}
+
+/// Sends `signal` (`"INT"`, `"TERM"`, ...) to process `pid` with `kill(1)`.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid}: {status}");
+}
+
+/// Waits for `child` to exit, at most `limit` (then kills it and panics): its exit code
+/// (-1 when a signal ended it).
+pub fn wait_exit(child: &mut std::process::Child, limit: Duration) -> i32 {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the process did not exit within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Reads what is left in a child's pipe (after it exited).
+pub fn read_all(pipe: Option<impl Read>) -> String {
+    let mut bytes = Vec::new();
+    if let Some(mut p) = pipe {
+        let _ = p.read_to_end(&mut bytes);
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `<out>/downloads/<name>.swc` of catalog row `i` (no grouping).
+pub fn cng_file(out: &Path, server: &FakeServer, i: usize) -> PathBuf {
+    out.join("downloads")
+        .join(format!("{}.swc", server.catalog().name(i)))
+}
+
+/// The catalog rows whose CNG file is in place under `out` (no grouping), each checked
+/// byte for byte against the catalog (a file under its final name is always complete).
+pub fn rows_in_place(out: &Path, server: &FakeServer) -> Vec<usize> {
+    let mut rows = Vec::new();
+    for i in 0..server.catalog().len() {
+        let p = cng_file(out, server, i);
+        if let Ok(bytes) = std::fs::read(&p) {
+            assert!(
+                bytes == server.catalog().swc_bytes(i),
+                "{} is under its final name but not complete ({} of {} bytes)",
+                p.display(),
+                bytes.len(),
+                server.catalog().swc_bytes(i).len()
+            );
+            rows.push(i);
+        }
+    }
+    rows
+}
+
+/// Rows of a `failed.csv` as (neuron_name, url, reason, detail), in file order.
+pub fn failed_csv_rows(path: &Path) -> Vec<[String; 4]> {
+    let mut r = csv::Reader::from_path(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    assert_eq!(
+        r.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["neuron_name", "url", "reason", "detail"]
+    );
+    r.records()
+        .map(|x| {
+            let x = x.unwrap();
+            [0, 1, 2, 3].map(|k| x.get(k).unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+/// The characters a terminal obeys or that reorder a line, as found in `text`: C0 controls
+/// but `\n` (and `\t`), C1 controls, DEL and the bidirectional controls.
+pub fn terminal_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
