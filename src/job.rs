@@ -228,9 +228,10 @@ pub fn search_and_download(
             number,
             pages,
             neurons,
+            positions,
             skipped,
         } => {
-            collector.add(&neurons, skipped)?;
+            collector.add(&neurons, skipped, Some((number, &positions)))?;
             progress(&Progress::Page {
                 done: number + 1,
                 pages,
@@ -311,7 +312,7 @@ where
         total: lookup.found.len() as u64,
         pages: 1,
     });
-    collector.add(&lookup.found, Vec::new())?;
+    collector.add(&lookup.found, Vec::new(), None)?;
     for name in &lookup.missing {
         collector.failed.push(FailedFile::record(
             name,
@@ -435,9 +436,17 @@ impl<'a> Collector<'a> {
         }
     }
 
-    fn add(&mut self, neurons: &[Neuron], skipped: Vec<SkippedRecord>) -> Result<()> {
+    /// Take a page's records: rows of the table, and download items. `placed`: the page's
+    /// number and each record's position in it, to name a record that cannot be downloaded.
+    fn add(
+        &mut self,
+        neurons: &[Neuron],
+        skipped: Vec<SkippedRecord>,
+        placed: Option<(u64, &[u64])>,
+    ) -> Result<()> {
+        // Logged for the log file; the summary counts them and names the first ten.
         for s in skipped {
-            log::warn!("{s}");
+            log::info!("{s}");
             self.failed.push(FailedFile::record(
                 "",
                 None,
@@ -472,10 +481,15 @@ impl<'a> Collector<'a> {
             if let Some(id) = n.neuron_id() {
                 self.ids.insert(id);
             }
-            if self.options.download {
-                self.items
-                    .push(DownloadItem::from_neuron(n, &self.options.group_by));
+            if !self.options.download {
+                continue;
             }
+            if n.neuron_name().trim().is_empty() || n.archive().trim().is_empty() {
+                self.failed.push(unusable_record(n, neurons, placed));
+                continue;
+            }
+            self.items
+                .push(DownloadItem::from_neuron(n, &self.options.group_by));
         }
         Ok(())
     }
@@ -673,6 +687,34 @@ impl<'a> Collector<'a> {
         let path = self.options.per_shard("CITATIONS", "md");
         citations.write_to(&path).map(Some)
     }
+}
+
+/// The failure of a record that lacks what a download needs, naming where it is.
+fn unusable_record(n: &Neuron, page: &[Neuron], placed: Option<(u64, &[u64])>) -> FailedFile {
+    let who = match (n.neuron_id(), placed) {
+        (Some(id), _) => format!("record neuron_id {id}"),
+        (None, Some((number, positions))) => {
+            let index = page.iter().position(|m| std::ptr::eq(m, n));
+            match index.and_then(|i| positions.get(i)) {
+                Some(pos) => format!("entry {pos} of page {number} (no neuron_id)"),
+                None => format!("a record of page {number} without neuron_id"),
+            }
+        }
+        (None, None) => "a record without neuron_id".to_string(),
+    };
+    let what = if n.neuron_name().trim().is_empty() {
+        "neuron_name"
+    } else {
+        "archive"
+    };
+    let detail = format!("{who} has no {what}");
+    log::info!("{}", crate::text::escape(&detail));
+    FailedFile::record(
+        n.neuron_name(),
+        n.neuron_id(),
+        FailureKind::InvalidRecord,
+        detail,
+    )
 }
 
 /// `1 neuron`, `2 neurons`.

@@ -193,6 +193,9 @@ pub(crate) struct PageInfo {
     pub number: u64,
 }
 
+/// Entries of a page with their 0-based positions in it.
+pub(crate) type Placed<T> = Vec<(usize, T)>;
+
 /// A page of `/api/neuron` or `/api/neuron/select`, its records kept as JSON values so that
 /// one record that is not an object costs one row, not the page.
 #[derive(Debug, Deserialize)]
@@ -210,6 +213,12 @@ pub(crate) struct Embedded {
 impl NeuronPage {
     /// The records that are objects, and the 0-based positions of those that are not.
     pub(crate) fn into_records(self) -> (Vec<Neuron>, Vec<(usize, Value)>) {
+        let (good, bad) = self.into_placed_records();
+        (good.into_iter().map(|(_, n)| n).collect(), bad)
+    }
+
+    /// [`NeuronPage::into_records`], each record with its 0-based position in the page.
+    pub(crate) fn into_placed_records(self) -> (Placed<Neuron>, Placed<Value>) {
         let mut good = Vec::new();
         let mut bad = Vec::new();
         for (i, v) in self
@@ -220,7 +229,7 @@ impl NeuronPage {
             .enumerate()
         {
             match v {
-                Value::Object(m) => good.push(Neuron::from_map(m)),
+                Value::Object(m) => good.push((i, Neuron::from_map(m))),
                 other => bad.push((i, other)),
             }
         }

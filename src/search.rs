@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::client::{Client, Failure, Order, Req};
 use crate::error::{Error, FailureKind, InvalidItem, Result};
-use crate::model::{FieldList, Neuron, NeuronPage, PageInfo, ValuePage};
+use crate::model::{FieldList, Neuron, NeuronPage, PageInfo, Placed, ValuePage};
 use crate::query::Query;
 use crate::suggest::closest;
 
@@ -45,6 +45,8 @@ pub enum SearchEvent {
         pages: u64,
         /// The records.
         neurons: Vec<Neuron>,
+        /// The 0-based position of each record in the page as sent (parallel to `neurons`).
+        positions: Vec<u64>,
         /// Entries of the page that are not records at all (not a JSON object).
         skipped: Vec<SkippedRecord>,
     },
@@ -98,7 +100,7 @@ struct RawPage {
 }
 
 impl RawPage {
-    fn parse(self, url: &str, number: u64) -> Result<(Vec<Neuron>, Vec<SkippedRecord>)> {
+    fn parse(self, url: &str, number: u64) -> Result<(Placed<Neuron>, Vec<SkippedRecord>)> {
         if self.bytes.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
@@ -109,7 +111,7 @@ impl RawPage {
             detail: format!("malformed JSON from page {number}: {e}"),
             cause: Some(Box::new(e)),
         })?;
-        let (neurons, bad) = page.into_records();
+        let (neurons, bad) = page.into_placed_records();
         let skipped = bad
             .into_iter()
             .map(|(i, v)| SkippedRecord {
@@ -476,8 +478,8 @@ impl PassCheck {
             return Ok(());
         }
         self.received += raw.entries;
-        let (mut neurons, skipped) = raw.parse(url, number)?;
-        neurons.retain(|n| match n.neuron_id() {
+        let (mut placed, skipped) = raw.parse(url, number)?;
+        placed.retain(|(_, n)| match n.neuron_id() {
             Some(id) => {
                 let fresh = self.seen.insert(id);
                 if !fresh {
@@ -487,10 +489,12 @@ impl PassCheck {
             }
             None => true,
         });
+        let (positions, neurons) = placed.into_iter().map(|(i, n)| (i as u64, n)).unzip();
         on_event(SearchEvent::Page {
             number,
             pages: self.pages,
             neurons,
+            positions,
             skipped,
         })
     }

@@ -791,10 +791,6 @@ fn cli_many_failed_files_print_a_count_and_ten_names_not_a_line_each() {
 }
 
 #[test]
-#[ignore = "blocked: every record that is not an object and every record without a name is \
-            also warned about on its own stderr line (src/job.rs Collector::add logs each \
-            skipped record at warn, src/download/fetch.rs each invalid record); they should \
-            go to the log file (info) and be summed up by the final count"]
 fn cli_many_bad_records_print_a_count_and_ten_not_a_line_each() {
     let mut catalog = Catalog::generate(3);
     let base = catalog.record_value(1);

@@ -307,19 +307,17 @@ fn cli_a_symlink_at_a_final_name_is_never_written_through() {
         ])
         .run();
     assert_eq!(o.code, 0, "{}", o.err);
-    // A dangling link and a link to an empty file are no complete file: fetched, and the
-    // link replaced by the file.
-    for i in 0..2 {
+    // A link at a final name is never trusted (whatever it points to): each is fetched, and
+    // the link replaced by the file; nothing outside is written.
+    for i in 0..3 {
         assert_regular_and_whole(
             &cng_file(out.path(), &server, i),
             server.catalog().swc_bytes(i),
         );
+        assert_eq!(server.file_hits(&file_needle(&server, i)), 1);
     }
     assert_eq!(std::fs::read(&empty).unwrap(), b"");
-    // A link to a non-empty file is taken as a file already there (skipped, left as it is);
-    // either way nothing outside is written.
     outside.assert_untouched();
-    assert_eq!(server.file_hits(&file_needle(&server, 2)), 0);
     assert_eq!(part_files(out.path()), Vec::<PathBuf>::new());
 }
 

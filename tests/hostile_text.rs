@@ -109,10 +109,6 @@ fn cli_server_names_with_escapes_and_overrides_are_never_shown_raw() {
 }
 
 #[test]
-#[ignore = "blocked: --metadata-format jsonl writes C1 controls (U+009B, a CSI) and bidi \
-            overrides (U+202E) of server values raw; serde_json escapes only U+0000..U+001F \
-            (src/metadata/writer.rs should write them as \\u escapes, which decode to the \
-            same value)"]
 fn cli_metadata_as_json_lines_has_no_raw_override_or_c1_control() {
     let mut catalog = Catalog::generate(1);
     let base = catalog.record_value(0);
@@ -494,10 +490,6 @@ fn a_record_without_a_name_names_its_id() {
 }
 
 #[test]
-#[ignore = "blocked: a record with neither neuron_name nor neuron_id gets an invalid-record row \
-            that names neither its page nor its position (src/download/fetch.rs builds the \
-            detail from the DownloadItem, which carries no position; src/job.rs would have to \
-            pass it)"]
 fn a_record_without_a_name_or_an_id_names_its_page_and_position() {
     let mut catalog = Catalog::generate(2);
     let mut r = catalog.record_value(1);
@@ -733,9 +725,6 @@ fn an_original_shorter_than_its_announced_length_is_refused() {
 }
 
 #[test]
-#[ignore = "blocked: CITATIONS.md writes the server's reference_pmid and reference_doi raw, \
-            terminal escapes and bidi overrides included (src/citations.rs renders them \
-            without escaping)"]
 fn cli_citations_hold_no_raw_terminal_escape_from_the_server() {
     let mut catalog = Catalog::generate(2);
     let mut r = catalog.record_value(1);

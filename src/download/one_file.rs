@@ -74,10 +74,13 @@ impl Client {
         let fail = |kind, detail: String| Outcome::Failed(job.failure(kind, detail));
         let Some(url) = &job.url else {
             let why = job.why_no_url();
-            log::warn!("{}", crate::text::escape(&why));
+            log::info!("{}", crate::text::escape(&why));
             return fail(FailureKind::InvalidRecord, why);
         };
-        let present = std::fs::metadata(&job.path).is_ok_and(|m| m.is_file() && m.len() > 0);
+        // A symlink at a final name is never trusted nor followed: it is replaced by the
+        // file (rename replaces the link itself).
+        let present =
+            std::fs::symlink_metadata(&job.path).is_ok_and(|m| m.is_file() && m.len() > 0);
         if present && options.update {
             return self.revalidate(job, url, options);
         }

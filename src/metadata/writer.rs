@@ -4,6 +4,7 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::atomic_file::AtomicFile;
@@ -128,14 +129,18 @@ impl MetadataWriter {
         let out = match self.out.as_mut() {
             None => return Ok(()),
             Some(Sink::Lines(out)) => {
+                let mut json = serde_json::Serializer::with_formatter(&mut *out, SafeJson);
                 if extra.is_empty() {
-                    serde_json::to_writer(&mut *out, neuron.fields()).map_err(|e| io(e.into()))?;
+                    neuron
+                        .fields()
+                        .serialize(&mut json)
+                        .map_err(|e| io(e.into()))?;
                 } else {
                     let mut map = neuron.fields().clone();
                     for (k, v) in extra {
                         map.insert(k.clone(), v.clone());
                     }
-                    serde_json::to_writer(&mut *out, &map).map_err(|e| io(e.into()))?;
+                    map.serialize(&mut json).map_err(|e| io(e.into()))?;
                 }
                 out.write_all(b"\n").map_err(io)?;
                 self.rows += 1;
@@ -215,6 +220,29 @@ fn new_key<'a>(neuron: &'a Neuron, columns: &[String]) -> Option<&'a String> {
         return None;
     }
     keys().find(|k| !columns.contains(k))
+}
+
+/// JSON as serde_json writes it, but for the characters a terminal would obey that it
+/// leaves raw (C1 controls, bidirectional overrides): those are written as `\uXXXX`, which
+/// decode to the same value. serde_json already escapes the C0 controls.
+struct SafeJson;
+
+impl serde_json::ser::Formatter for SafeJson {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if crate::text::is_unsafe(c) {
+                w.write_all(fragment.get(start..i).unwrap_or("").as_bytes())?;
+                write!(w, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(fragment.get(start..).unwrap_or("").as_bytes())
+    }
 }
 
 /// The key of a row: its `neuron_id`, or its `neuron_name` when it has none.
