@@ -73,9 +73,12 @@ impl CancelToken {
 
     /// Sleep for `d`, or less if the token is cancelled meanwhile (then `Err(Cancelled)`).
     pub(crate) fn sleep(&self, d: Duration) -> Result<()> {
-        let Some(deadline) = Instant::now().checked_add(d) else {
-            return Err(Error::Cancelled); // an impossible deadline: never wait forever
-        };
+        // A wait beyond the clock's range is a wait of a day (and ends when cancelled).
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(d)
+            .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+            .unwrap_or(now);
         let mut guard = self.inner.lock.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if self.is_cancelled() {

@@ -174,7 +174,8 @@ impl Client {
             match event {
                 SearchEvent::Started { total, .. } => {
                     all.clear();
-                    all.reserve(usize::try_from(total.min(1_000_000)).unwrap_or(0));
+                    // A count is only a claim: reserve for a few pages, not for it.
+                    all.reserve(usize::try_from(total.min(8 * PAGE_SIZE)).unwrap_or(0));
                 }
                 SearchEvent::Page {
                     neurons, skipped, ..
