@@ -106,9 +106,10 @@ impl Workers {
             let pool = &self.pool;
             let helper = threads.spawn(move || {
                 let halted = || stop.load(Ordering::SeqCst) || cancel.is_cancelled();
+                let mut batch = workers;
                 loop {
                     pool.scope(|s| {
-                        for _ in 0..workers {
+                        for _ in 0..batch {
                             let tx = tx.clone();
                             s.spawn(move |_| {
                                 let _others_stop_if_i_panic = StopIfPanicking { stop, advanced };
@@ -119,10 +120,17 @@ impl Workers {
                     if halted() || next.load(Ordering::SeqCst) >= count {
                         break;
                     }
-                    // The workers left a full window: start them again when it has room.
+                    // The workers left a full window: start them again when it has room for
+                    // a batch (half the window, or all the workers if fewer), not at every
+                    // page taken — each start wakes the pool's threads, which costs CPU.
                     if let Order::InOrder { window } = order {
+                        let want = (window / 2).clamp(1, workers.max(1) as u64);
                         let mut done = emitted.lock().unwrap_or_else(|p| p.into_inner());
-                        while next.load(Ordering::SeqCst) >= done.saturating_add(window)
+                        let room = |done: u64| {
+                            done.saturating_add(window)
+                                .saturating_sub(next.load(Ordering::SeqCst))
+                        };
+                        while room(*done) < want.min(count - next.load(Ordering::SeqCst).min(count))
                             && !halted()
                         {
                             done = advanced
@@ -130,6 +138,7 @@ impl Workers {
                                 .map(|(g, _)| g)
                                 .unwrap_or_else(|p| p.into_inner().0);
                         }
+                        batch = usize::try_from(room(*done)).map_or(workers, |r| r.clamp(1, workers));
                     }
                 }
                 drop(tx);
