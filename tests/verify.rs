@@ -289,6 +289,14 @@ fn repair_leaves_unlisted_files_alone_and_says_so() {
     assert!(o.err.contains("nothing to repair"), "{}", o.err);
     assert_eq!(std::fs::read(&extra).unwrap(), b"1 1 0 0 0 1 -1\n");
     assert_eq!(server.counters().requests, 0);
+    // A repair that cannot reach the server fails clearly, the damage stays named.
+    flip_byte(&swc_of(out.path(), &server, FLIPPED), 40);
+    std::fs::remove_file(&extra).unwrap();
+    let o = cli_at("http://127.0.0.1:9")
+        .args(["--retries", "1", "verify", s(out.path()), "--repair"])
+        .run();
+    assert_ne!(o.code, 0, "{}", o.err);
+    assert!(o.out.contains(&rel_of(&server, FLIPPED)), "{}", o.out);
     assert_no_temp(out.path());
 }
 
@@ -305,3 +313,46 @@ fn a_folder_without_a_manifest_is_one_clear_error() {
     assert!(verify(out.path(), &VerifyOptions::default(), |_| {}).is_err());
 }
 
+#[test]
+fn repair_asks_the_server_given_not_the_host_a_manifest_names() {
+    let server = FakeServer::start(Catalog::generate(N));
+    let out = TempDir::new();
+    downloaded(&server, out.path());
+    damage(&server, out.path());
+    // Someone edits the manifest: one entry points at another host (the same file path), one
+    // at something that is no file of the server at all.
+    let path = out.path().join("manifest.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let base = server.base_url();
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let mut e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["path"] == rel_of(&server, CUT) {
+            let url = e["url"].as_str().unwrap().replace(&base, "http://127.0.0.1:9");
+            e["url"] = url.into();
+        }
+        if e["path"] == rel_of(&server, DELETED) {
+            e["url"] = "http://127.0.0.1:9/etc/passwd".into();
+        }
+        lines.push(e.to_string());
+    }
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let o = verify_cli(&server, out.path()).arg("--repair").run();
+    assert_eq!(o.code, 3, "{}\n{}", o.out, o.err);
+    assert!(o.err.contains("repaired 2 of 3 files"), "{}", o.err);
+    assert!(
+        o.err.contains("not a file of the server"),
+        "the refused entry is named: {}",
+        o.err
+    );
+    // The flipped and the cut files came from the server given; nothing else was asked.
+    assert_eq!(server.counters().files, 2);
+    assert_eq!(
+        std::fs::read(swc_of(out.path(), &server, CUT)).unwrap(),
+        server.catalog().swc_bytes(CUT)
+    );
+    assert!(!swc_of(out.path(), &server, DELETED).exists());
+    let again: Vec<&str> = o.out.lines().skip(3).collect();
+    assert_eq!(again, [format!("{}: missing", rel_of(&server, DELETED))]);
+}
