@@ -266,6 +266,25 @@ fn jsonl_prefix(bytes: &[u8]) -> Vec<Value> {
 }
 
 #[test]
+fn a_torn_line_is_repaired_even_by_a_run_with_nothing_to_record() {
+    let server = FakeServer::start(Catalog::generate(5));
+    let out = TempDir::new();
+    let o = download_all(&server, out.path()).run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    let path = out.path().join("manifest.jsonl");
+    let whole = std::fs::read(&path).unwrap();
+    let mut torn = whole.clone();
+    torn.extend_from_slice(b"{\"neuron_id\":3,\"neur");
+    std::fs::write(&path, &torn).unwrap();
+    server.reset_counters();
+    let o = download_all(&server, out.path()).run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert_eq!(server.counters().files, 0, "every file is in place");
+    assert_eq!(Manifest::load(out.path()).unwrap().damaged_lines, 0);
+    assert_eq!(std::fs::read(&path).unwrap(), whole);
+}
+
+#[test]
 fn shards_keep_their_own_manifest_and_checksums() {
     let n = 20;
     let server = FakeServer::start(Catalog::generate(n));
