@@ -301,6 +301,45 @@ fn update_without_a_saved_query_or_a_query_is_one_clear_error() {
 }
 
 #[test]
+fn a_truncated_file_is_not_kept_by_an_update() {
+    let server = FakeServer::start(Catalog::generate(N));
+    let out = TempDir::new();
+    last_years_folder(&server, out.path());
+    server.set_release(2);
+    let catalog = server.catalog();
+    let changed = catalog.changed_in_release(2);
+    let cut = (0..N).find(|i| !changed.contains(i)).unwrap();
+    let path = swc_of(out.path(), &server, cut);
+    let len = std::fs::metadata(&path).unwrap().len() as usize;
+    cut_to(&path, len / 2);
+    let o = run(&server, out.path(), &["--update"]);
+    assert_eq!(o.code, 0);
+    // Still one request for it, but one that gets the body.
+    assert_eq!(server.counters().files, N + 2);
+    assert_eq!(server.file_hits(&file_needle(&server, cut)), 1);
+    let t = server.transfer_counters();
+    assert_eq!((t.conditional, t.file_bodies), (N - 1, changed.len() + 2 + 1));
+    assert_current(&server, out.path(), 0..N + 2);
+    // A cut copy is not an old version.
+    assert!(!previous_dir(out.path()).join(rel_of(&server, cut)).exists());
+}
+
+#[test]
+fn a_flipped_byte_is_found_by_an_update_with_check_hash() {
+    let server = FakeServer::start(Catalog::generate(N));
+    let out = TempDir::new();
+    last_years_folder(&server, out.path());
+    server.set_release(2);
+    let changed = server.catalog().changed_in_release(2);
+    let rotten = (0..N).find(|i| !changed.contains(i)).unwrap();
+    flip_byte(&swc_of(out.path(), &server, rotten), 30);
+    let o = run(&server, out.path(), &["--update", "--check-hash"]);
+    assert_eq!(o.code, 0);
+    assert_eq!(server.file_hits(&file_needle(&server, rotten)), 1);
+    assert_current(&server, out.path(), 0..N + 2);
+}
+
+#[test]
 fn the_library_updates_a_folder_and_counts_what_it_did() {
     let server = FakeServer::start(Catalog::generate(N));
     let client = client(&server);

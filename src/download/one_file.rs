@@ -87,9 +87,16 @@ impl Client {
                 InPlace::Bad(why) => log::info!("{}: {why}; fetching it again", job.path.display()),
             }
         }
+        self.fetch_plain(job, url, options)
+    }
+
+    /// One plain GET streamed into an atomic file, committed over whatever is in place.
+    fn fetch_plain(&self, job: &Job<'_>, url: &str, options: &DownloadOptions) -> Outcome {
         if let Some(dir) = job.path.parent() {
             if let Err(e) = std::fs::create_dir_all(dir) {
-                return fail(FailureKind::Io, format!("{}: {e}", dir.display()));
+                return Outcome::Failed(
+                    job.failure(FailureKind::Io, format!("{}: {e}", dir.display())),
+                );
             }
         }
         let expect_swc = job.kind.expects_swc(job.item.original_format.as_deref());
@@ -105,11 +112,18 @@ impl Client {
     /// `--update`: one conditional request for a file in place (`If-None-Match` /
     /// `If-Modified-Since` from its entry); without validators, the body is fetched and its
     /// hash compared. A changed file replaces the old one, which is kept under `previous/`.
+    /// The copy in place must hold first (its size, and with `check_hash` its hash; without
+    /// an entry the content checks): a damaged copy is fetched again with a plain GET, never
+    /// confirmed by a `304`, and not kept as an old version.
     fn revalidate(&self, job: &Job<'_>, url: &str, options: &DownloadOptions) -> Outcome {
-        let held_sha = match &job.entry {
-            Some(e) => Some(e.sha256.clone()),
-            None => hash_file(&job.path).ok().map(|(h, _)| h),
+        let held = match job.check_in_place(options.check_hash) {
+            InPlace::Good(record) => record.or_else(|| job.entry.clone()),
+            InPlace::Bad(why) => {
+                log::info!("{}: {why}; fetching it again", job.path.display());
+                return self.fetch_plain(job, url, options);
+            }
         };
+        let held_sha = held.as_ref().map(|e| e.sha256.clone());
         let mut req = Req::file(url);
         req.not_modified_ok = true;
         if let Some(e) = &job.entry {
@@ -131,13 +145,10 @@ impl Client {
         });
         let refreshed = |etag: Option<String>, last_modified: Option<String>| {
             let mut entry = job.entry_for(url, 0, String::new());
-            if let Some(old) = &job.entry {
+            if let Some(old) = &held {
                 entry.bytes = old.bytes;
                 entry.sha256 = old.sha256.clone();
                 entry.fetched_at = old.fetched_at;
-            } else if let Ok((sha, bytes)) = hash_file(&job.path) {
-                entry.bytes = bytes;
-                entry.sha256 = sha;
             }
             entry.etag = etag.or_else(|| job.entry.as_ref().and_then(|e| e.etag.clone()));
             entry.last_modified =
