@@ -210,6 +210,70 @@ fn a_neuromorphopy_folder_is_checked_recorded_and_not_fetched_again() {
 }
 
 #[test]
+fn without_entries_bad_files_are_fetched_again_and_a_file_cut_at_a_line_end_needs_update() {
+    let n = 10;
+    let server = FakeServer::start(Catalog::generate(n));
+    let out = TempDir::new();
+    folder_without_manifest(&server, out.path());
+    let catalog = server.catalog();
+    // Cut in the middle of a line (a killed in-place writer), an HTML error page saved as
+    // the file, an empty file, and a file cut at the end of a line (still valid SWC).
+    let mid = swc_of(out.path(), &server, 1);
+    let len = std::fs::metadata(&mid).unwrap().len() as usize;
+    let mut at = len / 2;
+    while std::fs::read(&mid).unwrap()[at - 1] == b'\n' {
+        at += 1;
+    }
+    cut_to(&mid, at);
+    std::fs::write(
+        swc_of(out.path(), &server, 2),
+        "<!DOCTYPE html><html><body>Service Unavailable</body></html>",
+    )
+    .unwrap();
+    std::fs::write(swc_of(out.path(), &server, 3), "").unwrap();
+    let line_cut = 4;
+    cut_to_lines(&swc_of(out.path(), &server, line_cut), 30);
+    let o = rerun(&server, out.path(), &[]);
+    assert_eq!(o.code, 0);
+    let hits: Vec<usize> = (0..n)
+        .map(|i| server.file_hits(&file_needle(&server, i)))
+        .collect();
+    assert_eq!(server.counters().files, 3, "the three bad files, once each: {hits:?}");
+    for i in [1, 2, 3] {
+        assert_eq!(server.file_hits(&file_needle(&server, i)), 1);
+        assert_eq!(
+            std::fs::read(swc_of(out.path(), &server, i)).unwrap(),
+            catalog.swc_bytes(i)
+        );
+    }
+    // A file cut at the end of a line passes every content check: nothing in the folder
+    // tells it from a good one, so it is kept and recorded as it is ...
+    let cut_bytes = std::fs::read(swc_of(out.path(), &server, line_cut)).unwrap();
+    assert!(cut_bytes.len() < catalog.swc_bytes(line_cut).len());
+    let e = entry_of(out.path(), &rel_of(&server, line_cut));
+    assert_eq!(e["bytes"], cut_bytes.len());
+    assert!(e.get("etag").is_none());
+    // ... and `--update` brings it right: its entry has no validator, so its body is fetched
+    // and the hashes differ.
+    server.reset_counters();
+    let o = rerun(&server, out.path(), &["--update"]);
+    assert_eq!(o.code, 0);
+    // The three fetched by the last run have validators (304s); the seven recorded in place
+    // have none, so their bodies come, and one differs.
+    let t = server.transfer_counters();
+    assert_eq!((t.conditional, t.not_modified, t.file_bodies), (3, 3, 7), "{t:?}");
+    assert!(o.err.contains("new 0, changed 1"), "{}", o.err);
+    assert_eq!(
+        std::fs::read(swc_of(out.path(), &server, line_cut)).unwrap(),
+        catalog.swc_bytes(line_cut)
+    );
+    // From now on every entry has the server's validators.
+    for entry in manifest(out.path()) {
+        assert!(entry["etag"].is_string(), "{entry}");
+    }
+}
+
+#[test]
 fn with_entries_a_file_of_another_size_is_fetched_again_and_a_flipped_byte_with_check_hash() {
     let n = 10;
     let server = FakeServer::start(Catalog::generate(n));
