@@ -87,7 +87,10 @@ fn every_entry_says_what_the_server_sent() {
         assert_eq!(cng["etag"], catalog.cng_etag(i).unwrap());
         assert_eq!(cng["last_modified"], catalog.cng_last_modified(i).unwrap());
         let at = seconds(&cng["fetched_at"]);
-        assert!((before..=after).contains(&at), "{before} <= {at} <= {after}");
+        assert!(
+            (before..=after).contains(&at),
+            "{before} <= {at} <= {after}"
+        );
         // The file is what the entry says.
         let on_disk = std::fs::read(out.path().join(cng["path"].as_str().unwrap())).unwrap();
         assert_eq!(sha256_hex(&on_disk), cng["sha256"]);

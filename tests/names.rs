@@ -96,7 +96,10 @@ fn names_depend_on_the_neuron_alone_in_either_order_and_beside_a_get() {
     // The manifest names each file's neuron.
     for (id, name, file) in ALIKE {
         let e = entry_of(one.path(), &format!("downloads/{file}"));
-        assert_eq!((e["neuron_id"].as_u64(), e["neuron_name"].as_str()), (Some(id), Some(name)));
+        assert_eq!(
+            (e["neuron_id"].as_u64(), e["neuron_name"].as_str()),
+            (Some(id), Some(name))
+        );
     }
 
     // A later `get` into the first folder: one of the same neurons, and one more.
@@ -106,14 +109,19 @@ fn names_depend_on_the_neuron_alone_in_either_order_and_beside_a_get() {
         .args(["get", "a/b", &other, "-o", s(one.path()), "--no-log", "-q"])
         .run();
     assert_eq!(o.code, 0, "{}", o.err);
-    assert_eq!(server.counters().files, 1, "a/b is in place: only the new one");
+    assert_eq!(
+        server.counters().files,
+        1,
+        "a/b is in place: only the new one"
+    );
     let mut now = want.clone();
-    now.push((
-        rel_of(&server, 2),
-        server.catalog().swc_bytes(2).to_vec(),
-    ));
+    now.push((rel_of(&server, 2), server.catalog().swc_bytes(2).to_vec()));
     now.sort();
-    assert_eq!(data_files(one.path()), now, "one file per neuron, the names unchanged");
+    assert_eq!(
+        data_files(one.path()),
+        now,
+        "one file per neuron, the names unchanged"
+    );
     // Added to the folder's table, manifest and citations, not replacing them.
     let mut ids: Vec<u64> = ALIKE.iter().map(|a| a.0).collect();
     ids.push(server.catalog().id(2).unwrap());
@@ -151,7 +159,14 @@ fn failed_csv_lists_what_is_still_missing_whichever_run_tried() {
     assert!(failed.contains(catalog.name(4).as_ref()), "{failed}");
     // A `get` of something else: row 4 is still missing, and still listed.
     let o = cli(&server)
-        .args(["get", catalog.name(1).as_ref(), "-o", s(out.path()), "--no-log", "-q"])
+        .args([
+            "get",
+            catalog.name(1).as_ref(),
+            "-o",
+            s(out.path()),
+            "--no-log",
+            "-q",
+        ])
         .run();
     assert_eq!(o.code, 0, "{}", o.err);
     let failed = std::fs::read_to_string(out.path().join("failed.csv")).unwrap();
@@ -159,7 +174,14 @@ fn failed_csv_lists_what_is_still_missing_whichever_run_tried() {
     assert_eq!(table_ids(out.path()).len(), 6, "the table kept every row");
     // The file arrives (a get of it): the failure is gone, and so is the file that listed it.
     let o = cli(&server)
-        .args(["get", catalog.name(4).as_ref(), "-o", s(out.path()), "--no-log", "-q"])
+        .args([
+            "get",
+            catalog.name(4).as_ref(),
+            "-o",
+            s(out.path()),
+            "--no-log",
+            "-q",
+        ])
         .run();
     assert_eq!(o.code, 0, "{}", o.err);
     assert!(!out.path().join("failed.csv").exists());
@@ -196,7 +218,11 @@ fn a_neuromorphopy_folder_is_checked_recorded_and_not_fetched_again() {
     let o = rerun(&server, out.path(), &[]);
     assert_eq!(o.code, 0);
     assert_eq!(server.counters().files, 0, "good files are kept");
-    assert!(o.err.contains(&format!("downloaded 0, skipped {n}")), "{}", o.err);
+    assert!(
+        o.err.contains(&format!("downloaded 0, skipped {n}")),
+        "{}",
+        o.err
+    );
     let entries = manifest(out.path());
     assert_eq!(entries.len(), n, "and recorded");
     for i in 0..n {
@@ -238,7 +264,11 @@ fn without_entries_bad_files_are_fetched_again_and_a_file_cut_at_a_line_end_need
     let hits: Vec<usize> = (0..n)
         .map(|i| server.file_hits(&file_needle(&server, i)))
         .collect();
-    assert_eq!(server.counters().files, 3, "the three bad files, once each: {hits:?}");
+    assert_eq!(
+        server.counters().files,
+        3,
+        "the three bad files, once each: {hits:?}"
+    );
     for i in [1, 2, 3] {
         assert_eq!(server.file_hits(&file_needle(&server, i)), 1);
         assert_eq!(
@@ -261,7 +291,11 @@ fn without_entries_bad_files_are_fetched_again_and_a_file_cut_at_a_line_end_need
     // The three fetched by the last run have validators (304s); the seven recorded in place
     // have none, so their bodies come, and one differs.
     let t = server.transfer_counters();
-    assert_eq!((t.conditional, t.not_modified, t.file_bodies), (3, 3, 7), "{t:?}");
+    assert_eq!(
+        (t.conditional, t.not_modified, t.file_bodies),
+        (3, 3, 7),
+        "{t:?}"
+    );
     assert!(o.err.contains("new 0, changed 1"), "{}", o.err);
     assert_eq!(
         std::fs::read(swc_of(out.path(), &server, line_cut)).unwrap(),

@@ -46,7 +46,10 @@ fn identity(p: &Path) -> (u64, i64, i64) {
 fn last_years_folder(server: &FakeServer, out: &Path) {
     let o = run(server, out, &["--all"]);
     assert_eq!(o.code, 0);
-    assert!(out.join("neuromorpho-run.json").is_file(), "the query is saved");
+    assert!(
+        out.join("neuromorpho-run.json").is_file(),
+        "the query is saved"
+    );
     server.reset_counters();
 }
 
@@ -57,7 +60,11 @@ fn assert_current(server: &FakeServer, out: &Path, rows: impl IntoIterator<Item 
         let p = swc_of(out, server, i);
         let want = catalog.cng_bytes(i).unwrap();
         let got = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        assert!(got == want.as_ref(), "{} is not the current release", p.display());
+        assert!(
+            got == want.as_ref(),
+            "{} is not the current release",
+            p.display()
+        );
         let e = entry_of(out, &rel_of(server, i));
         assert_eq!(e["sha256"], sha256_hex(&want));
         assert_eq!(e["bytes"], want.len());
@@ -83,10 +90,18 @@ fn with_validators_one_conditional_request_per_held_file_and_bodies_only_for_new
     assert_eq!(o.code, 0);
     let c = server.counters();
     let t = server.transfer_counters();
-    assert_eq!(c.files, N + added.len(), "one request per held file, one per new one");
+    assert_eq!(
+        c.files,
+        N + added.len(),
+        "one request per held file, one per new one"
+    );
     assert_eq!((c.count, c.pages), (1, 1), "one search: {c:?}");
     assert_eq!(t.conditional, N, "every held file revalidated: {t:?}");
-    assert_eq!(t.not_modified, N - changed.len(), "304s for the unchanged: {t:?}");
+    assert_eq!(
+        t.not_modified,
+        N - changed.len(),
+        "304s for the unchanged: {t:?}"
+    );
     assert_eq!(
         t.file_bodies,
         changed.len() + added.len(),
@@ -113,7 +128,11 @@ fn with_validators_one_conditional_request_per_held_file_and_bodies_only_for_new
         assert_eq!(old, catalog.swc_bytes(i), "the release-1 bytes");
     }
     for i in (0..N).filter(|i| !changed.contains(i)) {
-        assert_eq!(identity(&swc_of(out.path(), &server, i)), before[i], "row {i}");
+        assert_eq!(
+            identity(&swc_of(out.path(), &server, i)),
+            before[i],
+            "row {i}"
+        );
     }
     // The manifest has the new validators of the changed files.
     for &i in &changed {
@@ -127,7 +146,11 @@ fn with_validators_one_conditional_request_per_held_file_and_bodies_only_for_new
         assert_eq!(code, 0, "{text}");
     }
     let v = cli(&server).args(["verify", s(out.path())]).run();
-    assert_eq!(v.code, 0, "previous/ is not a data folder: {}{}", v.out, v.err);
+    assert_eq!(
+        v.code, 0,
+        "previous/ is not a data folder: {}{}",
+        v.out, v.err
+    );
 
     // Once more, nothing changed: all 304s, no body at all.
     server.reset_counters();
@@ -135,10 +158,19 @@ fn with_validators_one_conditional_request_per_held_file_and_bodies_only_for_new
     assert_eq!(o.code, 0);
     let t = server.transfer_counters();
     assert_eq!(
-        (server.counters().files, t.conditional, t.not_modified, t.file_bodies),
+        (
+            server.counters().files,
+            t.conditional,
+            t.not_modified,
+            t.file_bodies
+        ),
         (N + 2, N + 2, N + 2, 0)
     );
-    assert!(o.err.contains("new 0, changed 0, unchanged 22, gone 0"), "{}", o.err);
+    assert!(
+        o.err.contains("new 0, changed 0, unchanged 22, gone 0"),
+        "{}",
+        o.err
+    );
 }
 
 #[test]
@@ -160,7 +192,8 @@ fn without_validators_every_held_body_is_fetched_and_its_hash_compared() {
     assert_eq!(t.conditional, 0, "no validator to send: {t:?}");
     assert_eq!((t.not_modified, t.file_bodies), (0, N + 2), "{t:?}");
     assert!(
-        o.err.contains("new 2, changed 4, unchanged 16, gone 0, failed 0"),
+        o.err
+            .contains("new 2, changed 4, unchanged 16, gone 0, failed 0"),
         "{}",
         o.err
     );
@@ -173,7 +206,11 @@ fn without_validators_every_held_body_is_fetched_and_its_hash_compared() {
     assert_eq!(rel_files(&previous).len(), changed.len());
     // The same bytes are not rewritten.
     for i in (0..N).filter(|i| !changed.contains(i)) {
-        assert_eq!(identity(&swc_of(out.path(), &server, i)), before[i], "row {i}");
+        assert_eq!(
+            identity(&swc_of(out.path(), &server, i)),
+            before[i],
+            "row {i}"
+        );
     }
     assert_no_temp(out.path());
 }
@@ -189,8 +226,15 @@ fn a_server_that_stopped_sending_validators_still_gets_one_request_per_file() {
     assert_eq!(o.code, 0);
     let t = server.transfer_counters();
     assert_eq!(server.counters().files, N + 2);
-    assert_eq!((t.conditional, t.not_modified, t.file_bodies), (N, 0, N + 2));
-    assert!(o.err.contains("new 2, changed 4, unchanged 16"), "{}", o.err);
+    assert_eq!(
+        (t.conditional, t.not_modified, t.file_bodies),
+        (N, 0, N + 2)
+    );
+    assert!(
+        o.err.contains("new 2, changed 4, unchanged 16"),
+        "{}",
+        o.err
+    );
     assert_current(&server, out.path(), 0..N + 2);
 }
 
@@ -225,7 +269,8 @@ fn neurons_no_longer_matched_are_listed_and_kept() {
         assert!(swc_of(out.path(), &server, i).is_file(), "{rel} kept");
     }
     assert!(
-        o.err.contains("no longer matched by the query (kept, not deleted)"),
+        o.err
+            .contains("no longer matched by the query (kept, not deleted)"),
         "{}",
         o.err
     );
@@ -235,7 +280,10 @@ fn neurons_no_longer_matched_are_listed_and_kept() {
         o.err
     );
     // They stay recorded and verified, and in the table.
-    assert_eq!(manifest(out.path()).len(), mouse.len() + new_mouse.len() + rat.len());
+    assert_eq!(
+        manifest(out.path()).len(),
+        mouse.len() + new_mouse.len() + rat.len()
+    );
     let v = cli(&server).args(["verify", s(out.path())]).run();
     assert_eq!(v.code, 0, "{}{}", v.out, v.err);
     let table = std::fs::read_to_string(out.path().join("metadata.csv")).unwrap();
@@ -269,12 +317,19 @@ fn the_saved_query_is_the_one_repeated_and_the_table_describes_the_current_recor
     let now: Vec<usize> = (0..catalog.len()).filter(|&i| mouse(i)).collect();
     assert!(now.len() > held.len(), "release 2 adds a mouse neuron");
     assert!(
-        o.err.contains(&format!("matched {}: new {}", now.len(), now.len() - held.len())),
+        o.err.contains(&format!(
+            "matched {}: new {}",
+            now.len(),
+            now.len() - held.len()
+        )),
         "{}",
         o.err
     );
     let text = std::fs::read_to_string(&table).unwrap();
-    assert!(!text.contains("STALE-VALUE"), "the row is the server's record now");
+    assert!(
+        !text.contains("STALE-VALUE"),
+        "the row is the server's record now"
+    );
     assert_eq!(text.lines().count(), 1 + now.len());
     let names = neuromorpho::names_from_metadata(&table).unwrap();
     let mut want: Vec<String> = now.iter().map(|&i| catalog.name(i).into_owned()).collect();
@@ -318,7 +373,10 @@ fn a_truncated_file_is_not_kept_by_an_update() {
     assert_eq!(server.counters().files, N + 2);
     assert_eq!(server.file_hits(&file_needle(&server, cut)), 1);
     let t = server.transfer_counters();
-    assert_eq!((t.conditional, t.file_bodies), (N - 1, changed.len() + 2 + 1));
+    assert_eq!(
+        (t.conditional, t.file_bodies),
+        (N - 1, changed.len() + 2 + 1)
+    );
     assert_current(&server, out.path(), 0..N + 2);
     // A cut copy is not an old version.
     assert!(!previous_dir(out.path()).join(rel_of(&server, cut)).exists());
@@ -346,7 +404,10 @@ fn the_library_updates_a_folder_and_counts_what_it_did() {
     let out = TempDir::new();
     let options = JobOptions::new(out.path());
     let first = search_and_download(&client, &Query::all(), &options, |_| {}).unwrap();
-    assert_eq!((first.downloaded, first.changed, first.unchanged), (N as u64, 0, 0));
+    assert_eq!(
+        (first.downloaded, first.changed, first.unchanged),
+        (N as u64, 0, 0)
+    );
     server.set_release(2);
     let mut options = JobOptions::new(out.path());
     options.update = true;
@@ -373,5 +434,9 @@ fn a_damaged_file_fetched_again_by_an_update_is_not_called_new() {
     cut_to(&path, 100);
     let o = run(&server, out.path(), &["--update"]);
     assert_eq!(o.code, 0);
-    assert!(o.err.contains("new 2, changed 4, unchanged 15"), "{}", o.err);
+    assert!(
+        o.err.contains("new 2, changed 4, unchanged 15"),
+        "{}",
+        o.err
+    );
 }

@@ -89,7 +89,10 @@ fn a_flipped_byte_a_truncated_file_a_deleted_one_and_an_unlisted_one_are_each_na
     let extra = out.path().join("downloads").join("stray.swc");
     std::fs::write(&extra, "1 1 0 0 0 1 -1\n").unwrap();
     // Another run's temporary file is not a problem of the folder.
-    let temp = out.path().join("downloads").join(".x.swc.otherhost-1-0.part");
+    let temp = out
+        .path()
+        .join("downloads")
+        .join(".x.swc.otherhost-1-0.part");
     std::fs::write(&temp, "1 1").unwrap();
 
     let o = verify_cli(&server, out.path()).run();
@@ -127,10 +130,8 @@ fn a_flipped_byte_a_truncated_file_a_deleted_one_and_an_unlisted_one_are_each_na
         "downloads/stray.swc: not in the manifest"
     );
     assert!(
-        o.err.contains(&format!(
-            "{} ok, 1 missing, 2 damaged, 1 unlisted",
-            N - 3
-        )),
+        o.err
+            .contains(&format!("{} ok, 1 missing, 2 damaged, 1 unlisted", N - 3)),
         "{}",
         o.err
     );
@@ -182,7 +183,11 @@ fn no_hash_compares_sizes_only() {
     damage(&server, out.path());
     let o = verify_cli(&server, out.path()).arg("--no-hash").run();
     assert_eq!(o.code, 3, "{}", o.err);
-    let named: Vec<&str> = o.out.lines().map(|l| l.split(": ").next().unwrap()).collect();
+    let named: Vec<&str> = o
+        .out
+        .lines()
+        .map(|l| l.split(": ").next().unwrap())
+        .collect();
     assert_eq!(
         named,
         [rel_of(&server, CUT), rel_of(&server, DELETED)],
@@ -328,7 +333,10 @@ fn repair_asks_the_server_given_not_the_host_a_manifest_names() {
     for line in text.lines() {
         let mut e: serde_json::Value = serde_json::from_str(line).unwrap();
         if e["path"] == rel_of(&server, CUT) {
-            let url = e["url"].as_str().unwrap().replace(&base, "http://127.0.0.1:9");
+            let url = e["url"]
+                .as_str()
+                .unwrap()
+                .replace(&base, "http://127.0.0.1:9");
             e["url"] = url.into();
         }
         if e["path"] == rel_of(&server, DELETED) {

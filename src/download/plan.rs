@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::atomic_file::{remove_stale, AtomicFile};
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::files::{file_url, local_path, FileKind};
-use crate::cancel::CancelToken;
 use crate::lock::FolderLock;
 use crate::manifest::{compact, manifest_path, relative, Manifest, ManifestEntry};
 
