@@ -238,6 +238,50 @@ fn two_downloads_started_at_the_same_instant_both_exit_0() {
 }
 
 #[test]
+fn a_run_killed_while_another_finishes_the_same_file_leaves_it_whole() {
+    const N: usize = 30;
+    let server = FakeServer::start(Catalog::generate(N));
+    let x = 12;
+    let needle = file_needle(&server, x);
+    // The first run's request for X trickles (it will never end); the second run's request
+    // for X is held 1 s, so that the kill comes while the second is finishing X.
+    server.push_fault(FaultRule::new(
+        Target::Path(needle.clone()),
+        1,
+        Fault::Trickle {
+            interval: Duration::from_secs(30),
+        },
+    ));
+    server.push_fault(FaultRule::new(
+        Target::Path(needle.clone()),
+        1,
+        Fault::Delay(Duration::from_secs(1)),
+    ));
+    let out = TempDir::new();
+    let first = Running::start(&download_all(&server, out.path()).arg("--no-log"));
+    let temp_prefix = format!(".{}.swc.", server.catalog().name(x));
+    wait_for("the first run writing X", Duration::from_secs(30), || {
+        part_files(out.path()).iter().any(|p| {
+            p.file_name()
+                .is_some_and(|f| f.to_string_lossy().starts_with(&temp_prefix))
+        })
+    });
+    let second = Running::start(&download_all(&server, out.path()).arg("--no-log"));
+    wait_for("the second run on X", Duration::from_secs(30), || {
+        server.file_hits(&needle) == 2
+    });
+    first.kill();
+    let (code, err) = second.finish(Duration::from_secs(60));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read(swc_of(out.path(), &server, x)).unwrap(),
+        server.catalog().swc_bytes(x)
+    );
+    // The killed run's half-written X is gone too: the second run tidies up at its end.
+    assert_folder_complete(&server, out.path(), N);
+}
+
+#[test]
 fn two_different_queries_at_once_keep_each_others_rows_entries_and_citations() {
     const N: usize = 36;
     let server = FakeServer::start(Catalog::generate(N));
