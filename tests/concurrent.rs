@@ -467,3 +467,72 @@ fn a_run_waiting_for_the_folder_lock_says_what_it_waits_for() {
     );
     assert_eq!(server.counters().files, 5);
 }
+
+#[test]
+fn two_updates_at_once_keep_only_real_old_versions() {
+    const N: usize = 20;
+    let server = FakeServer::start(Catalog::generate(N));
+    let out = TempDir::new();
+    let o = cli(&server)
+        .args(["download", "--all", "-o", s(out.path()), "--no-log", "-q"])
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    server.set_release(2);
+    let catalog = server.catalog();
+    let changed = catalog.changed_in_release(2);
+    let x = changed[0];
+    // The first update is held on X; the second replaces X meanwhile.
+    server.push_fault(FaultRule::new(
+        Target::Path(file_needle(&server, x)),
+        1,
+        Fault::Delay(Duration::from_millis(1500)),
+    ));
+    server.reset_counters();
+    let update = || {
+        cli(&server).args([
+            "-c",
+            "4",
+            "download",
+            "--update",
+            "-o",
+            s(out.path()),
+            "--no-log",
+        ])
+    };
+    let first = Running::start(&update());
+    wait_for("the first update at X", Duration::from_secs(30), || {
+        server.file_hits(&file_needle(&server, x)) == 1
+    });
+    let (code2, err2) = Running::start(&update()).finish(Duration::from_secs(60));
+    assert_eq!(code2, 0, "{err2}");
+    let (code1, err1) = first.finish(Duration::from_secs(60));
+    println!("first:\n{err1}\nsecond:\n{err2}");
+    assert_eq!(code1, 0, "{err1}");
+    for i in 0..catalog.len() {
+        assert!(
+            std::fs::read(swc_of(out.path(), &server, i)).unwrap()
+                == catalog.cng_bytes(i).unwrap().as_ref(),
+            "row {i}"
+        );
+    }
+    // previous/ holds each changed file's release-1 bytes once, and nothing else: not a
+    // copy of the current version that the other run had just put in place.
+    let previous = out.path().join("previous");
+    let kept = rel_files(&previous);
+    assert_eq!(kept.len(), changed.len(), "{kept:?}");
+    for k in &kept {
+        let rel = k.split_once('/').unwrap().1;
+        let i = changed
+            .iter()
+            .copied()
+            .find(|&i| rel_of(&server, i) == rel)
+            .unwrap_or_else(|| panic!("{k} is not a changed file"));
+        assert_eq!(
+            std::fs::read(previous.join(k)).unwrap(),
+            catalog.swc_bytes(i)
+        );
+    }
+    assert_no_temp(out.path());
+    let v = cli(&server).args(["verify", s(out.path())]).run();
+    assert_eq!(v.code, 0, "{}{}", v.out, v.err);
+}

@@ -279,21 +279,20 @@ impl Job<'_> {
         options: &DownloadOptions,
     ) -> crate::error::Result<Outcome> {
         let io = |e: std::io::Error| Error::io(&self.path, e);
-        let replaced = keep_old && self.path.exists();
-        if replaced {
-            let old = previous_path(&options.out_dir, &self.rel);
-            if let Some(dir) = old.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut replaced = false;
+        if keep_old {
+            match self.in_place_is(&s) {
+                // Another run (an update beside this one) put the server's new copy in place
+                // meanwhile: nothing to replace, and that copy is no old version to keep.
+                Some(true) => {
+                    let mut entry = self.entry_for(url, s.bytes, s.sha256);
+                    entry.etag = s.etag;
+                    entry.last_modified = s.last_modified;
+                    return Ok(Outcome::Unchanged { entry });
+                }
+                Some(false) => replaced = self.keep_old_copy(options)?,
+                None => {}
             }
-            std::fs::rename(&self.path, &old).map_err(io)?;
-            if let Some(dir) = old.parent() {
-                sync_dir(dir).map_err(io)?;
-            }
-            log::info!(
-                "{}: the server's copy changed; the old one is {}",
-                self.path.display(),
-                old.display()
-            );
         }
         s.file.commit().map_err(io)?;
         let mut entry = self.entry_for(url, s.bytes, s.sha256);
@@ -306,6 +305,41 @@ impl Job<'_> {
             self.path.display()
         );
         Ok(Outcome::Downloaded { entry, replaced })
+    }
+
+    /// Whether the file in place holds the streamed body (`None`: nothing there). The size
+    /// first; the hash only when the sizes agree.
+    fn in_place_is(&self, s: &Streamed) -> Option<bool> {
+        let len = std::fs::metadata(&self.path).ok()?.len();
+        if len != s.bytes {
+            return Some(false);
+        }
+        Some(hash_file(&self.path).is_ok_and(|(sha, _)| sha == s.sha256))
+    }
+
+    /// Move the file in place to `previous/<date>/<rel>`. False when it went meanwhile (an
+    /// update beside this one moved it first).
+    fn keep_old_copy(&self, options: &DownloadOptions) -> crate::error::Result<bool> {
+        let old = previous_path(&options.out_dir, &self.rel);
+        if let Some(dir) = old.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        match std::fs::rename(&self.path, &old) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(Error::io(&self.path, e)),
+        }
+        if options.durable {
+            if let Some(dir) = old.parent() {
+                sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+            }
+        }
+        log::info!(
+            "{}: the server's copy changed; the old one is {}",
+            self.path.display(),
+            old.display()
+        );
+        Ok(true)
     }
 }
 
