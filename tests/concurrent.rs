@@ -469,6 +469,39 @@ fn a_run_waiting_for_the_folder_lock_says_what_it_waits_for() {
 }
 
 #[test]
+fn a_failure_that_another_run_mends_meanwhile_is_not_reported() {
+    const N: usize = 12;
+    let server = FakeServer::start(Catalog::generate(N));
+    let (x, y) = (3, 8);
+    // The first run gets a 404 for X, and is held on Y until the second run has ended.
+    server.push_fault(FaultRule::new(
+        Target::Path(file_needle(&server, x)),
+        1,
+        Fault::Status(404),
+    ));
+    server.push_fault(FaultRule::new(
+        Target::Path(file_needle(&server, y)),
+        1,
+        Fault::Delay(Duration::from_millis(1500)),
+    ));
+    let out = TempDir::new();
+    let first = Running::start(&download_all(&server, out.path()).arg("--no-log"));
+    wait_for("the first run at X and Y", Duration::from_secs(30), || {
+        server.file_hits(&file_needle(&server, x)) == 1
+            && server.file_hits(&file_needle(&server, y)) == 1
+    });
+    let (code2, err2) = Running::start(&download_all(&server, out.path()).arg("--no-log"))
+        .finish(Duration::from_secs(60));
+    assert_eq!(code2, 0, "{err2}");
+    let (code1, err1) = first.finish(Duration::from_secs(60));
+    // X is in place (the second run brought it): the first run must not call it failed,
+    // neither in its exit code nor in failed.csv.
+    assert!(swc_of(out.path(), &server, x).is_file());
+    assert_eq!(code1, 0, "{err1}");
+    assert_folder_complete(&server, out.path(), N);
+}
+
+#[test]
 fn two_updates_at_once_keep_only_real_old_versions() {
     const N: usize = 20;
     let server = FakeServer::start(Catalog::generate(N));
