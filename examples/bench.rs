@@ -26,6 +26,15 @@
 //!     the big one, so that the search part stays a few pages and the files dominate.
 //! * Before each run the server's counters are zeroed (`/__fake/reset`), after it they are
 //!   read (`/__fake/stats`).
+//! * Durability and integrity (issue 10), after the table: F files downloaded durable (each
+//!   file synced before its rename, the folder after) and not (`--only download-nosync`),
+//!   twice each, alternating, each in its own process after a `sync`, the faster files phase
+//!   kept: from a server with the latency L and from one without; the differences are the
+//!   cost of syncing per 1,000 files, when latency-bound and when disk-bound. Then, on the
+//!   durable folder: `verify` with SHA-256 and with sizes only (their difference is the cost
+//!   of hashing per 1,000 files), and `sha256sum -c SHA256SUMS` run as a child process,
+//!   timed the same way, for verify's MB/s beside it (skipped with a note when sha256sum is
+//!   missing).
 //! * Bounds: every answer takes at least L, and at most C requests are in flight, so a search
 //!   cannot take less than L (the count) + ceil(pages/C) * L, nor F downloads less than
 //!   ceil(F/C) * L. With `--rate R`, API requests are also at most R per second.
@@ -123,10 +132,15 @@ fn main() {
 fn child(args: &Args, kind: &str) -> Result<(), String> {
     let base_url = args.base_url.clone().ok_or("--only needs --base-url")?;
     let out = args.out.clone().ok_or("--only needs --out")?;
-    let download = match kind {
-        "metadata" => false,
-        "download" => true,
-        other => return Err(format!("--only {other}: expected metadata or download")),
+    let (download, durable) = match kind {
+        "metadata" => (false, true),
+        "download" => (true, true),
+        "download-nosync" => (true, false),
+        other => {
+            return Err(format!(
+                "--only {other}: expected metadata, download or download-nosync"
+            ))
+        }
     };
     let client = Client::builder()
         .base_url(base_url)
@@ -137,6 +151,7 @@ fn child(args: &Args, kind: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut options = JobOptions::new(&out);
     options.download = download;
+    options.durable = durable;
     // The files phase: from the moment downloads start to the last file done.
     let phase: Mutex<(Option<Instant>, Option<Instant>)> = Mutex::new((None, None));
     let progress = |p: &Progress| match p {
@@ -452,6 +467,293 @@ fn startup(runs: usize) -> Option<(usize, f64, f64)> {
     Some((runs, times[0], times[runs / 2]))
 }
 
+// ------------------------------------------------------------------------------------------
+// Durability and integrity (issue 10): what syncing costs, what hashing costs, and verify's
+// speed beside sha256sum's, measured side by side on one folder.
+
+/// One timed step of the integrity section.
+struct Timed {
+    what: String,
+    files: u64,
+    wall: f64,
+    cpu: Option<f64>,
+    bytes: u64,
+}
+
+struct Integrity {
+    files: u64,
+    concurrency: usize,
+    verify_threads: usize,
+    slow_durable: Timed,
+    slow_nosync: Timed,
+    durable: Timed,
+    nosync: Timed,
+    verify_hash: Timed,
+    verify_sizes: Timed,
+    sha256sum: Result<Timed, String>,
+}
+
+/// The same F files downloaded durable and not, each run in its own process, twice each
+/// (alternating, the faster kept, after a `sync` so that one run's dirty pages do not slow
+/// the next): from a server with the latency L (a real download, where a worker waits for
+/// its syncs between two requests) and from one without (disk work not hidden behind the
+/// network). Then `verify` (hashes, and sizes only) and `sha256sum -c SHA256SUMS` on the
+/// durable folder, one after the other, the page cache warm for all three.
+fn integrity(args: &Args, server_exe: &Path, root: &Path) -> Result<Integrity, String> {
+    let f = args.files;
+    let pair = |latency_ms: u64| -> Result<(RunResult, RunResult), String> {
+        let server = Server::start(server_exe, f, latency_ms)?;
+        let mut durable: Option<RunResult> = None;
+        let mut nosync: Option<RunResult> = None;
+        let faster = |best: Option<RunResult>, r: RunResult| match best {
+            Some(b) if b.phase_wall <= r.phase_wall => Some(b),
+            _ => Some(r),
+        };
+        for round in 1..=2 {
+            for kind in ["download", "download-nosync"] {
+                eprintln!(
+                    "integrity: {kind} of {f} files, latency {latency_ms} ms, round {round}..."
+                );
+                let _ = Command::new("sync").status();
+                let out = root.join(if kind == "download" {
+                    "durable"
+                } else {
+                    "nosync"
+                });
+                let (r, _) = run_child(args, kind, &server, &out)?;
+                if kind == "download" {
+                    durable = faster(durable, r);
+                } else {
+                    nosync = faster(nosync, r);
+                }
+            }
+        }
+        match (durable, nosync) {
+            (Some(d), Some(n)) => Ok((d, n)),
+            _ => Err("the integrity runs gave no result".into()),
+        }
+    };
+    let (slow_durable, slow_nosync) = pair(args.latency_ms)?;
+    let (durable, nosync) = pair(0)?;
+    let timed = |what: String, r: &RunResult| Timed {
+        what,
+        files: r.downloaded,
+        wall: r.phase_wall,
+        cpu: Some(r.cpu),
+        bytes: r.bytes,
+    };
+    let lat = args.latency_ms;
+    let folder = root.join("durable");
+    let options = neuromorpho::VerifyOptions::default();
+    let verify_threads = options.threads;
+    eprintln!("integrity: verify (SHA-256) of {f} files...");
+    let verify_hash = verify_timed(&folder, &options, "verify (size + SHA-256)")?;
+    let mut sizes = options.clone();
+    sizes.hash = false;
+    eprintln!("integrity: verify --no-hash of {f} files...");
+    let verify_sizes = verify_timed(&folder, &sizes, "verify --no-hash (sizes)")?;
+    eprintln!("integrity: sha256sum -c SHA256SUMS...");
+    let sha256sum = sha256sum_timed(&folder, verify_hash.bytes);
+    Ok(Integrity {
+        files: f,
+        concurrency: args.concurrency,
+        verify_threads,
+        slow_durable: timed(
+            format!("download, {lat} ms latency, durable"),
+            &slow_durable,
+        ),
+        slow_nosync: timed(
+            format!("download, {lat} ms latency, not durable"),
+            &slow_nosync,
+        ),
+        durable: timed("download, no latency, durable".into(), &durable),
+        nosync: timed("download, no latency, not durable".into(), &nosync),
+        verify_hash,
+        verify_sizes,
+        sha256sum,
+    })
+}
+
+fn verify_timed(
+    folder: &Path,
+    options: &neuromorpho::VerifyOptions,
+    what: &str,
+) -> Result<Timed, String> {
+    let cpu0 = cpu_seconds();
+    let t = Instant::now();
+    let report = neuromorpho::verify(folder, options, |_| {}).map_err(|e| e.to_string())?;
+    let wall = t.elapsed().as_secs_f64();
+    if !report.is_ok() {
+        return Err(format!(
+            "verify found {} problem(s) in {}",
+            report.problems.len(),
+            folder.display()
+        ));
+    }
+    let cpu = match (cpu0, cpu_seconds()) {
+        (Some(a), Some(b)) => Some(b.0 + b.1 - a.0 - a.1),
+        _ => None,
+    };
+    Ok(Timed {
+        what: what.to_string(),
+        files: report.entries,
+        wall,
+        cpu,
+        bytes: report.bytes,
+    })
+}
+
+/// `sha256sum -c SHA256SUMS` in the folder as a child process; an `Err` says why it was not
+/// measured (not installed, or it failed).
+fn sha256sum_timed(folder: &Path, bytes: u64) -> Result<Timed, String> {
+    let t = Instant::now();
+    let out = Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(folder)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("sha256sum not run ({e}): not measured"))?;
+    let wall = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(format!(
+            "sha256sum -c failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let files = std::fs::read_to_string(folder.join("SHA256SUMS"))
+        .map(|t| t.lines().count() as u64)
+        .unwrap_or(0);
+    Ok(Timed {
+        what: "sha256sum -c SHA256SUMS (coreutils, 1 thread)".into(),
+        files,
+        wall,
+        cpu: None,
+        bytes,
+    })
+}
+
+fn print_integrity(r: &Integrity) {
+    let per_k = |secs: f64, files: u64| {
+        if files > 0 {
+            format!("{:.3}", secs / files as f64 * 1000.0)
+        } else {
+            "-".into()
+        }
+    };
+    let mbps = |t: &Timed| {
+        if t.wall > 0.0 && t.bytes > 0 {
+            format!("{:.0}", t.bytes as f64 / t.wall / 1e6)
+        } else {
+            "-".into()
+        }
+    };
+    let header = [
+        "step",
+        "files",
+        "MB",
+        "wall s",
+        "wall s/1k files",
+        "CPU s",
+        "MB/s",
+    ];
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut steps: Vec<&Timed> = vec![
+        &r.slow_durable,
+        &r.slow_nosync,
+        &r.durable,
+        &r.nosync,
+        &r.verify_hash,
+        &r.verify_sizes,
+    ];
+    if let Ok(t) = &r.sha256sum {
+        steps.push(t);
+    }
+    for t in steps {
+        rows.push(vec![
+            t.what.clone(),
+            t.files.to_string(),
+            format!("{:.1}", t.bytes as f64 / 1e6),
+            format!("{:.3}", t.wall),
+            per_k(t.wall, t.files),
+            t.cpu
+                .map(|c| format!("{c:.3}"))
+                .unwrap_or_else(|| "-".into()),
+            mbps(t),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|row| row[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if i == 0 {
+                    format!("{s:<w$}", w = widths[i])
+                } else {
+                    format!("{s:>w$}", w = widths[i])
+                }
+            })
+            .collect();
+        println!("| {} |", parts.join(" | "));
+    };
+    println!();
+    println!(
+        "durability and integrity: {} files, -c {}; durable = each file synced before its rename and its folder after; wall = the files phase for downloads (the faster of 2 rounds each, after a sync), the whole call for verify (page cache warm)",
+        r.files, r.concurrency
+    );
+    line(&header.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>());
+    for row in &rows {
+        line(row);
+    }
+    let k = r.files.max(1) as f64 / 1000.0;
+    for (label, d, n) in [
+        ("with latency", &r.slow_durable, &r.slow_nosync),
+        ("without latency", &r.durable, &r.nosync),
+    ] {
+        println!(
+            "cost of syncing, {label}: {:+.3} s wall per 1,000 files ({:.3} s durable vs {:.3} s not), {:+.3} s CPU per 1,000 files",
+            (d.wall - n.wall) / k,
+            d.wall / k,
+            n.wall / k,
+            (d.cpu.unwrap_or(0.0) - n.cpu.unwrap_or(0.0)) / k,
+        );
+    }
+    let hashing = r.verify_hash.wall - r.verify_sizes.wall;
+    println!(
+        "cost of hashing: {:.3} s wall per 1,000 files ({:.1} KB per file on average; verify with SHA-256 minus verify --no-hash, {} threads), {:.3} s CPU per 1,000 files",
+        hashing / r.files.max(1) as f64 * 1000.0,
+        r.verify_hash.bytes as f64 / r.verify_hash.files.max(1) as f64 / 1e3,
+        r.verify_threads,
+        (r.verify_hash.cpu.unwrap_or(0.0) - r.verify_sizes.cpu.unwrap_or(0.0))
+            / r.files.max(1) as f64
+            * 1000.0,
+    );
+    match &r.sha256sum {
+        Ok(t) => println!(
+            "verify: {} MB/s ({} threads) beside sha256sum -c: {} MB/s (1 thread), same folder, same files",
+            mbps(&r.verify_hash),
+            r.verify_threads,
+            mbps(t)
+        ),
+        Err(why) => println!(
+            "verify: {} MB/s ({} threads); sha256sum: {why}",
+            mbps(&r.verify_hash),
+            r.verify_threads
+        ),
+    }
+}
+
 fn parent(args: &Args) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let server_exe = exe
@@ -508,6 +810,7 @@ fn parent(args: &Args) -> Result<(), String> {
     drop(small);
     eprintln!("timing `neuromorpho --help`...");
     let start_up = startup(20);
+    let integrity = integrity(args, &server_exe, &root)?;
 
     let mb = |kb: u64| kb as f64 * 1024.0 / 1e6;
     let ratio = |wall: f64, bound: f64| {
@@ -716,6 +1019,7 @@ fn parent(args: &Args) -> Result<(), String> {
     } else {
         println!("targets MISSED: {}", notes.join("; "));
     }
+    print_integrity(&integrity);
     if args.keep {
         println!("output kept in {}", root.display());
     } else {

@@ -1,7 +1,7 @@
 //! A whole job in one call: search (or look up names), write the metadata table as pages
 //! arrive, download the files, write `failed.csv` and `CITATIONS.md`, and sum it up.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -623,22 +623,42 @@ impl<'a> Collector<'a> {
     }
 
     /// `failed.csv` (what is still missing, whichever run tried) and `CITATIONS.md` (every
-    /// neuron with a file in the folder), under the folder lock.
+    /// neuron with a file in the folder), under the folder lock. A failure of this run whose
+    /// file another run has put in place meanwhile is no failure any more: it is dropped
+    /// from the summary too.
     fn write_lists(
-        &self,
+        &mut self,
         summary: &mut Summary,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<()> {
         let options = self.options;
         let _lock = self.lock(progress)?;
         let manifest = Manifest::load(&options.out_dir)?;
-        let held: HashSet<&str> = manifest.entries().iter().map(|e| e.url.as_str()).collect();
+        // A URL is held when an entry has it and its file is there (looked at only for the
+        // URLs asked about: the failures).
+        let entries: HashMap<&str, PathBuf> = manifest
+            .entries()
+            .into_iter()
+            .map(|e| (e.url.as_str(), e.full_path(&options.out_dir)))
+            .collect();
+        let is_held = |url: &str| entries.get(url).is_some_and(|p| p.is_file());
+        self.failed.retain(|f| {
+            let mended = !f.url.is_empty() && is_held(&f.url);
+            if mended {
+                log::info!(
+                    "{}: failed here ({}), but another run has put it in place meanwhile",
+                    crate::text::escape(&f.url),
+                    f.kind
+                );
+            }
+            !mended
+        });
         let tried: HashSet<&str> = self.items.iter().map(|i| i.neuron_name.as_str()).collect();
         let resolved = |name: &str, url: &str| {
             if url.is_empty() {
                 tried.contains(name)
             } else {
-                held.contains(url)
+                is_held(url)
             }
         };
         // Shards of a job array share the output folder: each keeps its own lists, or they

@@ -99,6 +99,8 @@ pub struct Manifest {
     entries: HashMap<String, (ManifestEntry, String)>,
     /// Lines that could not be read (a line torn by a kill), skipped.
     pub damaged_lines: u64,
+    /// The same, per manifest (by suffix), for the run that owns it to repair.
+    damaged: HashMap<String, u64>,
     /// The manifest files read.
     pub files: Vec<PathBuf>,
 }
@@ -132,7 +134,10 @@ impl Manifest {
                 }
                 match serde_json::from_slice::<ManifestEntry>(line) {
                     Ok(e) => m.insert(e, &suffix),
-                    Err(_) => m.damaged_lines += 1,
+                    Err(_) => {
+                        m.damaged_lines += 1;
+                        *m.damaged.entry(suffix.clone()).or_default() += 1;
+                    }
                 }
             }
             m.files.push(path);
@@ -152,6 +157,11 @@ impl Manifest {
     /// The entry of a path relative to the output folder.
     pub fn get(&self, path: &str) -> Option<&ManifestEntry> {
         self.entries.get(path).map(|(e, _)| e)
+    }
+
+    /// Damaged lines in the manifest `manifest<suffix>.jsonl`.
+    pub(crate) fn damaged_in(&self, suffix: &str) -> u64 {
+        self.damaged.get(suffix).copied().unwrap_or(0)
     }
 
     /// The suffix of the manifest that recorded `path` (`""` or `.shard-2-of-10`).

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use crate::atomic_file::is_temp_name;
 use crate::client::Client;
-use crate::download::{DownloadOptions, DownloadReport};
-use crate::error::{Error, Result};
+use crate::download::{DownloadOptions, DownloadReport, FailedFile};
+use crate::error::{Error, FailureKind, Result};
 use crate::files::FileKind;
 use crate::manifest::{hash_file, relative, Manifest, ManifestEntry};
 use crate::progress::Progress;
@@ -275,7 +275,10 @@ fn unlisted(out_dir: &Path, listed: &HashSet<&str>) -> Vec<String> {
 
 impl Client {
     /// Fetch again, atomically, every file that [`verify`] found missing, cut or changed,
-    /// from the URL its entry records, and record it. Unlisted files are left alone.
+    /// from this client's server (the file part of the URL its entry records, after
+    /// `/dableFiles/`), and record it. Unlisted files are left alone; an entry whose URL is
+    /// not a file of the server is a failure of the report, never asked for (a manifest is a
+    /// file anyone can edit: it does not choose the hosts we talk to).
     pub fn repair(
         &self,
         out_dir: &Path,
@@ -285,13 +288,28 @@ impl Client {
         let manifest = Manifest::load(out_dir)?;
         let mut by_manifest: std::collections::BTreeMap<String, Vec<ManifestEntry>> =
             Default::default();
-        for p in &report.problems {
-            if let Some(e) = &p.entry {
-                let suffix = manifest.suffix_of(&e.path).unwrap_or("").to_string();
-                by_manifest.entry(suffix).or_default().push(e.clone());
-            }
-        }
         let mut total = DownloadReport::default();
+        for p in &report.problems {
+            let Some(e) = &p.entry else { continue };
+            let Some(url) = rebased(self.base_url(), &e.url) else {
+                total.failed.push(FailedFile {
+                    neuron_name: e.neuron_name.clone(),
+                    neuron_id: e.neuron_id,
+                    file_kind: e.kind,
+                    url: e.url.clone(),
+                    kind: FailureKind::InvalidRecord,
+                    detail: format!(
+                        "{}: its manifest URL is not a file of the server (no /dableFiles/); not fetched",
+                        e.path
+                    ),
+                });
+                continue;
+            };
+            let suffix = manifest.suffix_of(&e.path).unwrap_or("").to_string();
+            let mut e = e.clone();
+            e.url = url;
+            by_manifest.entry(suffix).or_default().push(e);
+        }
         for (suffix, entries) in by_manifest {
             let mut options = DownloadOptions::new(out_dir);
             options.skip_existing = false;
@@ -304,4 +322,11 @@ impl Client {
         }
         Ok(total)
     }
+}
+
+/// `url`'s file part (from `/dableFiles/` on) on the server `base`; `None` if it has none.
+fn rebased(base: &str, url: &str) -> Option<String> {
+    let at = url.find("/dableFiles/")?;
+    let tail = url.get(at..)?;
+    Some(format!("{}{tail}", base.trim_end_matches('/')))
 }

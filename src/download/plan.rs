@@ -5,9 +5,11 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::atomic_file::{remove_stale, AtomicFile};
+use crate::cancel::CancelToken;
 use crate::error::{Error, Result};
 use crate::files::{file_url, local_path, FileKind};
-use crate::manifest::{relative, Manifest, ManifestEntry};
+use crate::lock::FolderLock;
+use crate::manifest::{compact, manifest_path, relative, Manifest, ManifestEntry};
 
 use super::{DownloadItem, DownloadOptions};
 
@@ -25,7 +27,7 @@ pub(crate) struct Job<'a> {
 }
 
 /// Jobs with final paths, in item order, each path once; fails only if the output folder is
-/// unusable.
+/// unusable. This run's manifest is repaired first if a killed run tore a line of it.
 pub(crate) fn plan<'a>(
     base_url: &str,
     items: &'a [DownloadItem],
@@ -49,10 +51,17 @@ pub(crate) fn plan<'a>(
     } else {
         Manifest::default()
     };
-    if manifest.damaged_lines > 0 {
+    let damaged = manifest.damaged_in(&options.suffix);
+    if damaged > 0 {
+        // Repaired now, whatever this run goes on to record (perhaps nothing).
+        let never = CancelToken::new();
+        let _lock = FolderLock::acquire(out, &never, &mut |what| {
+            log::info!("waiting for {what}");
+        })?;
+        compact(out, &options.suffix, options.durable)?;
         log::info!(
-            "{} damaged line(s) in the manifest (a run was killed while writing): repaired at the end of this run",
-            manifest.damaged_lines
+            "repaired {}: {damaged} damaged line(s) dropped (a run was killed while writing)",
+            manifest_path(out, &options.suffix).display()
         );
     }
     let mut used: HashSet<PathBuf> = HashSet::with_capacity(items.len() * options.what.len());

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::atomic_file::remove_stale;
 use crate::cancel::CancelToken;
 use crate::error::Result;
 use crate::lock::FolderLock;
@@ -78,9 +79,16 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
-    /// Append what is left and compact the manifest. Runs even after a cancellation: what
-    /// was committed is recorded (the lock is held briefly by others, so this wait is short).
+    /// Append what is left and compact the manifest, then remove what runs that died while
+    /// this one ran left behind. Runs even after a cancellation: what was committed is
+    /// recorded (the lock is held briefly by others, so this wait is short).
     pub(crate) fn finish(mut self, progress: &mut dyn FnMut(&Progress)) -> Result<()> {
+        let recorded = self.record_rest(progress);
+        tidy(self.options);
+        recorded
+    }
+
+    fn record_rest(&mut self, progress: &mut dyn FnMut(&Progress)) -> Result<()> {
         if !self.options.manifest {
             return Ok(());
         }
@@ -96,5 +104,25 @@ impl<'a> Recorder<'a> {
             })
         })?;
         compact(out, &self.options.suffix, self.options.durable)
+    }
+}
+
+/// Remove the temporary files of writers that died while this run went on (a run killed
+/// beside this one): the sweep at the start of the run saw them alive and left them. Another
+/// live run's files stay.
+fn tidy(options: &DownloadOptions) {
+    let out = &options.out_dir;
+    let mut removed = remove_stale(out, false);
+    let mut folders: Vec<&str> = options.what.iter().map(|k| k.folder()).collect();
+    folders.sort_unstable();
+    folders.dedup();
+    for f in folders {
+        removed += remove_stale(&out.join(f), true);
+    }
+    if removed > 0 {
+        log::info!(
+            "removed {removed} temporary file(s) left by a run that ended while this one went on, in {}",
+            out.display()
+        );
     }
 }

@@ -9,7 +9,9 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod fake_server;
+pub mod folder;
 pub use fake_server::*;
+pub use folder::*;
 
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
