@@ -213,6 +213,9 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
         None => {
             let rest = a.finish();
             return Err(usage(match rest.first() {
+                Some(arg) if arg.to_string_lossy().starts_with('-') => {
+                    format!("unknown option '{}' (see --help)", shown(arg))
+                }
                 Some(arg) => format!(
                     "unexpected argument '{}' (a command comes first; see --help)",
                     shown(arg)
