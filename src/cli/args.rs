@@ -747,6 +747,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
             Some(path) => {
                 let query_given = a.contains("--all")
                     || text_option(a, &["-f", "--filter"])?.is_some()
+                    || text_option(a, &["--sort"])?.is_some()
                     || free(a)?.is_some();
                 if query_given {
                     return Err(usage(
