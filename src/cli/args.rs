@@ -705,14 +705,23 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
     let (group_by, what) = if kind == JobKind::Metadata {
         (Vec::new(), Vec::new())
     } else {
-        let group_by = text_option(a, &["-g", "--group-by"])?
-            .map(|(_, g)| {
-                g.split(',')
+        let group_by = match text_option(a, &["-g", "--group-by"])? {
+            None => Vec::new(),
+            Some((name, g)) => {
+                let fields: Vec<String> = g
+                    .split(',')
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+                    .collect();
+                if fields.is_empty() {
+                    return Err(usage(format!(
+                        "{name} '{}': no field given (expected FIELD[,FIELD...], e.g. species,brain_region)",
+                        neuromorpho::escape(&g)
+                    )));
+                }
+                fields
+            }
+        };
         let what = match text_option(a, &["--what"])? {
             None => vec![FileKind::Cng],
             Some((_, w)) => parse_what(&w)?,
