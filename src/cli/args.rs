@@ -191,9 +191,9 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
     }
     let mut a = Args::from_vec(raw);
     // Global flags first: pico-args' subcommand() takes the first argument that remains.
-    let version = a.contains(["-V", "--version"]);
-    let verbose = a.contains(["-v", "--verbose"]);
-    let quiet = a.contains(["-q", "--quiet"]);
+    let version = flag(&mut a, ["-V", "--version"]);
+    let verbose = flag(&mut a, ["-v", "--verbose"]);
+    let quiet = flag(&mut a, ["-q", "--quiet"]);
     if verbose && quiet {
         return Err(usage("--verbose and --quiet cannot be used together"));
     }
@@ -245,8 +245,8 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
         Some("get") => Command::Job(Box::new(parse_job(&mut a, JobKind::Get)?)),
         Some("doctor") => Command::Doctor,
         Some("verify") => {
-            let repair = a.contains("--repair");
-            let hash = !a.contains("--no-hash");
+            let repair = flag(&mut a, "--repair");
+            let hash = !flag(&mut a, "--no-hash");
             let threads = number_option(&mut a, &["-j", "--threads"], 1..=64, "a whole number")?;
             let out_dir = match path_option(&mut a, &["-o", "--output", "--output-dir"])? {
                 Some(p) => p,
@@ -339,26 +339,60 @@ fn free_path(a: &mut Args) -> Result<Option<PathBuf>, UsageError> {
     }
 }
 
-/// The raw value of an option known by any of `names` (aliases); given twice is a mistake.
-fn raw_option(
+/// A flag: given once or more (a repeated flag changes nothing).
+fn flag(a: &mut Args, keys: impl Into<pico_args::Keys> + Copy) -> bool {
+    let mut found = false;
+    while a.contains(keys) {
+        found = true;
+    }
+    found
+}
+
+/// The next value of an option known by any of `names` (aliases), with the name it was
+/// given by.
+fn next_value(
     a: &mut Args,
     names: &[&'static str],
-) -> Result<Option<(String, OsString)>, UsageError> {
-    let mut found: Option<(String, OsString)> = None;
+) -> Result<Option<(&'static str, OsString)>, UsageError> {
     for &name in names {
         let v: Option<OsString> = a
             .opt_value_from_os_str(name, |s| Ok::<_, String>(s.to_owned()))
             .map_err(|_| usage(format!("{name} needs a value")))?;
         if let Some(v) = v {
-            if let Some((first, _)) = &found {
-                return Err(usage(format!(
-                    "{first} and {name} are the same option; give it once"
-                )));
-            }
-            found = Some((name.to_string(), v));
+            return Ok(Some((name, v)));
         }
     }
-    Ok(found)
+    Ok(None)
+}
+
+/// The raw value of an option known by any of `names` (aliases); given twice is a mistake.
+fn raw_option(
+    a: &mut Args,
+    names: &[&'static str],
+) -> Result<Option<(String, OsString)>, UsageError> {
+    let Some((first, v)) = next_value(a, names)? else {
+        return Ok(None);
+    };
+    if let Some((again, _)) = next_value(a, names)? {
+        return Err(usage(if again == first {
+            format!("{first} is given twice; give it once")
+        } else {
+            format!("{first} and {again} are the same option; give it once")
+        }));
+    }
+    Ok(Some((first.to_string(), v)))
+}
+
+/// Every value of a repeatable option (`-f`, `--ca-file`), in the order given.
+fn every_value(a: &mut Args, names: &[&'static str]) -> Result<Vec<(String, String)>, UsageError> {
+    let mut values = Vec::new();
+    while let Some((name, v)) = next_value(a, names)? {
+        let v = v
+            .into_string()
+            .map_err(|v| usage(format!("{name} '{}': not valid UTF-8", shown(&v))))?;
+        values.push((name.to_string(), v));
+    }
+    Ok(values)
 }
 
 /// A text option.
@@ -470,11 +504,11 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
         net.concurrency = n;
         net.concurrency_given = true;
     }
-    net.insecure = a.contains("--insecure");
-    while let Some(p) = path_option(a, &["--ca-file"])? {
-        net.ca_files.push(p);
+    net.insecure = flag(a, "--insecure");
+    while let Some((_, p)) = next_value(a, &["--ca-file"])? {
+        net.ca_files.push(PathBuf::from(p));
     }
-    let no_proxy = a.contains("--no-proxy");
+    let no_proxy = flag(a, "--no-proxy");
     let proxy = text_option(a, &["--proxy"])?.map(|(_, v)| v);
     net.proxy = match (no_proxy, proxy) {
         (true, Some(_)) => return Err(usage("--proxy and --no-proxy cannot be used together")),
@@ -569,11 +603,11 @@ pub fn split_values(s: &str) -> Result<Vec<String>, String> {
 
 /// A query file (positional), `-f FIELD=V1,V2` (repeatable), `--sort FIELD[:desc]`, `--all`.
 fn parse_query(a: &mut Args) -> Result<QuerySpec, UsageError> {
-    let all = a.contains("--all");
-    let mut filters: Vec<String> = Vec::new();
-    while let Some((_, f)) = text_option(a, &["-f", "--filter"])? {
-        filters.push(f);
-    }
+    let all = flag(a, "--all");
+    let filters: Vec<String> = every_value(a, &["-f", "--filter"])?
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
     let sort = text_option(a, &["--sort"])?.map(|(_, v)| v);
     let file = free(a)?.map(PathBuf::from);
     let mut extra = Query::new();
@@ -690,10 +724,10 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
             .parse()
             .map_err(|e: neuromorpho::Error| usage(format!("--metadata-format: {e}")))?,
     };
-    let morphometry = a.contains("--morphometry");
-    let update = kind != JobKind::Metadata && a.contains("--update");
-    let check_hash = kind != JobKind::Metadata && a.contains("--check-hash");
-    let check = kind != JobKind::Metadata && a.contains("--check");
+    let morphometry = flag(a, "--morphometry");
+    let update = kind != JobKind::Metadata && flag(a, "--update");
+    let check_hash = kind != JobKind::Metadata && flag(a, "--check-hash");
+    let check = kind != JobKind::Metadata && flag(a, "--check");
     let shard = match text_option(a, &["--shard"])? {
         None => None,
         Some((_, s)) => Some(
@@ -701,7 +735,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
                 .map_err(|e| usage(format!("--shard: {e}")))?,
         ),
     };
-    let log_file = !a.contains("--no-log");
+    let log_file = !flag(a, "--no-log");
     let (group_by, what) = if kind == JobKind::Metadata {
         (Vec::new(), Vec::new())
     } else {
@@ -754,8 +788,8 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         }
         _ => match from_csv {
             Some(path) => {
-                let query_given = a.contains("--all")
-                    || text_option(a, &["-f", "--filter"])?.is_some()
+                let query_given = flag(a, "--all")
+                    || !every_value(a, &["-f", "--filter"])?.is_empty()
                     || text_option(a, &["--sort"])?.is_some()
                     || free(a)?.is_some();
                 if query_given {
