@@ -59,7 +59,10 @@ fn neuromorphopy_long_options_work_as_aliases() {
     assert!(!expected.is_empty());
     let rows = std::fs::read_to_string(out.join("table.csv")).unwrap();
     assert_eq!(rows.lines().count(), expected.len() + 1, "{rows}");
-    assert!(!out.join("metadata.csv").exists(), "the alias named the table");
+    assert!(
+        !out.join("metadata.csv").exists(),
+        "the alias named the table"
+    );
     for &i in &expected {
         let name = server.catalog().name(i).to_string();
         assert!(out.join("downloads").join(format!("{name}.swc")).is_file());
@@ -106,7 +109,14 @@ fn an_option_given_twice_is_named_and_a_repeated_flag_is_harmless() {
     for args in [
         vec!["--rate", "1", "--rate", "2", "fields"],
         vec!["download", "--all", "-o", "a", "-o", "b"],
-        vec!["download", "--all", "--sort", "neuron_id", "--sort", "species"],
+        vec![
+            "download",
+            "--all",
+            "--sort",
+            "neuron_id",
+            "--sort",
+            "species",
+        ],
         vec!["--timeout", "5", "fields", "--timeout", "6"],
     ] {
         let o = Cli::new().args(&args).run();
@@ -116,10 +126,22 @@ fn an_option_given_twice_is_named_and_a_repeated_flag_is_harmless() {
     // Repeatable options and repeated flags.
     let server = FakeServer::start(Catalog::generate(30));
     let o = cli(&server)
-        .args(["-q", "-q", "preview", "-f", "species=rat", "-f", "species=mouse"])
+        .args([
+            "-q",
+            "-q",
+            "preview",
+            "-f",
+            "species=rat",
+            "-f",
+            "species=mouse",
+        ])
         .run();
     assert_eq!(o.code, 0, "{}", o.err);
-    let n = server.catalog().query("species:mouse,rat", &[]).unwrap().len();
+    let n = server
+        .catalog()
+        .query("species:mouse,rat", &[])
+        .unwrap()
+        .len();
     assert!(o.out.contains(&format!("neurons:   {n}")), "{}", o.out);
 }
 
@@ -132,7 +154,11 @@ fn the_help_lists_the_aliases() {
         let o = Cli::new().args(["help", cmd]).run();
         assert_eq!(o.code, 0, "{cmd}");
         for alias in ["--output-dir", "--metadata-filename"] {
-            assert!(o.out.contains(alias), "{cmd} --help lacks {alias}: {}", o.out);
+            assert!(
+                o.out.contains(alias),
+                "{cmd} --help lacks {alias}: {}",
+                o.out
+            );
         }
     }
     let o = Cli::new().args(["help", "download"]).run();
@@ -162,9 +188,15 @@ fn help_anywhere_prints_that_commands_help_and_exits_0() {
     for (args, start) in [
         (vec!["fields", "specie", "--help"], "neuromorpho fields"),
         (vec!["get", "a", "b", "-h"], "neuromorpho get"),
-        (vec!["check", "dir", "--format", "xml", "-h"], "neuromorpho check"),
+        (
+            vec!["check", "dir", "--format", "xml", "-h"],
+            "neuromorpho check",
+        ),
         (vec!["verify", "out", "--help"], "neuromorpho verify"),
-        (vec!["completions", "tcsh", "--help"], "neuromorpho completions"),
+        (
+            vec!["completions", "tcsh", "--help"],
+            "neuromorpho completions",
+        ),
         (vec!["preview", "-h"], "neuromorpho preview"),
         (vec!["--help"], "neuromorpho "),
         (vec!["-h"], "neuromorpho "),
@@ -174,7 +206,11 @@ fn help_anywhere_prints_that_commands_help_and_exits_0() {
         assert!(o.out.starts_with(start), "{args:?}: {}", o.out);
     }
     assert!(Cli::new().arg("-h").run().out.contains("COMMANDS:"));
-    assert_eq!(server.counters().requests, 0, "help asks nothing of the server");
+    assert_eq!(
+        server.counters().requests,
+        0,
+        "help asks nothing of the server"
+    );
 }
 
 // ------------------------------------------------------------------------------------------
@@ -262,10 +298,7 @@ fn group_by_folders_follow_one_rule_for_lists_and_scalars() {
             ),
             Some(swc.clone()),
         ),
-        catalog.push_raw(
-            raw(9004, "raw_missing", json!({})),
-            Some(swc.clone()),
-        ),
+        catalog.push_raw(raw(9004, "raw_missing", json!({})), Some(swc.clone())),
     ];
     let server = FakeServer::start(catalog);
     let dir = TempDir::new();
@@ -327,7 +360,15 @@ fn group_by_a_field_no_record_holds_is_unknown() {
     let dir = TempDir::new();
     let out = dir.path().join("g");
     let o = cli(&server)
-        .args(["download", "--all", "--no-log", "-q", "-g", "Physical_Integrity", "-o"])
+        .args([
+            "download",
+            "--all",
+            "--no-log",
+            "-q",
+            "-g",
+            "Physical_Integrity",
+            "-o",
+        ])
         .arg(&out)
         .run();
     assert_eq!(o.code, 0, "{}", o.err);
@@ -373,12 +414,20 @@ fn a_quoted_filter_value_keeps_its_commas() {
     let o = cli(&server)
         .args(["download", "-q", "--no-log", "-o"])
         .arg(&out)
-        .args(["-f", "domain=\"Dendrites, Soma, No Axon\"", "-f", "species=rat,mouse"])
+        .args([
+            "-f",
+            "domain=\"Dendrites, Soma, No Axon\"",
+            "-f",
+            "species=rat,mouse",
+        ])
         .run();
     assert_eq!(o.code, 0, "{}", o.err);
     let expected = server
         .catalog()
-        .query("species:mouse,rat", &["domain:\"Dendrites, Soma, No Axon\""])
+        .query(
+            "species:mouse,rat",
+            &["domain:\"Dendrites, Soma, No Axon\""],
+        )
         .unwrap();
     assert!(!expected.is_empty());
     assert_eq!(names_in(&out.join("downloads")).len(), expected.len());
@@ -387,10 +436,13 @@ fn a_quoted_filter_value_keeps_its_commas() {
 #[test]
 fn a_value_suggested_for_a_filter_is_quoted_when_it_holds_a_comma() {
     let server = FakeServer::start(Catalog::generate(20));
-    let o = cli(&server).args(["preview", "-f", "domain=Dendrites"]).run();
+    let o = cli(&server)
+        .args(["preview", "-f", "domain=Dendrites"])
+        .run();
     assert_eq!(o.code, 1, "{}", o.err);
     assert!(
-        o.err.contains("unknown value 'Dendrites' for field 'domain'")
+        o.err
+            .contains("unknown value 'Dendrites' for field 'domain'")
             && o.err.contains("did you mean: \"Dendrites, Soma, No Axon\""),
         "{}",
         o.err
@@ -434,7 +486,15 @@ fn a_bad_sort_field_gets_the_closest_fields() {
     let dir = TempDir::new();
     let out = dir.path().join("s");
     let o = cli(&server)
-        .args(["download", "-f", "species=rat", "--sort", "specis:desc", "--no-log", "-o"])
+        .args([
+            "download",
+            "-f",
+            "species=rat",
+            "--sort",
+            "specis:desc",
+            "--no-log",
+            "-o",
+        ])
         .arg(&out)
         .run();
     assert_eq!(o.code, 1, "{}", o.err);
@@ -453,24 +513,45 @@ fn each_options_parse_error_names_the_option_and_its_form() {
     for (args, needles) in [
         (
             vec!["-c", "abc"],
-            vec!["-c/--concurrency/--concurrent 'abc'", "a whole number between 1 and 64"],
+            vec![
+                "-c/--concurrency/--concurrent 'abc'",
+                "a whole number between 1 and 64",
+            ],
         ),
-        (vec!["--retries", "x"], vec!["--retries 'x'", "between 1 and 20"]),
-        (vec!["--timeout", "soon"], vec!["--timeout 'soon'", "seconds"]),
-        (vec!["--rate", "fast"], vec!["--rate 'fast'", "0 (unlimited)"]),
-        (vec!["--max-file-size", "big"], vec!["--max-file-size 'big'", "500M"]),
+        (
+            vec!["--retries", "x"],
+            vec!["--retries 'x'", "between 1 and 20"],
+        ),
+        (
+            vec!["--timeout", "soon"],
+            vec!["--timeout 'soon'", "seconds"],
+        ),
+        (
+            vec!["--rate", "fast"],
+            vec!["--rate 'fast'", "0 (unlimited)"],
+        ),
+        (
+            vec!["--max-file-size", "big"],
+            vec!["--max-file-size 'big'", "500M"],
+        ),
         (vec!["--speed-limit", "x"], vec!["--speed-limit 'x'", "10K"]),
         (vec!["--shard", "x"], vec!["--shard", "K/N"]),
-        (vec!["--metadata-format", "xml"], vec!["--metadata-format", "csv, raw-csv or jsonl"]),
-        (vec!["--what", "pdf"], vec!["--what", "'pdf'", "cng, original, logs"]),
-        (vec!["--sort", "neuron_id:up"], vec!["--sort 'neuron_id:up'", "asc or desc"]),
+        (
+            vec!["--metadata-format", "xml"],
+            vec!["--metadata-format", "csv, raw-csv or jsonl"],
+        ),
+        (
+            vec!["--what", "pdf"],
+            vec!["--what", "'pdf'", "cng, original, logs"],
+        ),
+        (
+            vec!["--sort", "neuron_id:up"],
+            vec!["--sort 'neuron_id:up'", "asc or desc"],
+        ),
         (vec!["-f", "species"], vec!["-f 'species'", "FIELD=VALUE"]),
         (vec!["--base-url"], vec!["--base-url needs a value"]),
     ] {
-        let o = Cli::new()
-            .args(["download", "--all"])
-            .args(&args)
-            .run();
+        let o = Cli::new().args(["download", "--all"]).args(&args).run();
         let err = usage_error(&o, &format!("{args:?}"));
         for n in needles {
             assert!(err.contains(n), "{args:?}: wanted {n:?} in {err}");
@@ -495,10 +576,7 @@ fn limits_say_their_real_range() {
         (vec!["-c", "65"], "between 1 and 64"),
         (vec!["--rate", "5000"], "between 0.01 and 1000"),
     ] {
-        let o = Cli::new()
-            .args(["download", "--all"])
-            .args(&args)
-            .run();
+        let o = Cli::new().args(["download", "--all"]).args(&args).run();
         let err = usage_error(&o, &format!("{args:?}"));
         assert!(err.contains(range), "{args:?}: {err}");
         assert!(err.contains(args[0]), "names the option: {err}");
@@ -599,12 +677,22 @@ fn json_and_yaml_errors_give_a_real_line_and_column() {
     let dir = TempDir::new();
     for (name, text, line, column) in [
         ("a.json", "{\"filters\": {\"species\": [\"mouse\"}\n", 1, 33),
-        ("b.json", "{\"filters\":\n  {\"species\": [\"mouse\" \"rat\"]}}\n", 2, 24),
+        (
+            "b.json",
+            "{\"filters\":\n  {\"species\": [\"mouse\" \"rat\"]}}\n",
+            2,
+            24,
+        ),
         // The end of the file: the position after its last character, not column 0.
         ("c.json", "{\"filters\": {\"species\": [\"mouse\"]}\n", 2, 1),
         ("d.json", "", 1, 1),
         ("e.yaml", "filters:\n  species: [mouse\n", 3, 1),
-        ("f.yaml", "filters:\n  species:\n    - mouse\n   - rat\n", 4, 4),
+        (
+            "f.yaml",
+            "filters:\n  species:\n    - mouse\n   - rat\n",
+            4,
+            4,
+        ),
     ] {
         let path = write(dir.path(), name, text);
         let o = cli(&server).args(["preview", &path]).run();
