@@ -33,12 +33,16 @@ fn proxy_in_use(net: &NetConfig) -> Option<String> {
 fn is_dns_failure(e: &Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
-        if matches!(s.downcast_ref::<ureq::Error>(), Some(ureq::Error::HostNotFound)) {
+        if matches!(
+            s.downcast_ref::<ureq::Error>(),
+            Some(ureq::Error::HostNotFound)
+        ) {
             return true;
         }
-        if s.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.to_string().contains("failed to lookup address information"))
-        {
+        if s.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            io.to_string()
+                .contains("failed to lookup address information")
+        }) {
             return true;
         }
         source = s.source();
