@@ -368,7 +368,7 @@ fn citations_bib_of_a_shard_cites_its_own_neurons() {
     assert!(!out.join("CITATIONS.bib").exists());
     let mut want: BTreeSet<String> = BTreeSet::new();
     for i in 0..36 {
-        if server.catalog().id(i).unwrap() % 2 == 0 {
+        if server.catalog().id(i).unwrap().is_multiple_of(2) {
             want.extend(strings(&server.catalog().record_value(i)["reference_pmid"]));
         }
     }
