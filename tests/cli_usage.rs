@@ -550,6 +550,13 @@ fn each_options_parse_error_names_the_option_and_its_form() {
         ),
         (vec!["-f", "species"], vec!["-f 'species'", "FIELD=VALUE"]),
         (vec!["--base-url"], vec!["--base-url needs a value"]),
+        (
+            vec!["--proxy", "socks5://user:pw@127.0.0.1:1080"],
+            vec![
+                "--proxy 'socks5://***@127.0.0.1:1080'",
+                "http:// or https://",
+            ],
+        ),
     ] {
         let o = Cli::new().args(["download", "--all"]).args(&args).run();
         let err = usage_error(&o, &format!("{args:?}"));

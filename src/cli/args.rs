@@ -513,7 +513,7 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
     net.proxy = match (no_proxy, proxy) {
         (true, Some(_)) => return Err(usage("--proxy and --no-proxy cannot be used together")),
         (true, None) => ProxyMode::None,
-        (false, Some(p)) => ProxyMode::Url(p),
+        (false, Some(p)) => ProxyMode::Url(check_proxy_url(&p)?),
         (false, None) => ProxyMode::Env,
     };
     if let Some((_, s)) = text_option(a, &["--max-file-size"])? {
@@ -539,6 +539,22 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
     }
     net.max_time = seconds_option(a, "--max-time", timeouts)?;
     Ok(net)
+}
+
+/// `--proxy URL`: an HTTP(S) proxy (`http://host:port`, `https://...`, or `host:port`). The
+/// HTTP client is built without SOCKS support (it would abort the run on one), so a SOCKS
+/// URL is refused here, naming the option.
+fn check_proxy_url(url: &str) -> Result<String, UsageError> {
+    let url = url.trim();
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        None | Some("http" | "https") if !url.is_empty() => Ok(url.to_string()),
+        None | Some("http" | "https") => Err(usage("--proxy needs a value")),
+        Some(other) => Err(usage(format!(
+            "--proxy '{}': expected an http:// or https:// proxy URL ({other}:// is not supported)",
+            neuromorpho::redact(url)
+        ))),
+    }
 }
 
 /// `--rate`: 0 (unlimited) or a rate in the library's range.
