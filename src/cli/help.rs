@@ -272,6 +272,7 @@ pub fn for_command(name: &str) -> Option<&'static str> {
         "verify" => VERIFY,
         "check" => CHECK,
         "completions" => COMPLETIONS,
+        "help" => MAIN,
         _ => return None,
     })
 }
