@@ -199,6 +199,8 @@ fn help_anywhere_prints_that_commands_help_and_exits_0() {
         ),
         (vec!["preview", "-h"], "neuromorpho preview"),
         (vec!["--help"], "neuromorpho "),
+        (vec!["help", "help"], "neuromorpho "),
+        (vec!["help", "--help"], "neuromorpho "),
         (vec!["-h"], "neuromorpho "),
     ] {
         let o = cli(&server).args(&args).run();
@@ -206,6 +208,9 @@ fn help_anywhere_prints_that_commands_help_and_exits_0() {
         assert!(o.out.starts_with(start), "{args:?}: {}", o.out);
     }
     assert!(Cli::new().arg("-h").run().out.contains("COMMANDS:"));
+    assert!(Cli::new().args(["help", "help"]).run().out.contains("COMMANDS:"));
+    let o = Cli::new().args(["help", "frobnicate"]).run();
+    assert!(usage_error(&o, "help frobnicate").contains("unknown command 'frobnicate'"));
     assert_eq!(
         server.counters().requests,
         0,
