@@ -208,7 +208,11 @@ fn help_anywhere_prints_that_commands_help_and_exits_0() {
         assert!(o.out.starts_with(start), "{args:?}: {}", o.out);
     }
     assert!(Cli::new().arg("-h").run().out.contains("COMMANDS:"));
-    assert!(Cli::new().args(["help", "help"]).run().out.contains("COMMANDS:"));
+    assert!(Cli::new()
+        .args(["help", "help"])
+        .run()
+        .out
+        .contains("COMMANDS:"));
     let o = Cli::new().args(["help", "frobnicate"]).run();
     assert!(usage_error(&o, "help frobnicate").contains("unknown command 'frobnicate'"));
     assert_eq!(
@@ -734,4 +738,46 @@ fn json_and_yaml_errors_give_a_real_line_and_column() {
         assert_eq!(o.err.trim().lines().count(), 1, "{name}: {}", o.err);
     }
     assert_eq!(server.counters().requests, 0);
+}
+
+#[test]
+#[ignore = "blocked: src/job.rs::saved_query formats 'line L, column C: {e}' with serde_json's own Display, which appends ' at line L column 0' at the end of a file; strip serde's position as src/query.rs does (its helper for ' at line X column Y')"]
+fn a_broken_saved_query_gives_one_real_position() {
+    let dir = TempDir::new();
+    write(dir.path(), "neuromorpho-run.json", "{\"query\": \n");
+    let o = cli_at("http://127.0.0.1:9")
+        .args(["download", "--update", "--no-log", "-o"])
+        .arg(dir.path())
+        .run();
+    assert_eq!(o.code, 1, "{}", o.err);
+    assert!(
+        o.err.contains("neuromorpho-run.json: line 2, column 1"),
+        "{}",
+        o.err
+    );
+    assert!(!o.err.contains("column 0"), "{}", o.err);
+    assert_eq!(o.err.matches("line ").count(), 1, "one position: {}", o.err);
+}
+
+#[test]
+#[ignore = "blocked: src/job.rs::names_from_jsonl parses each line alone and formats 'line N, column C: {e}' with serde_json's Display, which appends ' at line 1 column C' (the line within the one-line string): two positions that disagree; strip serde's position"]
+fn a_broken_jsonl_table_for_from_csv_gives_one_real_position() {
+    let dir = TempDir::new();
+    let table = write(
+        dir.path(),
+        "metadata.jsonl",
+        "{\"neuron_name\":\"a\"}\n{\"neuron_name\":\"b\"}\n{\"neuron_name\": \"c\"\n",
+    );
+    let o = cli_at("http://127.0.0.1:9")
+        .args(["download", "--from-csv", &table, "--no-log", "-o"])
+        .arg(dir.path().join("o"))
+        .run();
+    assert_eq!(o.code, 1, "{}", o.err);
+    assert!(
+        o.err.contains("metadata.jsonl: line 3, column 19"),
+        "{}",
+        o.err
+    );
+    assert!(!o.err.contains("line 1"), "{}", o.err);
+    assert_eq!(o.err.matches("line ").count(), 1, "one position: {}", o.err);
 }
