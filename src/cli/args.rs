@@ -191,9 +191,9 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
     }
     let mut a = Args::from_vec(raw);
     // Global flags first: pico-args' subcommand() takes the first argument that remains.
-    let version = a.contains(["-V", "--version"]);
-    let verbose = a.contains(["-v", "--verbose"]);
-    let quiet = a.contains(["-q", "--quiet"]);
+    let version = flag(&mut a, ["-V", "--version"]);
+    let verbose = flag(&mut a, ["-v", "--verbose"]);
+    let quiet = flag(&mut a, ["-q", "--quiet"]);
     if verbose && quiet {
         return Err(usage("--verbose and --quiet cannot be used together"));
     }
@@ -213,6 +213,9 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
         None => {
             let rest = a.finish();
             return Err(usage(match rest.first() {
+                Some(arg) if arg.to_string_lossy().starts_with('-') => {
+                    format!("unknown option '{}' (see --help)", shown(arg))
+                }
                 Some(arg) => format!(
                     "unexpected argument '{}' (a command comes first; see --help)",
                     shown(arg)
@@ -242,8 +245,8 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
         Some("get") => Command::Job(Box::new(parse_job(&mut a, JobKind::Get)?)),
         Some("doctor") => Command::Doctor,
         Some("verify") => {
-            let repair = a.contains("--repair");
-            let hash = !a.contains("--no-hash");
+            let repair = flag(&mut a, "--repair");
+            let hash = !flag(&mut a, "--no-hash");
             let threads = number_option(&mut a, &["-j", "--threads"], 1..=64, "a whole number")?;
             let out_dir = match path_option(&mut a, &["-o", "--output", "--output-dir"])? {
                 Some(p) => p,
@@ -336,26 +339,60 @@ fn free_path(a: &mut Args) -> Result<Option<PathBuf>, UsageError> {
     }
 }
 
-/// The raw value of an option known by any of `names` (aliases); given twice is a mistake.
-fn raw_option(
+/// A flag: given once or more (a repeated flag changes nothing).
+fn flag(a: &mut Args, keys: impl Into<pico_args::Keys> + Copy) -> bool {
+    let mut found = false;
+    while a.contains(keys) {
+        found = true;
+    }
+    found
+}
+
+/// The next value of an option known by any of `names` (aliases), with the name it was
+/// given by.
+fn next_value(
     a: &mut Args,
     names: &[&'static str],
-) -> Result<Option<(String, OsString)>, UsageError> {
-    let mut found: Option<(String, OsString)> = None;
+) -> Result<Option<(&'static str, OsString)>, UsageError> {
     for &name in names {
         let v: Option<OsString> = a
             .opt_value_from_os_str(name, |s| Ok::<_, String>(s.to_owned()))
             .map_err(|_| usage(format!("{name} needs a value")))?;
         if let Some(v) = v {
-            if let Some((first, _)) = &found {
-                return Err(usage(format!(
-                    "{first} and {name} are the same option; give it once"
-                )));
-            }
-            found = Some((name.to_string(), v));
+            return Ok(Some((name, v)));
         }
     }
-    Ok(found)
+    Ok(None)
+}
+
+/// The raw value of an option known by any of `names` (aliases); given twice is a mistake.
+fn raw_option(
+    a: &mut Args,
+    names: &[&'static str],
+) -> Result<Option<(String, OsString)>, UsageError> {
+    let Some((first, v)) = next_value(a, names)? else {
+        return Ok(None);
+    };
+    if let Some((again, _)) = next_value(a, names)? {
+        return Err(usage(if again == first {
+            format!("{first} is given twice; give it once")
+        } else {
+            format!("{first} and {again} are the same option; give it once")
+        }));
+    }
+    Ok(Some((first.to_string(), v)))
+}
+
+/// Every value of a repeatable option (`-f`, `--ca-file`), in the order given.
+fn every_value(a: &mut Args, names: &[&'static str]) -> Result<Vec<(String, String)>, UsageError> {
+    let mut values = Vec::new();
+    while let Some((name, v)) = next_value(a, names)? {
+        let v = v
+            .into_string()
+            .map_err(|v| usage(format!("{name} '{}': not valid UTF-8", shown(&v))))?;
+        values.push((name.to_string(), v));
+    }
+    Ok(values)
 }
 
 /// A text option.
@@ -467,16 +504,16 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
         net.concurrency = n;
         net.concurrency_given = true;
     }
-    net.insecure = a.contains("--insecure");
-    while let Some(p) = path_option(a, &["--ca-file"])? {
-        net.ca_files.push(p);
+    net.insecure = flag(a, "--insecure");
+    while let Some((_, p)) = next_value(a, &["--ca-file"])? {
+        net.ca_files.push(PathBuf::from(p));
     }
-    let no_proxy = a.contains("--no-proxy");
+    let no_proxy = flag(a, "--no-proxy");
     let proxy = text_option(a, &["--proxy"])?.map(|(_, v)| v);
     net.proxy = match (no_proxy, proxy) {
         (true, Some(_)) => return Err(usage("--proxy and --no-proxy cannot be used together")),
         (true, None) => ProxyMode::None,
-        (false, Some(p)) => ProxyMode::Url(p),
+        (false, Some(p)) => ProxyMode::Url(check_proxy_url(&p)?),
         (false, None) => ProxyMode::Env,
     };
     if let Some((_, s)) = text_option(a, &["--max-file-size"])? {
@@ -502,6 +539,22 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
     }
     net.max_time = seconds_option(a, "--max-time", timeouts)?;
     Ok(net)
+}
+
+/// `--proxy URL`: an HTTP(S) proxy (`http://host:port`, `https://...`, or `host:port`). The
+/// HTTP client is built without SOCKS support (it would abort the run on one), so a SOCKS
+/// URL is refused here, naming the option.
+fn check_proxy_url(url: &str) -> Result<String, UsageError> {
+    let url = url.trim();
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        None | Some("http" | "https") if !url.is_empty() => Ok(url.to_string()),
+        None | Some("http" | "https") => Err(usage("--proxy needs a value")),
+        Some(other) => Err(usage(format!(
+            "--proxy '{}': expected an http:// or https:// proxy URL ({other}:// is not supported)",
+            neuromorpho::redact(url)
+        ))),
+    }
 }
 
 /// `--rate`: 0 (unlimited) or a rate in the library's range.
@@ -566,11 +619,11 @@ pub fn split_values(s: &str) -> Result<Vec<String>, String> {
 
 /// A query file (positional), `-f FIELD=V1,V2` (repeatable), `--sort FIELD[:desc]`, `--all`.
 fn parse_query(a: &mut Args) -> Result<QuerySpec, UsageError> {
-    let all = a.contains("--all");
-    let mut filters: Vec<String> = Vec::new();
-    while let Some((_, f)) = text_option(a, &["-f", "--filter"])? {
-        filters.push(f);
-    }
+    let all = flag(a, "--all");
+    let filters: Vec<String> = every_value(a, &["-f", "--filter"])?
+        .into_iter()
+        .map(|(_, f)| f)
+        .collect();
     let sort = text_option(a, &["--sort"])?.map(|(_, v)| v);
     let file = free(a)?.map(PathBuf::from);
     let mut extra = Query::new();
@@ -687,10 +740,10 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
             .parse()
             .map_err(|e: neuromorpho::Error| usage(format!("--metadata-format: {e}")))?,
     };
-    let morphometry = a.contains("--morphometry");
-    let update = kind != JobKind::Metadata && a.contains("--update");
-    let check_hash = kind != JobKind::Metadata && a.contains("--check-hash");
-    let check = kind != JobKind::Metadata && a.contains("--check");
+    let morphometry = flag(a, "--morphometry");
+    let update = kind != JobKind::Metadata && flag(a, "--update");
+    let check_hash = kind != JobKind::Metadata && flag(a, "--check-hash");
+    let check = kind != JobKind::Metadata && flag(a, "--check");
     let shard = match text_option(a, &["--shard"])? {
         None => None,
         Some((_, s)) => Some(
@@ -698,18 +751,27 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
                 .map_err(|e| usage(format!("--shard: {e}")))?,
         ),
     };
-    let log_file = !a.contains("--no-log");
+    let log_file = !flag(a, "--no-log");
     let (group_by, what) = if kind == JobKind::Metadata {
         (Vec::new(), Vec::new())
     } else {
-        let group_by = text_option(a, &["-g", "--group-by"])?
-            .map(|(_, g)| {
-                g.split(',')
+        let group_by = match text_option(a, &["-g", "--group-by"])? {
+            None => Vec::new(),
+            Some((name, g)) => {
+                let fields: Vec<String> = g
+                    .split(',')
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+                    .collect();
+                if fields.is_empty() {
+                    return Err(usage(format!(
+                        "{name} '{}': no field given (expected FIELD[,FIELD...], e.g. species,brain_region)",
+                        neuromorpho::escape(&g)
+                    )));
+                }
+                fields
+            }
+        };
         let what = match text_option(a, &["--what"])? {
             None => vec![FileKind::Cng],
             Some((_, w)) => parse_what(&w)?,
@@ -742,8 +804,9 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         }
         _ => match from_csv {
             Some(path) => {
-                let query_given = a.contains("--all")
-                    || text_option(a, &["-f", "--filter"])?.is_some()
+                let query_given = flag(a, "--all")
+                    || !every_value(a, &["-f", "--filter"])?.is_empty()
+                    || text_option(a, &["--sort"])?.is_some()
                     || free(a)?.is_some();
                 if query_given {
                     return Err(usage(

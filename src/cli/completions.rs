@@ -384,8 +384,26 @@ fn bash() -> String {
     s
 }
 
+/// Text inside a single-quoted sh/zsh word: a quote closes, escapes itself and reopens.
+fn sh_single(s: &str) -> String {
+    s.replace('\'', "'\\''")
+}
+
+/// Text inside a single-quoted fish word: only `\` and `'` are escaped.
+fn fish_single(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
 fn zsh_spec(o: &Opt) -> String {
-    let help = o.help.replace(['[', ']', ':', '\''], " ");
+    // An _arguments description: `:`, `[`, `]` and `\` are escaped with a backslash.
+    let mut help = String::new();
+    for ch in o.help.chars() {
+        if matches!(ch, ':' | '[' | ']' | '\\') {
+            help.push('\\');
+        }
+        help.push(ch);
+    }
+    let help = sh_single(&help);
     let action = match o.value {
         Flag => String::new(),
         Text => ":value: ".to_string(),
@@ -410,7 +428,7 @@ fn zsh() -> String {
     );
     s.push_str("    fields_eq=(${^fields}=)\n    commands=(\n");
     for c in COMMANDS {
-        let _ = writeln!(s, "        '{}:{}'", c.name, c.about.replace('\'', ""));
+        let _ = writeln!(s, "        '{}:{}'", c.name, sh_single(c.about));
     }
     s.push_str("    )\n    local cmd i\n    for ((i = 2; i < CURRENT; i++)); do\n        if (( ${commands[(I)${words[i]}:*]} )); then cmd=${words[i]}; break; fi\n    done\n    if [[ -z $cmd ]]; then\n        _describe 'command' commands\n        return\n    fi\n    case $cmd in\n");
     for c in COMMANDS {
@@ -442,7 +460,7 @@ fn fish() -> String {
             s,
             "complete -c neuromorpho -n '__fish_use_subcommand' -a {} -d '{}'",
             c.name,
-            c.about.replace('\'', "")
+            fish_single(c.about)
         );
     }
     let fields = FIELDS.join(" ");
@@ -471,7 +489,7 @@ fn fish() -> String {
                     let _ = write!(line, " -x -a '{}'", ch.join(" "));
                 }
             }
-            let _ = writeln!(s, "{line} -d '{}'", o.help.replace('\'', ""));
+            let _ = writeln!(s, "{line} -d '{}'", fish_single(o.help));
         }
         match c.name {
             "help" => {

@@ -44,7 +44,7 @@ GLOBAL OPTIONS:
     --ca-file PEM       Add CA certificates to the built-in roots (repeatable);
                         SSL_CERT_FILE is honoured too
     --insecure          Do not verify TLS certificates (warns on every run)
-    --proxy URL         Use this proxy; --no-proxy: none (default: *_PROXY variables)
+    --proxy URL         Use this HTTP(S) proxy; --no-proxy: none (default: *_PROXY)
     --max-file-size S   Abandon larger files (default 1G)
     -v, --verbose       Debug logging
     -q, --quiet         Only errors on stderr
@@ -272,6 +272,7 @@ pub fn for_command(name: &str) -> Option<&'static str> {
         "verify" => VERIFY,
         "check" => CHECK,
         "completions" => COMPLETIONS,
+        "help" => MAIN,
         _ => return None,
     })
 }

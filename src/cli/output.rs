@@ -104,9 +104,10 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     }
 }
 
-/// `line` cut to `width` characters (a progress line must never wrap).
+/// `line` cut to fewer than `width` characters (a progress line must never wrap: the last
+/// column is left free, as a cursor there wraps on some terminals), however narrow.
 pub fn fit(line: &str, width: usize) -> String {
-    let width = width.max(10).saturating_sub(1);
+    let width = width.saturating_sub(1).max(1);
     if line.chars().count() <= width {
         line.to_string()
     } else {
@@ -131,5 +132,12 @@ mod tests {
         assert_eq!(cut.chars().count(), 19);
         assert!(cut.ends_with('…'));
         assert_eq!(fit("short", 80), "short");
+        // However narrow the terminal, never wider than it.
+        for width in 1..12 {
+            let cut = fit(long, width);
+            assert!(cut.chars().count() <= width.max(1), "{width}: {cut:?}");
+            assert!(!cut.is_empty());
+        }
+        assert_eq!(fit(long, 0), "…");
     }
 }
