@@ -138,7 +138,8 @@ impl Workers {
                                 .map(|(g, _)| g)
                                 .unwrap_or_else(|p| p.into_inner().0);
                         }
-                        batch = usize::try_from(room(*done)).map_or(workers, |r| r.clamp(1, workers));
+                        batch =
+                            usize::try_from(room(*done)).map_or(workers, |r| r.clamp(1, workers));
                     }
                 }
                 drop(tx);
