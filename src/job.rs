@@ -166,6 +166,8 @@ pub struct Summary {
     pub changed: u64,
     /// With `update`: files the server confirmed unchanged.
     pub unchanged: u64,
+    /// Files in place that were damaged and were fetched again (counted in `downloaded`).
+    pub repaired: u64,
     /// With `update`: files in the folder whose neuron the query no longer matches (kept),
     /// as paths relative to the output folder.
     pub gone: Vec<String>,
@@ -284,7 +286,12 @@ pub fn saved_query(out_dir: &Path, shard: Option<Shard>) -> Result<Option<Query>
     let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         Error::input(
             &source,
-            format!("line {}, column {}: {e}", e.line(), e.column().max(1)),
+            format!(
+                "line {}, column {}: {}",
+                e.line(),
+                e.column().max(1),
+                crate::query::strip_position(&e.to_string())
+            ),
         )
     })?;
     let q = v
@@ -370,7 +377,12 @@ fn names_from_jsonl(text: &str, source: &str) -> Result<Vec<String>> {
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
             Error::input(
                 source,
-                format!("line {}, column {}: {e}", i + 1, e.column().max(1)),
+                format!(
+                    "line {}, column {}: {}",
+                    i + 1,
+                    e.column().max(1),
+                    crate::query::strip_position(&e.to_string())
+                ),
             )
         })?;
         match v.get("neuron_name").and_then(|n| n.as_str()) {
@@ -597,6 +609,7 @@ impl<'a> Collector<'a> {
         summary.skipped = report.skipped;
         summary.changed = report.changed;
         summary.unchanged = report.unchanged;
+        summary.repaired = report.repaired;
         summary.bytes = report.bytes;
         self.failed.extend(report.failed);
         if options.update {

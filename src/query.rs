@@ -359,7 +359,7 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 /// serde's messages end with " at line X column Y", which we already print first.
-fn strip_position(msg: &str) -> String {
+pub(crate) fn strip_position(msg: &str) -> String {
     match msg.rfind(" at line ") {
         Some(i) => msg[..i].to_string(),
         None => msg.to_string(),

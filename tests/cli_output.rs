@@ -587,7 +587,6 @@ fn plain_progress_lines_are_not_cut() {
 }
 
 #[test]
-#[ignore = "blocked: src/client/proxy.rs hands ProxyMode::Url(\"socks5://...\") to ureq, built without its socks-proxy feature, which panics on the first request ('Enable feature socks-proxy'); choose() should refuse a SOCKS scheme as Error::InvalidSetting (the CLI now refuses it in args.rs)"]
 fn a_socks_proxy_given_to_the_library_is_a_setting_error_not_a_panic() {
     let server = FakeServer::start(Catalog::generate(3));
     let built = client_builder(&server)
@@ -605,7 +604,6 @@ fn a_socks_proxy_given_to_the_library_is_a_setting_error_not_a_panic() {
 }
 
 #[test]
-#[ignore = "blocked: src/client/proxy.rs takes ALL_PROXY=socks5://... through ureq::Proxy::try_from_env, and ureq without socks-proxy only logs a warning and connects directly: the run bypasses the proxy the user set (and explain names it as if used); choose() should refuse a SOCKS proxy from the environment, naming the variable"]
 fn a_socks_proxy_in_the_environment_is_not_bypassed_silently() {
     let server = FakeServer::start(Catalog::generate(3));
     let o = Cli::new()

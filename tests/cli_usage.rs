@@ -268,7 +268,6 @@ fn a_typo_in_group_by_is_an_error_with_suggestions_and_writes_nothing() {
 }
 
 #[test]
-#[ignore = "blocked: src/cli/job.rs::run creates the output folder and the run's log (start_logging) before check_group_fields; calling check_group_fields right after build_client would write nothing for a -g typo"]
 fn a_typo_in_group_by_creates_no_folder_and_no_log() {
     let server = FakeServer::start(Catalog::generate(5));
     let dir = TempDir::new();
@@ -741,7 +740,6 @@ fn json_and_yaml_errors_give_a_real_line_and_column() {
 }
 
 #[test]
-#[ignore = "blocked: src/job.rs::saved_query formats 'line L, column C: {e}' with serde_json's own Display, which appends ' at line L column 0' at the end of a file; strip serde's position as src/query.rs does (its helper for ' at line X column Y')"]
 fn a_broken_saved_query_gives_one_real_position() {
     let dir = TempDir::new();
     write(dir.path(), "neuromorpho-run.json", "{\"query\": \n");
@@ -760,7 +758,6 @@ fn a_broken_saved_query_gives_one_real_position() {
 }
 
 #[test]
-#[ignore = "blocked: src/job.rs::names_from_jsonl parses each line alone and formats 'line N, column C: {e}' with serde_json's Display, which appends ' at line 1 column C' (the line within the one-line string): two positions that disagree; strip serde's position"]
 fn a_broken_jsonl_table_for_from_csv_gives_one_real_position() {
     let dir = TempDir::new();
     let table = write(

@@ -422,7 +422,6 @@ fn the_library_updates_a_folder_and_counts_what_it_did() {
 }
 
 #[test]
-#[ignore = "blocked: src/cli/job.rs (another engineer's) prints new = downloaded - changed, so a held file fetched again because it was damaged is called new; Summary needs a count of those (e.g. `refetched`) for the line to say so"]
 fn a_damaged_file_fetched_again_by_an_update_is_not_called_new() {
     let server = FakeServer::start(Catalog::generate(N));
     let out = TempDir::new();

@@ -31,6 +31,8 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
     // A bad query or names file writes nothing.
     let input = read_input(job)?;
     let client = build_client(&config.net)?;
+    // So is a -g field the server does not know: checked before the folder is made.
+    check_group_fields(&client, config, job)?;
     std::fs::create_dir_all(&job.out_dir).map_err(|e| {
         format!(
             "cannot create the output folder {}: {e}",
@@ -53,7 +55,6 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
     if let Input::Query(q) = &input {
         log::info!(target: FILE_ONLY, "query: {}", describe(q));
     }
-    check_group_fields(&client, config, job)?;
 
     let token = CancelToken::new();
     let client = client.with_cancel(&token);
@@ -291,9 +292,14 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
         line.push_str(&format!(", this shard {}", s.selected));
     }
     if job.download && job.update {
+        let repaired = if s.repaired > 0 {
+            format!(", damaged copies fetched again {}", s.repaired)
+        } else {
+            String::new()
+        };
         line.push_str(&format!(
-            ": new {}, changed {}, unchanged {}, gone {}, failed {}, {}",
-            s.downloaded - s.changed,
+            ": new {}, changed {}, unchanged {}{repaired}, gone {}, failed {}, {}",
+            s.downloaded.saturating_sub(s.changed + s.repaired),
             s.changed,
             s.unchanged,
             s.gone.len(),

@@ -109,18 +109,54 @@ fn base64(bytes: &[u8]) -> String {
 
 /// The proxy to use for `base`, from the mode.
 pub(crate) fn choose(mode: &ProxyMode, base: &BaseUrl) -> Result<Option<ureq::Proxy>> {
-    Ok(match mode {
+    match mode {
         // We talk to one host only, so NO_PROXY is decided here, the way curl reads it
         // (ureq does not trim entries, and its bare `example.org` misses subdomains).
-        ProxyMode::Env if bypasses_proxy(&base.host) => None,
-        ProxyMode::Env => ureq::Proxy::try_from_env(),
-        ProxyMode::None => None,
-        ProxyMode::Url(u) => Some(ureq::Proxy::new(u).map_err(|e| {
-            Error::setting(
-                "proxy",
-                format!("'{}': {}", shown_setting(u), redact(&e.to_string())),
-            )
-        })?),
+        ProxyMode::Env if bypasses_proxy(&base.host) => Ok(None),
+        // ureq's order; the first variable that is set wins for every scheme.
+        ProxyMode::Env => PROXY_VARIABLES
+            .iter()
+            .find_map(|v| {
+                std::env::var(v)
+                    .ok()
+                    .filter(|x| !x.trim().is_empty())
+                    .map(|x| (*v, x))
+            })
+            .map(|(var, url)| proxy_from(&url, var))
+            .transpose(),
+        ProxyMode::None => Ok(None),
+        ProxyMode::Url(u) => proxy_from(u, "proxy").map(Some),
+    }
+}
+
+/// The proxy variables, in the order ureq reads them.
+const PROXY_VARIABLES: [&str; 6] = [
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+];
+
+/// An HTTP(S) proxy from its URL; `source` names where it came from in errors. SOCKS is
+/// refused (ureq is built without it, and would otherwise panic or go around the proxy).
+fn proxy_from(url: &str, source: &str) -> Result<ureq::Proxy> {
+    let shown = shown_setting(url);
+    if url.trim().to_ascii_lowercase().starts_with("socks") {
+        return Err(Error::setting(
+            "proxy",
+            format!(
+                "{source}='{shown}': SOCKS proxies are not supported; use an HTTP(S) proxy, or \
+                 --no-proxy"
+            ),
+        ));
+    }
+    ureq::Proxy::new(url).map_err(|e| {
+        Error::setting(
+            "proxy",
+            format!("{source}='{shown}': {}", redact(&e.to_string())),
+        )
     })
 }
 

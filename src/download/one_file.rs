@@ -18,10 +18,12 @@ use super::{DownloadOptions, FailedFile};
 /// What became of one file.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// Fetched now; `replaced`: an older copy was kept under `previous/`.
+    /// Fetched now; `replaced`: an older copy was kept under `previous/`; `repaired`: the
+    /// copy in place was damaged (or unrecognised) and is replaced.
     Downloaded {
         entry: ManifestEntry,
         replaced: bool,
+        repaired: bool,
     },
     /// In place and left alone; `record`: it had no manifest entry and passed the checks.
     Skipped {
@@ -87,14 +89,24 @@ impl Client {
         if present && options.skip_existing {
             match job.check_in_place(options.check_hash) {
                 InPlace::Good(record) => return Outcome::Skipped { record },
-                InPlace::Bad(why) => log::info!("{}: {why}; fetching it again", job.path.display()),
+                InPlace::Bad(why) => {
+                    log::info!("{}: {why}; fetching it again", job.path.display());
+                    return self.fetch_plain(job, url, options, true);
+                }
             }
         }
-        self.fetch_plain(job, url, options)
+        self.fetch_plain(job, url, options, false)
     }
 
-    /// One plain GET streamed into an atomic file, committed over whatever is in place.
-    fn fetch_plain(&self, job: &Job<'_>, url: &str, options: &DownloadOptions) -> Outcome {
+    /// One plain GET streamed into an atomic file, committed over whatever is in place
+    /// (`repairing`: a damaged copy).
+    fn fetch_plain(
+        &self,
+        job: &Job<'_>,
+        url: &str,
+        options: &DownloadOptions,
+        repairing: bool,
+    ) -> Outcome {
         if let Some(dir) = job.path.parent() {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 return Outcome::Failed(
@@ -107,6 +119,13 @@ impl Client {
             stream_to_file(answer, &job.path, expect_swc, options.durable)
         });
         match result.and_then(|s| job.commit(s, false, url, options)) {
+            Ok(Outcome::Downloaded {
+                entry, replaced, ..
+            }) => Outcome::Downloaded {
+                entry,
+                replaced,
+                repaired: repairing,
+            },
             Ok(outcome) => outcome,
             Err(e) => job.failed(e),
         }
@@ -123,7 +142,7 @@ impl Client {
             InPlace::Good(record) => record.or_else(|| job.entry.clone()),
             InPlace::Bad(why) => {
                 log::info!("{}: {why}; fetching it again", job.path.display());
-                return self.fetch_plain(job, url, options);
+                return self.fetch_plain(job, url, options, true);
             }
         };
         let held_sha = held.as_ref().map(|e| e.sha256.clone());
@@ -307,7 +326,11 @@ impl Job<'_> {
             entry.bytes,
             self.path.display()
         );
-        Ok(Outcome::Downloaded { entry, replaced })
+        Ok(Outcome::Downloaded {
+            entry,
+            replaced,
+            repaired: false,
+        })
     }
 
     /// Whether the file in place holds the streamed body (`None`: nothing there). The size

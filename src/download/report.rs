@@ -77,6 +77,9 @@ pub struct DownloadReport {
     pub changed: u64,
     /// With `update`: files the server confirmed unchanged.
     pub unchanged: u64,
+    /// Files in place that were damaged (not what their manifest entry says, or failing the
+    /// content checks without one) and were fetched again; counted in `downloaded` too.
+    pub repaired: u64,
     /// Bytes written now.
     pub bytes: u64,
     /// Files that failed, with why.
@@ -100,9 +103,14 @@ impl DownloadReport {
                 fetched,
             };
             match outcome {
-                Some(Outcome::Downloaded { entry, replaced }) => {
+                Some(Outcome::Downloaded {
+                    entry,
+                    replaced,
+                    repaired,
+                }) => {
                     report.downloaded += 1;
                     report.changed += u64::from(replaced);
+                    report.repaired += u64::from(repaired);
                     report.bytes += entry.bytes;
                     report.files.push(held(true));
                 }
