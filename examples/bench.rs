@@ -35,6 +35,11 @@
 //!   of hashing per 1,000 files), and `sha256sum -c SHA256SUMS` run as a child process,
 //!   timed the same way, for verify's MB/s beside it (skipped with a note when sha256sum is
 //!   missing).
+//! * Metadata at the speed of the wire (issue 13), last (alone with `--wire-only`): a third
+//!   server without latency; three rounds of the raw fetch (`--only raw-fetch`: a plain loop
+//!   of C threads doing GETs of the same pages with one ureq agent, bodies read and thrown
+//!   away) then the metadata run, both unpaced; medians of wall and CPU, their ratio, CPU
+//!   per 100,000 records and peak RSS.
 //! * Bounds: every answer takes at least L, and at most C requests are in flight, so a search
 //!   cannot take less than L (the count) + ceil(pages/C) * L, nor F downloads less than
 //!   ceil(F/C) * L. With `--rate R`, API requests are also at most R per second.
@@ -59,6 +64,8 @@ struct Args {
     concurrency: usize,
     rate: f64,
     keep: bool,
+    /// Only the metadata speed against the raw fetch (issue 13).
+    wire_only: bool,
     /// Child mode: `metadata` or `download`.
     only: Option<String>,
     base_url: Option<String>,
@@ -66,7 +73,7 @@ struct Args {
 }
 
 const USAGE: &str =
-    "usage: bench [--neurons N] [--files F] [--latency-ms L] [-c C] [--rate R] [--keep]";
+    "usage: bench [--neurons N] [--files F] [--latency-ms L] [-c C] [--rate R] [--keep] [--wire-only]";
 
 fn parse_args() -> Result<Args, String> {
     let mut p = pico_args::Arguments::from_env();
@@ -76,6 +83,7 @@ fn parse_args() -> Result<Args, String> {
     let e = |e: pico_args::Error| e.to_string();
     let a = Args {
         keep: p.contains("--keep"),
+        wire_only: p.contains("--wire-only"),
         neurons: p
             .opt_value_from_str("--neurons")
             .map_err(e)?
@@ -132,13 +140,16 @@ fn main() {
 fn child(args: &Args, kind: &str) -> Result<(), String> {
     let base_url = args.base_url.clone().ok_or("--only needs --base-url")?;
     let out = args.out.clone().ok_or("--only needs --out")?;
+    if kind == "raw-fetch" {
+        return raw_fetch(args, &base_url);
+    }
     let (download, durable) = match kind {
         "metadata" => (false, true),
         "download" => (true, true),
         "download-nosync" => (true, false),
         other => {
             return Err(format!(
-                "--only {other}: expected metadata, download or download-nosync"
+                "--only {other}: expected metadata, download, download-nosync or raw-fetch"
             ))
         }
     };
@@ -183,6 +194,79 @@ fn child(args: &Args, kind: &str) -> Result<(), String> {
         summary.downloaded,
         summary.failed.len(),
         client.requests_sent(),
+    );
+    Ok(())
+}
+
+/// The yardstick of the metadata run: the same pages fetched by a plain loop of parallel GETs
+/// (C threads, one ureq agent, keep-alive), each body read and thrown away.
+fn raw_fetch(args: &Args, base_url: &str) -> Result<(), String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let c = args.concurrency;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(None)
+        .max_idle_connections(c + 2)
+        .max_idle_connections_per_host(c + 2)
+        .build()
+        .into();
+    let get = |url: &str| -> Result<u64, String> {
+        let mut answer = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
+        std::io::copy(&mut answer.body_mut().as_reader(), &mut std::io::sink())
+            .map_err(|e| format!("{url}: {e}"))
+    };
+    let page_url = |page: u64, size: u64| {
+        format!("{base_url}/api/neuron?page={page}&size={size}&sort=neuron_id,asc")
+    };
+    let cpu0 = cpu_seconds().unwrap_or((0.0, 0.0));
+    let started = Instant::now();
+    // The count, as the metadata run asks it.
+    let count_text = agent
+        .get(&page_url(0, 1))
+        .call()
+        .map_err(|e| e.to_string())?
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| e.to_string())?;
+    let count: serde_json::Value = serde_json::from_str(&count_text).map_err(|e| e.to_string())?;
+    let total = count
+        .pointer("/page/totalElements")
+        .and_then(|t| t.as_u64())
+        .ok_or("no page.totalElements in the count")?;
+    let pages = total.div_ceil(PAGE);
+    let next = AtomicU64::new(0);
+    let bytes = AtomicU64::new(0);
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..c {
+            s.spawn(|| loop {
+                let page = next.fetch_add(1, Ordering::SeqCst);
+                if page >= pages {
+                    break;
+                }
+                match get(&page_url(page, PAGE)) {
+                    Ok(n) => {
+                        bytes.fetch_add(n, Ordering::SeqCst);
+                    }
+                    Err(e) => {
+                        *failure.lock().unwrap() = Some(e);
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap() {
+        return Err(e);
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().map(|(u, s)| (u - cpu0.0, s - cpu0.1));
+    println!(
+        "RESULT wall={wall:.6} cpu_user={} cpu_sys={} rss_kb={} bytes={} matched={total} downloaded=0 failed=0 phase_wall=0 requests_sent={}",
+        cpu.map(|c| format!("{:.6}", c.0)).unwrap_or_else(|| "nan".into()),
+        cpu.map(|c| format!("{:.6}", c.1)).unwrap_or_else(|| "nan".into()),
+        peak_rss_kb().map(|k| k.to_string()).unwrap_or_else(|| "0".into()),
+        bytes.load(Ordering::SeqCst),
+        1 + pages,
     );
     Ok(())
 }
@@ -754,6 +838,99 @@ fn print_integrity(r: &Integrity) {
     }
 }
 
+/// Issue 13: the metadata run of the whole catalog with no latency and no rate limit, beside
+/// the raw fetch of the same pages, alternating, three rounds; medians.
+struct Wire {
+    neurons: u64,
+    pages: u64,
+    rounds: usize,
+    raw: Vec<RunResult>,
+    meta: Vec<RunResult>,
+}
+
+fn wire(args: &Args, server_exe: &Path, root: &Path) -> Result<Wire, String> {
+    let server = Server::start(server_exe, args.neurons, 0)?;
+    let unpaced = Args {
+        rate: 0.0,
+        ..args.clone()
+    };
+    let rounds = 3;
+    let (mut raw, mut meta) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        eprintln!("wire: round {round} of {rounds}: raw fetch, then the metadata run...");
+        raw.push(run_child(&unpaced, "raw-fetch", &server, &root.join("raw"))?.0);
+        meta.push(run_child(&unpaced, "metadata", &server, &root.join("wire"))?.0);
+    }
+    Ok(Wire {
+        neurons: args.neurons,
+        pages: args.neurons.div_ceil(PAGE),
+        rounds,
+        raw,
+        meta,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Prints the table and returns the targets missed.
+fn print_wire(w: &Wire, c: usize) -> Vec<String> {
+    let mb = |kb: u64| kb as f64 * 1024.0 / 1e6;
+    let row = |name: &str, runs: &[RunResult]| {
+        let wall = median(runs.iter().map(|r| r.wall).collect());
+        let cpu = median(runs.iter().map(|r| r.cpu).collect());
+        let rss = runs.iter().map(|r| r.rss_kb).max().unwrap_or(0);
+        let per_100k = cpu / (w.neurons.max(1) as f64) * 100_000.0;
+        println!(
+            "| {name:<44} | {wall:>6.2} | {cpu:>6.2} | {per_100k:>14.3} | {:>11.1} | {:>11.1} | {:>12.2} |",
+            mb(rss),
+            median(runs.iter().map(|r| r.bytes as f64 / 1e6).collect()),
+            median(runs.iter().map(|r| r.server_cpu).collect()),
+        );
+        (wall, per_100k, mb(rss))
+    };
+    println!();
+    println!(
+        "metadata at the speed of the wire: {} neurons ({} pages), latency 0, -c {c}, --rate 0; {} rounds, raw fetch and metadata run alternating; medians (RSS: the largest)",
+        w.neurons, w.pages, w.rounds
+    );
+    println!(
+        "| {:<44} | wall s |  CPU s | CPU s/100k rec | peak RSS MB | MB recv/out | server CPU s |",
+        "run"
+    );
+    println!(
+        "|{}|--------|--------|----------------|-------------|-------------|--------------|",
+        "-".repeat(46)
+    );
+    let (raw_wall, _, _) = row("raw parallel fetch (GETs, bodies discarded)", &w.raw);
+    let (meta_wall, per_100k, rss) = row("metadata run (metadata.csv written)", &w.meta);
+    let ratio = meta_wall / raw_wall;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!(
+        "metadata run / raw fetch, wall: {ratio:.2} (target <= 3); CPU per 100,000 records {per_100k:.3} s; MB recv/out: the bodies received (raw) or the bytes written (metadata); server CPU: the fake server's, on the same {cores} cores"
+    );
+    let mut missed = Vec::new();
+    if ratio.is_nan() || ratio > 3.0 {
+        missed.push(format!("metadata/raw fetch wall ratio {ratio:.2} > 3"));
+    }
+    if rss >= 100.0 {
+        missed.push(format!("metadata run peak RSS {rss:.1} MB >= 100"));
+    }
+    missed
+}
+
+fn print_wire_targets(missed: &[String]) {
+    if missed.is_empty() {
+        println!("targets: all met (metadata run <= 3 x the raw fetch, peak RSS < 100 MB)");
+    } else {
+        println!("targets MISSED: {}", missed.join("; "));
+    }
+}
+
 fn parent(args: &Args) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let server_exe = exe
@@ -785,9 +962,16 @@ fn parent(args: &Args) -> Result<(), String> {
         "fake servers: {} (child processes, not counted in the client's CPU or RSS)",
         server_exe.display()
     );
+    let root = std::env::temp_dir().join(format!("neuromorpho-bench-{}", std::process::id()));
+    if args.wire_only {
+        let w = wire(args, &server_exe, &root)?;
+        let missed = print_wire(&w, args.concurrency);
+        print_wire_targets(&missed);
+        let _ = std::fs::remove_dir_all(&root);
+        return Ok(());
+    }
     let big = Server::start(&server_exe, n, args.latency_ms)?;
     let small = Server::start(&server_exe, f, args.latency_ms)?;
-    let root = std::env::temp_dir().join(format!("neuromorpho-bench-{}", std::process::id()));
 
     // The lower bound of a search: the count, then the pages C at a time. With a rate R, the
     // 1 + pages API requests start 1/R apart: the last starts at pages/R, ends L later.
@@ -1020,6 +1204,9 @@ fn parent(args: &Args) -> Result<(), String> {
         println!("targets MISSED: {}", notes.join("; "));
     }
     print_integrity(&integrity);
+    let w = wire(args, &server_exe, &root)?;
+    let missed = print_wire(&w, args.concurrency);
+    print_wire_targets(&missed);
     if args.keep {
         println!("output kept in {}", root.display());
     } else {
