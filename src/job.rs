@@ -10,13 +10,16 @@ use crate::client::Client;
 use crate::download::{merge_failed_csv, DownloadItem, DownloadOptions, FailedFile};
 use crate::error::{Error, FailureKind, Result};
 use crate::files::FileKind;
+use crate::id_set::IdSet;
+use crate::json_view::Entries;
 use crate::lock::FolderLock;
 use crate::lookup::morphometry_columns;
 use crate::manifest::Manifest;
-use crate::metadata::{row_key, MetadataFormat, MetadataWriter};
+use crate::metadata::{MetadataFormat, MetadataWriter, PreparedRows, RowFormat, WrittenRows};
 use crate::model::Neuron;
 use crate::progress::Progress;
 use crate::query::Query;
+use crate::search::PageWork;
 use crate::search::{SearchEvent, SkippedRecord};
 
 /// One of N parts of a result, for scheduler job arrays: part K keeps the neurons whose
@@ -214,7 +217,10 @@ pub fn search_and_download(
 ) -> Result<Summary> {
     let started = Instant::now();
     let mut collector = Collector::new(client, options)?;
-    let matched = client.search_each(query, |event| match event {
+    // Once the first page has fixed the table's columns, the rows of later pages are
+    // rendered by the workers that parse them.
+    let table_rows = std::cell::RefCell::new(None);
+    let on_event = |event, prepared: Option<PreparedRows>| match event {
         SearchEvent::Started {
             total,
             pages,
@@ -233,14 +239,18 @@ pub fn search_and_download(
             positions,
             skipped,
         } => {
-            collector.add(&neurons, skipped, Some((number, &positions)))?;
+            collector.add(&neurons, skipped, Some((number, &positions)), prepared)?;
+            if number == 0 {
+                *table_rows.borrow_mut() = collector.table_rows();
+            }
             progress(&Progress::Page {
                 done: number + 1,
                 pages,
             });
             Ok(())
         }
-    })?;
+    };
+    let matched = client.search_with(query, || table_rows.borrow_mut().take(), on_event)?;
     let summary = collector.finish(matched, started, &mut progress)?;
     save_run(client, query, options)?;
     Ok(summary)
@@ -319,7 +329,7 @@ where
         total: lookup.found.len() as u64,
         pages: 1,
     });
-    collector.add(&lookup.found, Vec::new(), None)?;
+    collector.add(&lookup.found, Vec::new(), None, None)?;
     for name in &lookup.missing {
         collector.failed.push(FailedFile::record(
             name,
@@ -404,10 +414,10 @@ struct Collector<'a> {
     client: &'a Client,
     writer: Option<MetadataWriter>,
     items: Vec<DownloadItem>,
-    /// The rows this run writes (their keys), so that rows of other runs are kept.
-    written: HashSet<String>,
+    /// The rows this run writes, so that rows of other runs are kept.
+    written: WrittenRows,
     /// The neurons of this run (for what `--update` finds gone).
-    ids: HashSet<u64>,
+    ids: IdSet,
     /// Failures known before any download: unreadable records, unknown names.
     failed: Vec<FailedFile>,
 }
@@ -431,8 +441,8 @@ impl<'a> Collector<'a> {
             client,
             writer: Some(writer),
             items: Vec::new(),
-            written: HashSet::new(),
-            ids: HashSet::new(),
+            written: WrittenRows::default(),
+            ids: IdSet::new(),
             failed: Vec::new(),
         })
     }
@@ -448,13 +458,24 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// Take a page's records: rows of the table, and download items. `placed`: the page's
-    /// number and each record's position in it, to name a record that cannot be downloaded.
+    /// How the workers render the rows of later pages, once the table's columns are known
+    /// (not with morphometry: its values come with each page, here).
+    fn table_rows(&self) -> Option<TableRows> {
+        Some(TableRows {
+            format: self.writer.as_ref()?.row_format()?,
+            shard: self.options.shard,
+        })
+    }
+
+    /// Take a page's records: rows of the table (`prepared` by the workers, or rendered
+    /// here), and download items. `placed`: the page's number and each record's position in
+    /// it, to name a record that cannot be downloaded.
     fn add(
         &mut self,
         neurons: &[Neuron],
         skipped: Vec<SkippedRecord>,
         placed: Option<(u64, &[u64])>,
+        prepared: Option<PreparedRows>,
     ) -> Result<()> {
         // Logged for the log file; the summary counts them and names the first ten.
         for s in skipped {
@@ -467,12 +488,15 @@ impl<'a> Collector<'a> {
             ));
         }
         let shard = self.options.shard;
-        let mine: Vec<&Neuron> = neurons
+        let positions = placed.map(|(_, p)| p).unwrap_or(&[]);
+        let mine: Vec<(&Neuron, Option<u64>)> = neurons
             .iter()
-            .filter(|n| shard.is_none_or(|s| s.contains(n.neuron_id())))
+            .enumerate()
+            .filter(|(_, n)| shard.is_none_or(|s| s.contains(n.neuron_id())))
+            .map(|(i, n)| (n, positions.get(i).copied()))
             .collect();
         let morph = if self.options.morphometry {
-            let ids: Vec<u64> = mine.iter().filter_map(|n| n.neuron_id()).collect();
+            let ids: Vec<u64> = mine.iter().filter_map(|(n, _)| n.neuron_id()).collect();
             Some(self.client.morphometry(&ids)?)
         } else {
             None
@@ -480,15 +504,22 @@ impl<'a> Collector<'a> {
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
-        for n in &mine {
-            let extra = match &morph {
-                Some(m) => morphometry_columns(n.neuron_id().and_then(|id| m.get(&id))),
-                None => Vec::new(),
+        for &(n, position) in &mine {
+            let done = match (&prepared, position.and_then(|p| usize::try_from(p).ok())) {
+                (Some(rows), Some(at)) => writer.write_prepared(rows, at, n)?,
+                _ => false,
             };
-            writer.write_with_extra(n, &extra)?;
-            let id = n.neuron_id().map(|i| i.to_string());
-            if let Some(key) = row_key(id.as_deref(), Some(n.neuron_name())) {
-                self.written.insert(key);
+            if !done {
+                let extra = match &morph {
+                    Some(m) => morphometry_columns(n.neuron_id().and_then(|id| m.get(&id))),
+                    None => Vec::new(),
+                };
+                writer.write_with_extra(n, &extra)?;
+            }
+            // Only a record without an id is known by its name (read from it then).
+            match n.neuron_id() {
+                Some(id) => self.written.insert_id(id),
+                None => self.written.insert_name(n.neuron_name()),
             }
             if let Some(id) = n.neuron_id() {
                 self.ids.insert(id);
@@ -630,7 +661,7 @@ impl<'a> Collector<'a> {
             .into_iter()
             .filter(|e| self.options.what.contains(&e.kind))
             .filter(|e| self.options.shard.is_none_or(|s| s.contains(e.neuron_id)))
-            .filter(|e| e.neuron_id.is_none_or(|id| !self.ids.contains(&id)))
+            .filter(|e| e.neuron_id.is_none_or(|id| !self.ids.contains(id)))
             .map(|e| e.path.clone())
             .collect())
     }
@@ -719,6 +750,31 @@ impl<'a> Collector<'a> {
         citations.write_bibtex_to(&self.options.per_shard("CITATIONS", "bib"))?;
         let path = self.options.per_shard("CITATIONS", "md");
         citations.write_to(&path).map(Some)
+    }
+}
+
+/// The table rows of a page, rendered on the worker that parsed it (the records of this
+/// run's shard only).
+struct TableRows {
+    format: RowFormat,
+    shard: Option<Shard>,
+}
+
+impl PageWork for TableRows {
+    type Out = PreparedRows;
+    fn record(
+        &self,
+        position: usize,
+        neuron: &Neuron,
+        entries: Entries<'_>,
+        out: &mut PreparedRows,
+    ) {
+        if self.shard.is_none_or(|s| s.contains(neuron.neuron_id())) {
+            out.add(&self.format, position, neuron, entries);
+        }
+    }
+    fn reads(&self, key: &str) -> bool {
+        self.format.reads(key)
     }
 }
 

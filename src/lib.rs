@@ -158,6 +158,8 @@
 mod cancel;
 mod error;
 mod files;
+mod id_set;
+mod json_view;
 mod progress;
 mod suggest;
 mod text;

@@ -3,13 +3,17 @@
 
 use std::collections::HashSet;
 
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::{Client, Failure, Order, Req};
 use crate::error::{Error, FailureKind, InvalidItem, Result};
-use crate::model::{FieldList, Neuron, NeuronPage, PageInfo, Placed, ValuePage};
+use crate::id_set::IdSet;
+use crate::json_view::Entries;
+use crate::model::{
+    not_a_record, walk_page, FieldList, Neuron, NeuronPage, PageEntry, PageInfo, PageText, Placed,
+    SharedPage, ValuePage,
+};
 use crate::query::Query;
 use crate::suggest::closest;
 
@@ -76,52 +80,57 @@ impl std::fmt::Display for SkippedRecord {
     }
 }
 
-/// The `page` of a search page, and its number of entries (checked, not parsed).
+/// The `page` of an answer alone (for the count).
 #[derive(Deserialize)]
 struct PageCheck {
-    #[serde(rename = "_embedded", default)]
-    embedded: Option<EmbeddedCheck>,
     page: PageInfo,
 }
 
-#[derive(Deserialize)]
-struct EmbeddedCheck {
-    #[serde(rename = "neuronResources", default)]
-    neurons: Vec<IgnoredAny>,
-}
-
-/// A search page as received, as checked JSON text: a parsed record costs several times its
-/// text, so pages waiting their turn stay as text and only the one handed on is parsed.
-#[derive(Default)]
-struct RawPage {
-    bytes: Vec<u8>,
-    total: u64,
+/// A search page, parsed on the worker that fetched it: pages are parsed on as many
+/// threads as fetch them, and the caller's thread only hands records on.
+struct SearchPage<O> {
+    /// The total the page reports; `None` for an empty answer (a select past its end).
+    total: Option<u64>,
     entries: u64,
+    records: Placed<Neuron>,
+    skipped: Vec<SkippedRecord>,
+    /// What the page's work gave, if there was work.
+    prepared: Option<O>,
 }
 
-impl RawPage {
-    fn parse(self, url: &str, number: u64) -> Result<(Placed<Neuron>, Vec<SkippedRecord>)> {
-        if self.bytes.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+impl<O> Default for SearchPage<O> {
+    fn default() -> Self {
+        SearchPage {
+            total: None,
+            entries: 0,
+            records: Vec::new(),
+            skipped: Vec::new(),
+            prepared: None,
         }
-        let page: NeuronPage = serde_json::from_slice(&self.bytes).map_err(|e| Error::Request {
-            url: url.to_string(),
-            status: Some(200),
-            kind: FailureKind::BadJson,
-            detail: format!("malformed JSON from page {number}: {e}"),
-            cause: Some(Box::new(e)),
-        })?;
-        let (neurons, bad) = page.into_placed_records();
-        let skipped = bad
-            .into_iter()
-            .map(|(i, v)| SkippedRecord {
-                page: number,
-                position: i as u64,
-                found: v.to_string().chars().take(80).collect(),
-            })
-            .collect();
-        Ok((neurons, skipped))
     }
+}
+
+/// Work done for each record on the worker that parsed its page, before the page is
+/// handed on in order: the caller's thread, which takes pages one at a time, is left only
+/// what must be done in order (a table's rows are rendered here, written there).
+pub(crate) trait PageWork: Sync {
+    /// What the work gives for a page.
+    type Out: Send + Default;
+    /// Work on the record at `position` of the page, with its entries.
+    fn record(&self, position: usize, neuron: &Neuron, entries: Entries<'_>, out: &mut Self::Out);
+    /// Whether the work reads the value of `key` (the others are skipped unread).
+    fn reads(&self, key: &str) -> bool {
+        let _ = key;
+        true
+    }
+}
+
+/// No work: records only.
+pub(crate) struct NoWork;
+
+impl PageWork for NoWork {
+    type Out = ();
+    fn record(&self, _: usize, _: &Neuron, _: Entries<'_>, _: &mut ()) {}
 }
 
 /// How a pass over the pages contradicted the count.
@@ -205,20 +214,40 @@ impl Client {
     where
         F: FnMut(SearchEvent) -> Result<()>,
     {
+        self.search_with(query, || None::<NoWork>, |event, _| on_event(event))
+    }
+
+    /// [`Client::search_each`] with work done on each page's records where the page is
+    /// parsed: `make_work` is asked for it once the first page of a pass is handed on (it
+    /// may depend on that page), and what it gives for a page comes with the page.
+    pub(crate) fn search_with<W, M, F>(
+        &self,
+        query: &Query,
+        mut make_work: M,
+        mut on_event: F,
+    ) -> Result<u64>
+    where
+        W: PageWork,
+        M: FnMut() -> Option<W>,
+        F: FnMut(SearchEvent, Option<W::Out>) -> Result<()>,
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let total = self.count(query)?;
             let pages = total.div_ceil(PAGE_SIZE);
-            on_event(SearchEvent::Started {
-                total,
-                pages,
-                restart: attempt > 1,
-            })?;
+            on_event(
+                SearchEvent::Started {
+                    total,
+                    pages,
+                    restart: attempt > 1,
+                },
+                None,
+            )?;
             if total == 0 {
                 return Ok(0);
             }
-            let contradiction = match self.one_pass(query, total, &mut on_event)? {
+            let contradiction = match self.one_pass(query, total, &mut make_work, &mut on_event)? {
                 None => return Ok(total),
                 Some(c) => c,
             };
@@ -242,27 +271,30 @@ impl Client {
     }
 
     /// Fetch and hand on every page once; `Some` when the answers contradicted the count.
-    fn one_pass<F>(
+    fn one_pass<W, M, F>(
         &self,
         query: &Query,
         total: u64,
+        make_work: &mut M,
         on_event: &mut F,
     ) -> Result<Option<Contradiction>>
     where
-        F: FnMut(SearchEvent) -> Result<()>,
+        W: PageWork,
+        M: FnMut() -> Option<W>,
+        F: FnMut(SearchEvent, Option<W::Out>) -> Result<()>,
     {
         let (url, base_params) = self.search_endpoint(query);
         let pages = total.div_ceil(PAGE_SIZE);
-        let fetch = |page: u64| -> Result<RawPage> {
+        let fetch = |page: u64, work: Option<&W>| -> Result<SearchPage<W::Out>> {
             let mut params = base_params.clone();
             params.push(("page", page.to_string()));
             params.push(("size", PAGE_SIZE.to_string()));
-            match self.get_raw_page(&url, &params, page) {
+            match self.get_search_page(&url, &params, page, work) {
                 // A select past its last hit answers 404, like a select with no hits.
                 Err(Error::Request {
                     kind: FailureKind::NotFound,
                     ..
-                }) if !query.is_all() => Ok(RawPage::default()),
+                }) if !query.is_all() => Ok(SearchPage::default()),
                 other => other,
             }
         };
@@ -270,25 +302,27 @@ impl Client {
             total,
             pages,
             received: 0,
-            seen: HashSet::with_capacity(usize::try_from(total.min(1 << 20)).unwrap_or(0)),
+            seen: IdSet::new(),
             announced: None,
             short: None,
         };
         // The first page alone: its records reach the caller at once, and a count that the
         // first page already belies is questioned before any other page is planned.
-        let first = fetch(0)?;
-        check.hand_on(0, first, &url, on_event)?;
+        let first = fetch(0, None)?;
+        check.hand_on(0, first, on_event)?;
         if check.stopped() || pages == 1 {
             return Ok(check.finish());
         }
+        let work = make_work();
+        let work = work.as_ref();
         let window = (2 * self.concurrency() as u64).min(MAX_WINDOW);
         let result = self.workers()?.run(
             pages - 1,
             Order::InOrder { window },
             &self.cancel,
-            |i| fetch(i + 1),
+            |i| fetch(i + 1, work),
             |i, raw| {
-                check.hand_on(i + 1, raw?, &url, on_event)?;
+                check.hand_on(i + 1, raw?, on_event)?;
                 if check.stopped() {
                     // Stop the workers: this pass is void.
                     return Err(Error::Cancelled);
@@ -303,24 +337,77 @@ impl Client {
         Ok(check.finish())
     }
 
-    /// One page of a search as its JSON text, checked (valid JSON with a `page`) so that a
-    /// malformed answer is retried like any other, but not yet parsed into records.
-    fn get_raw_page(&self, url: &str, query: &[(&str, String)], number: u64) -> Result<RawPage> {
+    /// One page of a search, parsed (and worked on, with `work`): a malformed answer (or
+    /// one without its `page`) is retried like any other failure.
+    fn get_search_page<W: PageWork>(
+        &self,
+        url: &str,
+        query: &[(&str, String)],
+        number: u64,
+        work: Option<&W>,
+    ) -> Result<SearchPage<W::Out>> {
         let req = Req::api(url, query).quiet_not_found(true);
         self.request(&req, |mut answer| {
             let bytes = answer.read_to_vec()?;
-            let check: PageCheck = serde_json::from_slice(&bytes).map_err(|e| {
-                Failure::new(
-                    FailureKind::BadJson,
-                    format!("malformed JSON from page {number}: {e}"),
-                )
-                .with_cause(e)
+            let bad = |detail: String| Failure::new(FailureKind::BadJson, detail);
+            let malformed = |e: serde_json::Error| {
+                bad(format!("malformed JSON from page {number}: {e}")).with_cause(e)
+            };
+            let shared = SharedPage::from_bytes(bytes).map_err(malformed)?;
+            let mut page = SearchPage {
+                total: None,
+                entries: 0,
+                records: Vec::new(),
+                skipped: Vec::new(),
+                prepared: None,
+            };
+            let skip = |i: usize, found: String| SkippedRecord {
+                page: number,
+                position: i as u64,
+                found: found.chars().take(80).collect(),
+            };
+            let info = match work {
+                // One pass: each record is read into a view as the page is, for the work
+                // and its id; its own text is found only if someone asks for it.
+                Some(work) => {
+                    let mut out = W::Out::default();
+                    let keep = |k: &str| k == "neuron_id" || work.reads(k);
+                    let (info, entries) =
+                        walk_page(shared.text(), &keep, &mut |i, entry| match entry {
+                            PageEntry::Record(fields) => {
+                                let n = Neuron::from_entry(&shared, i, &fields);
+                                work.record(i, &n, fields, &mut out);
+                                page.records.push((i, n));
+                            }
+                            PageEntry::Other(v) => page
+                                .skipped
+                                .push(skip(i, serde_json::to_string(&v).unwrap_or_default())),
+                        })
+                        .map_err(malformed)?;
+                    page.entries = entries;
+                    page.prepared = Some(out);
+                    info
+                }
+                None => {
+                    let text = PageText::parse(shared.text().as_bytes()).map_err(malformed)?;
+                    page.entries = text.entries.len() as u64;
+                    page.records.reserve(text.entries.len());
+                    for (i, entry) in text.entries.into_iter().enumerate() {
+                        match Neuron::from_json(&shared, entry.get()) {
+                            Some(n) => page.records.push((i, n)),
+                            None => page.skipped.push(skip(i, not_a_record(entry).to_string())),
+                        }
+                    }
+                    text.page
+                }
+            };
+            let info = info.ok_or_else(|| {
+                bad(format!(
+                    "malformed JSON from page {number}: no `page` object"
+                ))
             })?;
-            Ok(RawPage {
-                bytes,
-                total: check.page.total_elements,
-                entries: check.embedded.map(|e| e.neurons.len() as u64).unwrap_or(0),
-            })
+            page.total = Some(info.total_elements);
+            Ok(page)
         })
     }
 
@@ -441,7 +528,7 @@ struct PassCheck {
     total: u64,
     pages: u64,
     received: u64,
-    seen: HashSet<u64>,
+    seen: IdSet,
     /// The first total a page reported that differs from the count (the pass goes on, to
     /// count what arrives).
     announced: Option<(u64, String)>,
@@ -455,31 +542,30 @@ impl PassCheck {
     }
 
     /// Check page `number` against the count; hand its records on if it agrees.
-    fn hand_on<F>(&mut self, number: u64, raw: RawPage, url: &str, on_event: &mut F) -> Result<()>
+    fn hand_on<O, F>(&mut self, number: u64, page: SearchPage<O>, on_event: &mut F) -> Result<()>
     where
-        F: FnMut(SearchEvent) -> Result<()>,
+        F: FnMut(SearchEvent, Option<O>) -> Result<()>,
     {
         let total = self.total;
-        if raw.total != total && !raw.bytes.is_empty() && self.announced.is_none() {
-            self.announced = Some((
-                raw.total,
-                format!(
-                    "page {number} reports {} neurons, the count said {total}",
-                    raw.total
-                ),
-            ));
+        if let Some(reported) = page.total.filter(|&t| t != total) {
+            if self.announced.is_none() {
+                self.announced = Some((
+                    reported,
+                    format!("page {number} reports {reported} neurons, the count said {total}"),
+                ));
+            }
         }
-        if number + 1 < self.pages && raw.entries < PAGE_SIZE {
+        if number + 1 < self.pages && page.entries < PAGE_SIZE {
             self.short = Some(format!(
                 "page {} of {} holds {} records, not the {PAGE_SIZE} the count of {total} implies",
                 number + 1,
                 self.pages,
-                raw.entries
+                page.entries
             ));
             return Ok(());
         }
-        self.received += raw.entries;
-        let (mut placed, skipped) = raw.parse(url, number)?;
+        self.received += page.entries;
+        let mut placed = page.records;
         placed.retain(|(_, n)| match n.neuron_id() {
             Some(id) => {
                 let fresh = self.seen.insert(id);
@@ -491,13 +577,16 @@ impl PassCheck {
             None => true,
         });
         let (positions, neurons) = placed.into_iter().map(|(i, n)| (i as u64, n)).unzip();
-        on_event(SearchEvent::Page {
-            number,
-            pages: self.pages,
-            neurons,
-            positions,
-            skipped,
-        })
+        on_event(
+            SearchEvent::Page {
+                number,
+                pages: self.pages,
+                neurons,
+                positions,
+                skipped: page.skipped,
+            },
+            page.prepared,
+        )
     }
 
     fn finish(self) -> Option<Contradiction> {

@@ -56,7 +56,9 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 /// terminal would obey (ESC, CR, C1 controls, bidi overrides) is written out as text.
 pub(crate) fn for_table(s: &str) -> Cow<'_, str> {
     let unsafe_here = |c: char| c != '\t' && c != '\n' && is_unsafe(c);
-    if !s.chars().any(unsafe_here) {
+    // Most cells are printable ASCII: checked a byte at a time first.
+    let plain = |b: &u8| (0x20..0x7f).contains(b) || *b == b'\t' || *b == b'\n';
+    if s.as_bytes().iter().all(plain) || !s.chars().any(unsafe_here) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

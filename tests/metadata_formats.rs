@@ -29,7 +29,10 @@ fn awkward_records() -> Vec<String> {
         vec![
             ("neuron_name", "Ångström_é_ü".into()),
             ("species", "Homo sapiens (“human”)".into()),
-            ("brain_region", serde_json::json!(["O'Brien's area", "layer 5", "a,b"])),
+            (
+                "brain_region",
+                serde_json::json!(["O'Brien's area", "layer 5", "a,b"]),
+            ),
         ],
         vec![
             ("neuron_id", serde_json::json!("42")),
@@ -45,8 +48,14 @@ fn awkward_records() -> Vec<String> {
             ("strain", serde_json::json!(true)),
         ],
         vec![
-            ("stain", serde_json::json!({"nested": {"deep": [1, "two", null]}})),
-            ("protocol", "back\\slash and /slash and \u{1b}[31m escape".into()),
+            (
+                "stain",
+                serde_json::json!({"nested": {"deep": [1, "two", null]}}),
+            ),
+            (
+                "protocol",
+                "back\\slash and /slash and \u{1b}[31m escape".into(),
+            ),
             ("extra_key_first_record_lacks", "dropped".into()),
         ],
     ];
@@ -144,4 +153,45 @@ fn json_lines_are_byte_for_byte_what_they_were() {
 fn extra_columns_are_byte_for_byte_what_they_were() {
     check(MetadataFormat::Csv, "pinned-morphometry.csv", true);
     check(MetadataFormat::Jsonl, "pinned-morphometry.jsonl", true);
+}
+
+/// Rows of pages after the first are rendered by the workers that parse them; the table they
+/// make must be the one the writer makes of the same records, in every format.
+#[test]
+fn rows_rendered_where_pages_are_parsed_are_the_writers_rows() {
+    let mut catalog = Catalog::generate(700);
+    // After the generated records (their ids are larger): on the second page.
+    for text in awkward_records() {
+        catalog.push_raw(serde_json::from_str(&text).unwrap(), None);
+    }
+    let server = FakeServer::start(catalog);
+    let client = client(&server);
+    let neurons = client.search(&neuromorpho::Query::all()).unwrap();
+    assert!(neurons.len() > 700, "{} records", neurons.len());
+    for format in [
+        MetadataFormat::Csv,
+        MetadataFormat::RawCsv,
+        MetadataFormat::Jsonl,
+    ] {
+        let dir = TempDir::new();
+        let mut options = neuromorpho::JobOptions::new(dir.path().join("run"));
+        options.download = false;
+        options.metadata_format = format;
+        neuromorpho::search_and_download(&client, &neuromorpho::Query::all(), &options, |_| {})
+            .unwrap();
+        let got = std::fs::read(options.metadata_path()).unwrap();
+        let alone = dir.path().join("alone");
+        let mut w = MetadataWriter::create(&alone, format).unwrap();
+        w.write(&neurons).unwrap();
+        w.finish().unwrap();
+        let want = std::fs::read(&alone).unwrap();
+        assert!(
+            got == want,
+            "{format:?}: the run's table ({} bytes) differs from the writer's ({} bytes)",
+            got.len(),
+            want.len()
+        );
+        // And the awkward records are in it.
+        assert!(String::from_utf8_lossy(&got).contains("sparse"));
+    }
 }

@@ -1,14 +1,42 @@
-//! Cell values: neuromorphopy 0.3.3's cleaning of `metadata.csv`, and the raw form.
+//! Cell values: neuromorphopy 0.3.3's cleaning of `metadata.csv`, and the raw form. One
+//! implementation, on the borrowed view of a value, writing into a buffer the caller reuses.
+
+use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::json_view::Val;
+
 /// A value as the server sent it: strings as they are, lists joined with `|`, null empty.
 pub fn raw_value(v: &Value) -> String {
+    let mut out = String::new();
+    raw_into(&Val::of(v), &mut out);
+    out
+}
+
+/// [`raw_value`] of a view, appended to `out`.
+pub(crate) fn raw_into(v: &Val<'_>, out: &mut String) {
     match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().map(raw_value).collect::<Vec<_>>().join("|"),
-        other => other.to_string(),
+        Val::Null => {}
+        Val::Str(s) => out.push_str(s),
+        Val::Arr(a) => {
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push('|');
+                }
+                raw_into(x, out);
+            }
+        }
+        Val::Num(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        obj @ Val::Obj(_) => {
+            // A nested object as JSON text, as `Value::to_string` writes it.
+            if let Ok(text) = serde_json::to_string(obj) {
+                out.push_str(&text);
+            }
+        }
     }
 }
 
@@ -27,32 +55,89 @@ pub fn raw_value(v: &Value) -> String {
 /// assert_eq!(clean_value(&json!(null)), "");
 /// ```
 pub fn clean_value(v: &Value) -> String {
+    let mut out = String::new();
+    clean_into(&Val::of(v), &mut out, &mut String::new());
+    out
+}
+
+/// [`clean_value`] of a view, appended to `out`; `scratch` is a buffer to reuse.
+pub(crate) fn clean_into(v: &Val<'_>, out: &mut String, scratch: &mut String) {
     match v {
-        Value::Null => String::new(),
-        Value::String(s) => clean_text(s),
-        other => clean_text(&python_repr(other)),
+        Val::Null => {}
+        Val::Str(s) => clean_text(s, out),
+        Val::Arr(items) if items.iter().all(|x| matches!(x, Val::Str(s) if plain(s))) => {
+            // The common list, of strings Python writes as they are between single quotes:
+            // `['a', 'b']` loses its brackets at the ends and every quote, which leaves the
+            // items joined with `, ` (an item's own brackets are inside quotes, so kept).
+            scratch.clear();
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    scratch.push_str(", ");
+                }
+                if let Val::Str(s) = x {
+                    scratch.push_str(s);
+                }
+            }
+            clean_unbracketed(scratch, out);
+        }
+        other => {
+            scratch.clear();
+            python_repr(other, scratch);
+            clean_text(scratch, out);
+        }
     }
 }
 
-/// The text steps of [`clean_value`], in one pass after the two removals.
-fn clean_text(s: &str) -> String {
-    let s = s.trim_matches(|c| c == '[' || c == ']');
+/// Whether Python's `repr()` of `s` is `s` between single quotes.
+fn plain(s: &str) -> bool {
+    !s.bytes()
+        .any(|b| b == b'\'' || b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f)
+}
+
+/// The text steps of [`clean_value`].
+fn clean_text(s: &str, out: &mut String) {
+    clean_unbracketed(s.trim_matches(|c| c == '[' || c == ']'), out);
+}
+
+/// The steps after the brackets: the two removals, then one pass.
+fn clean_unbracketed(s: &str, out: &mut String) {
     let s: std::borrow::Cow<str> = if s.contains('\'') {
         s.replace('\'', "").into()
     } else {
         s.into()
     };
-    let s: std::borrow::Cow<str> = if s.contains("layer ") {
+    let s: std::borrow::Cow<str> = if has_layer(s.as_bytes()) {
         s.replace("layer ", "").into()
     } else {
         s
     };
+    out.reserve(s.len());
+    // Neighbours are judged on the text before replacement, as a regex substitution does.
+    if s.is_ascii() {
+        let b = s.as_bytes();
+        let word = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_';
+        let start = out.len();
+        let mut copied = 0;
+        for (i, &c) in b.iter().enumerate() {
+            if (c == b',' || c == b' ')
+                && i.checked_sub(1).and_then(|p| b.get(p)).is_some_and(word)
+                && b.get(i + 1).is_some_and(word)
+            {
+                out.push_str(s.get(copied..i).unwrap_or(""));
+                out.push('_');
+                copied = i + 1;
+            }
+        }
+        out.push_str(s.get(copied..).unwrap_or(""));
+        if let Some(cell) = out.get_mut(start..) {
+            cell.make_ascii_lowercase();
+        }
+        return;
+    }
     let word = |c: char| c.is_alphanumeric() || c == '_';
-    let mut out = String::with_capacity(s.len());
     let mut prev: Option<char> = None;
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        // Neighbours are judged on the text before replacement, as a regex substitution does.
         let between_words = (c == ',' || c == ' ')
             && prev.is_some_and(word)
             && chars.peek().is_some_and(|&n| word(n));
@@ -65,44 +150,68 @@ fn clean_text(s: &str) -> String {
         }
         prev = Some(c);
     }
-    out
 }
 
-fn python_repr(v: &Value) -> String {
+/// Whether `b` holds `layer ` (a search made for short cells: most have no `l` at all).
+fn has_layer(b: &[u8]) -> bool {
+    let mut rest = b;
+    while let Some(i) = rest.iter().position(|&c| c == b'l') {
+        if rest.get(i..i + 6) == Some(b"layer ".as_slice()) {
+            return true;
+        }
+        rest = rest.get(i + 1..).unwrap_or(&[]);
+    }
+    false
+}
+
+/// Python's `str()` of a value, appended to `out`.
+fn python_repr(v: &Val<'_>, out: &mut String) {
     match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
-            (Some(i), _, _) => i.to_string(),
-            (_, Some(u), _) => u.to_string(),
-            (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e16 => format!("{f:.1}"),
-            (_, _, Some(f)) => f.to_string(),
-            _ => n.to_string(),
-        },
-        Value::String(s) => python_str_repr(s),
-        Value::Array(a) => format!(
-            "[{}]",
-            a.iter().map(python_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{}: {}", python_str_repr(k), python_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Val::Null => out.push_str("None"),
+        Val::Bool(true) => out.push_str("True"),
+        Val::Bool(false) => out.push_str("False"),
+        Val::Num(n) => {
+            let _ = match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => write!(out, "{i}"),
+                (_, Some(u), _) => write!(out, "{u}"),
+                (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1e16 => write!(out, "{f:.1}"),
+                (_, _, Some(f)) => write!(out, "{f}"),
+                _ => write!(out, "{n}"),
+            };
+        }
+        Val::Str(s) => python_str_repr(s, out),
+        Val::Arr(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_repr(x, out);
+            }
+            out.push(']');
+        }
+        Val::Obj(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_str_repr(k, out);
+                out.push_str(": ");
+                python_repr(x, out);
+            }
+            out.push('}');
+        }
     }
 }
 
 /// Python's `repr()` of a string: single quotes unless it holds a `'` and no `"`.
-fn python_str_repr(s: &str) -> String {
+fn python_str_repr(s: &str, out: &mut String) {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
         '\''
     };
-    let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -115,13 +224,12 @@ fn python_str_repr(s: &str) -> String {
                 out.push(c);
             }
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
+                let _ = write!(out, "\\x{:02x}", c as u32);
             }
             c => out.push(c),
         }
     }
     out.push(quote);
-    out
 }
 
 #[cfg(test)]
@@ -163,11 +271,17 @@ mod tests {
         }
     }
 
+    fn repr(s: &str) -> String {
+        let mut out = String::new();
+        python_str_repr(s, &mut out);
+        out
+    }
+
     #[test]
     fn python_repr_of_strings() {
-        assert_eq!(python_str_repr("a'b"), "\"a'b\"");
-        assert_eq!(python_str_repr("a'b\""), "'a\\'b\"'");
-        assert_eq!(python_str_repr("x\ny"), "'x\\ny'");
+        assert_eq!(repr("a'b"), "\"a'b\"");
+        assert_eq!(repr("a'b\""), "'a\\'b\"'");
+        assert_eq!(repr("x\ny"), "'x\\ny'");
     }
 
     #[test]
@@ -175,5 +289,52 @@ mod tests {
         assert_eq!(raw_value(&json!(["a, b", "c"])), "a, b|c");
         assert_eq!(raw_value(&json!(null)), "");
         assert_eq!(raw_value(&json!(7)), "7");
+    }
+
+    #[test]
+    fn the_list_shortcut_cleans_as_the_python_text_does() {
+        // Every list of these items, cleaned the short way and through Python's text.
+        let items = [
+            "",
+            "a",
+            "Layer 2",
+            "layer 3",
+            "[x",
+            "y]",
+            "[]",
+            "a,b",
+            "a b",
+            " lead",
+            "trail ",
+            "Ångström",
+            "x_y",
+            "ÉÀ ü",
+            "1",
+            "O",
+            "layer ",
+            ",",
+            " ",
+            // Python writes these otherwise: the shortcut must leave them alone.
+            "O'Brien",
+            "say \"hi\"",
+            "it's \"so\"",
+            "back\\slash",
+            "new\nline",
+            "tab\t",
+        ];
+        for a in items {
+            for b in items {
+                for list in [vec![a], vec![a, b], vec![b, a, b]] {
+                    let view = Val::Arr(list.iter().map(|s| Val::Str((*s).into())).collect());
+                    let mut short = String::new();
+                    clean_into(&view, &mut short, &mut String::new());
+                    let mut text = String::new();
+                    python_repr(&view, &mut text);
+                    let mut long = String::new();
+                    clean_text(&text, &mut long);
+                    assert_eq!(short, long, "{list:?}");
+                }
+            }
+        }
     }
 }

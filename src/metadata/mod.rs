@@ -3,12 +3,14 @@
 
 mod clean;
 mod references;
+mod rows;
 mod writer;
 
 pub use clean::{clean_value, raw_value};
 pub(crate) use references::references;
-pub(crate) use writer::row_key;
+pub(crate) use rows::{PreparedRows, RowFormat};
 pub use writer::MetadataWriter;
+pub(crate) use writer::WrittenRows;
 
 use crate::error::{Error, Result};
 

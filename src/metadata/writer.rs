@@ -1,18 +1,19 @@
 //! Writing the metadata table page by page into an atomic file: the table appears under its
 //! name only when complete.
 
+use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::atomic_file::AtomicFile;
 use crate::error::{Error, Result};
+use crate::id_set::IdSet;
 use crate::model::Neuron;
-use crate::text::for_table;
 
-use super::{clean_value, raw_value, MetadataFormat};
+use super::rows::{entries_of, PreparedRows, RowBuf, RowFormat};
+use super::{raw_value, MetadataFormat};
 
 /// Writes the metadata file one page at a time.
 ///
@@ -25,41 +26,16 @@ use super::{clean_value, raw_value, MetadataFormat};
 pub struct MetadataWriter {
     format: MetadataFormat,
     path: PathBuf,
-    out: Option<Sink>,
-    columns: Option<Vec<String>>,
+    out: Option<BufWriter<AtomicFile>>,
+    /// Fixed by the first record.
+    rows_format: Option<RowFormat>,
     extra_columns: Vec<String>,
     rows: u64,
     warned_new_key: bool,
-}
-
-/// Where rows go: the `csv` crate's quoting (RFC 4180, like pandas' `to_csv`) or JSON lines.
-enum Sink {
-    Csv(Box<csv::Writer<AtomicFile>>),
-    Lines(BufWriter<AtomicFile>),
+    buf: RowBuf,
 }
 
 const BUFFER: usize = 256 * 1024;
-
-impl Sink {
-    fn open(file: AtomicFile, format: MetadataFormat) -> Sink {
-        match format {
-            MetadataFormat::Jsonl => Sink::Lines(BufWriter::with_capacity(BUFFER, file)),
-            _ => Sink::Csv(Box::new(
-                csv::WriterBuilder::new()
-                    .buffer_capacity(BUFFER)
-                    .from_writer(file),
-            )),
-        }
-    }
-
-    /// Flush what is buffered and give the file back.
-    fn into_file(self) -> std::io::Result<AtomicFile> {
-        match self {
-            Sink::Csv(w) => w.into_inner().map_err(|e| e.into_error()),
-            Sink::Lines(w) => w.into_inner().map_err(|e| e.into_error()),
-        }
-    }
-}
 
 impl std::fmt::Debug for MetadataWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,11 +58,12 @@ impl MetadataWriter {
         Ok(MetadataWriter {
             format,
             path,
-            out: Some(Sink::open(file, format)),
-            columns: None,
+            out: Some(BufWriter::with_capacity(BUFFER, file)),
+            rows_format: None,
             extra_columns: Vec::new(),
             rows: 0,
             warned_new_key: false,
+            buf: RowBuf::default(),
         })
     }
 
@@ -99,14 +76,18 @@ impl MetadataWriter {
 
     /// Throw away what was written (a search that starts over).
     pub fn reset(&mut self) -> Result<()> {
-        if let Some(sink) = self.out.take() {
-            let mut file = sink.into_file().map_err(|e| Error::io(&self.path, e))?;
+        if let Some(out) = self.out.take() {
+            let mut file = out
+                .into_inner()
+                .map_err(|e| Error::io(&self.path, e.into_error()))?;
             file.truncate()
                 .map_err(|e| Error::io(file.temp_path(), e))?;
-            self.out = Some(Sink::open(file, self.format));
+            self.out = Some(BufWriter::with_capacity(BUFFER, file));
         }
-        self.columns = None;
+        self.rows_format = None;
         self.rows = 0;
+        // The columns may differ now: nothing of the old rows is kept.
+        self.buf = RowBuf::default();
         Ok(())
     }
 
@@ -120,74 +101,83 @@ impl MetadataWriter {
 
     /// Append one record with values for the extra columns (missing ones left empty).
     pub fn write_with_extra(&mut self, neuron: &Neuron, extra: &[(String, Value)]) -> Result<()> {
+        if self.out.is_none() {
+            return Ok(());
+        }
         let path = &self.path;
         let io = |e: std::io::Error| Error::io(path, e);
-        let csv_err = |e: csv::Error| Error::Csv {
-            path: path.clone(),
-            source: e,
-        };
-        let out = match self.out.as_mut() {
-            None => return Ok(()),
-            Some(Sink::Lines(out)) => {
-                let mut json = serde_json::Serializer::with_formatter(&mut *out, SafeJson);
-                if extra.is_empty() {
-                    neuron
-                        .fields()
-                        .serialize(&mut json)
-                        .map_err(|e| io(e.into()))?;
-                } else {
-                    let mut map = neuron.fields().clone();
-                    for (k, v) in extra {
-                        map.insert(k.clone(), v.clone());
-                    }
-                    map.serialize(&mut json).map_err(|e| io(e.into()))?;
-                }
-                out.write_all(b"\n").map_err(io)?;
-                self.rows += 1;
-                return Ok(());
-            }
-            Some(Sink::Csv(out)) => out,
-        };
-        let columns = match &self.columns {
-            Some(c) => c,
+        // The record's text, read once into a view that borrows its strings.
+        let entries = entries_of(neuron);
+        let format = match &self.rows_format {
+            Some(f) => f,
             None => {
-                let mut cols: Vec<String> = neuron
-                    .fields()
-                    .keys()
-                    .filter(|k| *k != "_links")
-                    .cloned()
-                    .collect();
-                cols.extend(self.extra_columns.iter().cloned());
-                let shown: Vec<String> = cols.iter().map(|c| for_table(c).into_owned()).collect();
-                out.write_record(&shown).map_err(csv_err)?;
-                self.columns.insert(cols)
+                let f = RowFormat::from_first(self.format, &entries, &self.extra_columns);
+                f.header(&mut self.buf).map_err(io)?;
+                self.rows_format.insert(f)
             }
         };
-        if !self.warned_new_key {
-            if let Some(k) = new_key(neuron, columns) {
-                log::warn!(
-                    "record {} has a key '{}' the first record lacked; that column is not written",
-                    crate::text::escape(neuron.neuron_name()),
-                    crate::text::escape(k)
-                );
-                self.warned_new_key = true;
+        let new_key = format
+            .render(neuron, entries, extra, &mut self.buf)
+            .map_err(io)?;
+        self.warn_new_key(neuron.neuron_name(), new_key.as_deref());
+        self.flush_rows()?;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The format in which the rows of later pages can be rendered away from the writer
+    /// (see [`PreparedRows`]): known once a record is written, and only without extra
+    /// columns (their values come with each page, on the writer's thread).
+    pub(crate) fn row_format(&self) -> Option<RowFormat> {
+        match &self.rows_format {
+            Some(f) if self.extra_columns.is_empty() => Some(f.clone()),
+            _ => None,
+        }
+    }
+
+    /// Append the row of the record at `position` of a page whose rows were rendered away
+    /// from the writer in [`MetadataWriter::row_format`]; false when that row is missing
+    /// (then [`MetadataWriter::write_with_extra`] writes it).
+    pub(crate) fn write_prepared(
+        &mut self,
+        rows: &PreparedRows,
+        position: usize,
+        neuron: &Neuron,
+    ) -> Result<bool> {
+        let Some(row) = rows.row(position) else {
+            return Ok(false);
+        };
+        if let Some((name, key)) = &rows.new_key {
+            if name == neuron.neuron_name() {
+                self.warn_new_key(name, Some(key));
             }
         }
-        let raw = self.format == MetadataFormat::RawCsv;
-        for c in columns {
-            let v = neuron
-                .get(c)
-                .or_else(|| extra.iter().find(|(k, _)| k == c).map(|(_, v)| v));
-            let cell = match v {
-                None => String::new(),
-                Some(v) if raw || c == "neuron_name" => raw_value(v),
-                Some(v) => clean_value(v),
-            };
-            out.write_field(for_table(&cell).as_bytes())
-                .map_err(csv_err)?;
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(row).map_err(|e| Error::io(&self.path, e))?;
+            self.rows += 1;
         }
-        out.write_record(None::<&[u8]>).map_err(csv_err)?;
-        self.rows += 1;
+        Ok(true)
+    }
+
+    fn warn_new_key(&mut self, name: &str, key: Option<&str>) {
+        if let (Some(k), false) = (key, self.warned_new_key) {
+            log::warn!(
+                "record {} has a key '{}' the first record lacked; that column is not written",
+                crate::text::escape(name),
+                crate::text::escape(k)
+            );
+            self.warned_new_key = true;
+        }
+    }
+
+    /// Move the rendered rows to the file's buffer.
+    fn flush_rows(&mut self) -> Result<()> {
+        let path = &self.path;
+        let io = |e: std::io::Error| Error::io(path, e);
+        if let Some(out) = self.out.as_mut() {
+            out.write_all(self.buf.bytes()).map_err(io)?;
+        }
+        self.buf.clear();
         Ok(())
     }
 
@@ -198,8 +188,11 @@ impl MetadataWriter {
 
     /// Flush, sync and move the table onto its final name. Returns its path.
     pub fn finish(mut self) -> Result<PathBuf> {
-        if let Some(sink) = self.out.take() {
-            let file = sink.into_file().map_err(|e| Error::io(&self.path, e))?;
+        self.flush_rows()?;
+        if let Some(out) = self.out.take() {
+            let file = out
+                .into_inner()
+                .map_err(|e| Error::io(&self.path, e.into_error()))?;
             file.commit().map_err(|e| Error::io(&self.path, e))?;
         }
         Ok(self.path.clone())
@@ -211,123 +204,114 @@ impl MetadataWriter {
     }
 }
 
-/// A key of `neuron` that the columns (the first record's keys) lack, if any. Records share
-/// one key order: compare in step, and look further only on a mismatch.
-fn new_key<'a>(neuron: &'a Neuron, columns: &[String]) -> Option<&'a String> {
-    let keys = || neuron.fields().keys().filter(|k| *k != "_links");
-    let same = keys().zip(columns.iter()).all(|(a, b)| a == b);
-    if same && neuron.fields().len() <= columns.len() + 1 {
-        return None;
-    }
-    keys().find(|k| !columns.contains(k))
+/// The rows a run writes, by key (see [`row_key`]), so that rows of other runs are kept.
+#[derive(Debug, Default)]
+pub(crate) struct WrittenRows {
+    ids: IdSet,
+    /// Rows without a `neuron_id`, by name.
+    names: HashSet<String>,
 }
 
-/// JSON as serde_json writes it, but for the characters a terminal would obey that it
-/// leaves raw (C1 controls, bidirectional overrides): those are written as `\uXXXX`, which
-/// decode to the same value. serde_json already escapes the C0 controls.
-struct SafeJson;
+impl WrittenRows {
+    /// Note the row of a record with a `neuron_id`.
+    pub(crate) fn insert_id(&mut self, id: u64) {
+        self.ids.insert(id);
+    }
 
-impl serde_json::ser::Formatter for SafeJson {
-    fn write_string_fragment<W: ?Sized + Write>(
-        &mut self,
-        w: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            if crate::text::is_unsafe(c) {
-                w.write_all(fragment.get(start..i).unwrap_or("").as_bytes())?;
-                write!(w, "\\u{:04x}", c as u32)?;
-                start = i + c.len_utf8();
-            }
+    /// Note the row of a record without a `neuron_id`.
+    pub(crate) fn insert_name(&mut self, name: &str) {
+        if !name.is_empty() {
+            self.names.insert(name.to_string());
         }
-        w.write_all(fragment.get(start..).unwrap_or("").as_bytes())
     }
-}
 
-/// The key of a row: its `neuron_id`, or its `neuron_name` when it has none.
-pub(crate) fn row_key(id: Option<&str>, name: Option<&str>) -> Option<String> {
-    match (id.map(str::trim).filter(|s| !s.is_empty()), name) {
-        (Some(id), _) => Some(format!("id:{id}")),
-        (None, Some(n)) if !n.is_empty() => Some(format!("name:{n}")),
-        _ => None,
+    /// Whether a row of an older table (its `neuron_id` and `neuron_name` cells) is one of
+    /// ours: the same id (as a number), or without an id the same name. A row with neither
+    /// counts as ours (it is not kept).
+    pub(crate) fn contains(&self, id: Option<&str>, name: Option<&str>) -> bool {
+        match (id.map(str::trim).filter(|s| !s.is_empty()), name) {
+            (Some(id), _) => id.parse().is_ok_and(|id| self.ids.contains(id)),
+            (None, Some(n)) if !n.is_empty() => self.names.contains(n),
+            _ => true,
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.ids.clear();
+        self.names.clear();
     }
 }
 
 impl MetadataWriter {
     /// Before [`MetadataWriter::finish`]: copy into this table the rows of the table
-    /// already at its final name whose key (see [`row_key`]) is not in `written`, so that
-    /// a folder's table describes every neuron in it, whichever run brought it. Returns the
-    /// rows kept (not counted in [`MetadataWriter::rows`]). Columns the old table has and
-    /// this one lacks are not kept. The caller holds the folder lock.
-    pub(crate) fn keep_rows_of_final(
-        &mut self,
-        written: &std::collections::HashSet<String>,
-    ) -> Result<u64> {
+    /// already at its final name that are not in `written`, so that a folder's table
+    /// describes every neuron in it, whichever run brought it. Returns the rows kept (not
+    /// counted in [`MetadataWriter::rows`]). Columns the old table has and this one lacks
+    /// are not kept. The caller holds the folder lock.
+    pub(crate) fn keep_rows_of_final(&mut self, written: &WrittenRows) -> Result<u64> {
         let text = match std::fs::read(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(Error::io(&self.path, e)),
         };
+        self.flush_rows()?;
         let path = self.path.clone();
+        let io = |e: std::io::Error| Error::io(&path, e);
         let csv_err = |e: csv::Error| Error::Csv {
             path: path.clone(),
             source: e,
         };
         let mut kept = 0;
-        match self.out.as_mut() {
-            None => {}
-            Some(Sink::Lines(out)) => {
-                for line in text.split(|&b| b == b'\n') {
-                    let Ok(v) = serde_json::from_slice::<Value>(line) else {
-                        continue;
-                    };
-                    let id = v.get("neuron_id").map(raw_value);
-                    let name = v.get("neuron_name").and_then(|n| n.as_str());
-                    match row_key(id.as_deref(), name) {
-                        Some(k) if !written.contains(&k) => {
-                            out.write_all(line).map_err(|e| Error::io(&path, e))?;
-                            out.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
-                            kept += 1;
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Some(Sink::Csv(out)) => {
-                let mut reader = csv::Reader::from_reader(text.as_slice());
-                let old_header = reader.headers().map_err(csv_err)?.clone();
-                let at = |name: &str| old_header.iter().position(|h| h == name);
-                let (id_col, name_col) = (at("neuron_id"), at("neuron_name"));
-                // Our columns, or the old table's when this run wrote no row.
-                let columns: Vec<String> = match &self.columns {
-                    Some(c) => c.clone(),
-                    None => {
-                        let c: Vec<String> = old_header.iter().map(str::to_string).collect();
-                        out.write_record(&c).map_err(csv_err)?;
-                        self.columns = Some(c.clone());
-                        c
-                    }
+        if self.out.is_none() {
+            return Ok(0);
+        }
+        if self.format == MetadataFormat::Jsonl {
+            for line in text.split(|&b| b == b'\n') {
+                let Ok(v) = serde_json::from_slice::<Value>(line) else {
+                    continue;
                 };
-                let map: Vec<Option<usize>> = columns.iter().map(|c| at(c)).collect();
-                for row in reader.records() {
-                    let Ok(row) = row else { continue };
-                    let key = row_key(
-                        id_col.and_then(|i| row.get(i)),
-                        name_col.and_then(|i| row.get(i)),
-                    );
-                    if key.is_none_or(|k| written.contains(&k)) {
-                        continue;
-                    }
-                    for m in &map {
-                        out.write_field(m.and_then(|i| row.get(i)).unwrap_or(""))
-                            .map_err(csv_err)?;
-                    }
-                    out.write_record(None::<&[u8]>).map_err(csv_err)?;
-                    kept += 1;
+                let id = v.get("neuron_id").map(raw_value);
+                let name = v.get("neuron_name").and_then(|n| n.as_str());
+                if written.contains(id.as_deref(), name) {
+                    continue;
                 }
+                if let Some(out) = self.out.as_mut() {
+                    out.write_all(line).map_err(io)?;
+                    out.write_all(b"\n").map_err(io)?;
+                }
+                kept += 1;
+            }
+            return Ok(kept);
+        }
+        let mut reader = csv::Reader::from_reader(text.as_slice());
+        let old_header = reader.headers().map_err(csv_err)?.clone();
+        let at = |name: &str| old_header.iter().position(|h| h == name);
+        let (id_col, name_col) = (at("neuron_id"), at("neuron_name"));
+        // Our columns, or the old table's when this run wrote no row.
+        let columns: Vec<String> = match &self.rows_format {
+            Some(f) => f.columns().to_vec(),
+            None => {
+                let c: Vec<String> = old_header.iter().map(str::to_string).collect();
+                self.buf.row(&c);
+                c
+            }
+        };
+        let map: Vec<Option<usize>> = columns.iter().map(|c| at(c)).collect();
+        for row in reader.records() {
+            let Ok(row) = row else { continue };
+            let id = id_col.and_then(|i| row.get(i));
+            let name = name_col.and_then(|i| row.get(i));
+            if written.contains(id, name) {
+                continue;
+            }
+            self.buf
+                .row(map.iter().map(|m| m.and_then(|i| row.get(i)).unwrap_or("")));
+            kept += 1;
+            if kept % 512 == 0 {
+                self.flush_rows()?;
             }
         }
+        self.flush_rows()?;
         Ok(kept)
     }
 }
