@@ -10,7 +10,6 @@ use crate::client::Client;
 use crate::download::{merge_failed_csv, DownloadItem, DownloadOptions, FailedFile};
 use crate::error::{Error, FailureKind, Result};
 use crate::files::FileKind;
-use crate::id_set::IdSet;
 use crate::json_view::Entries;
 use crate::lock::FolderLock;
 use crate::lookup::morphometry_columns;
@@ -414,10 +413,9 @@ struct Collector<'a> {
     client: &'a Client,
     writer: Option<MetadataWriter>,
     items: Vec<DownloadItem>,
-    /// The rows this run writes, so that rows of other runs are kept.
+    /// The rows this run writes, so that rows of other runs are kept; by their ids, the
+    /// neurons of this run (for what `--update` finds gone).
     written: WrittenRows,
-    /// The neurons of this run (for what `--update` finds gone).
-    ids: IdSet,
     /// Failures known before any download: unreadable records, unknown names.
     failed: Vec<FailedFile>,
 }
@@ -442,7 +440,6 @@ impl<'a> Collector<'a> {
             writer: Some(writer),
             items: Vec::new(),
             written: WrittenRows::default(),
-            ids: IdSet::new(),
             failed: Vec::new(),
         })
     }
@@ -451,7 +448,6 @@ impl<'a> Collector<'a> {
         self.items.clear();
         self.failed.clear();
         self.written.clear();
-        self.ids.clear();
         match self.writer.as_mut() {
             Some(w) => w.reset(),
             None => Ok(()),
@@ -506,7 +502,7 @@ impl<'a> Collector<'a> {
         };
         for &(n, position) in &mine {
             let done = match (&prepared, position.and_then(|p| usize::try_from(p).ok())) {
-                (Some(rows), Some(at)) => writer.write_prepared(rows, at, n)?,
+                (Some(rows), Some(at)) => writer.write_prepared(rows, at)?,
                 _ => false,
             };
             if !done {
@@ -520,9 +516,6 @@ impl<'a> Collector<'a> {
             match n.neuron_id() {
                 Some(id) => self.written.insert_id(id),
                 None => self.written.insert_name(n.neuron_name()),
-            }
-            if let Some(id) = n.neuron_id() {
-                self.ids.insert(id);
             }
             if !self.options.download {
                 continue;
@@ -661,7 +654,7 @@ impl<'a> Collector<'a> {
             .into_iter()
             .filter(|e| self.options.what.contains(&e.kind))
             .filter(|e| self.options.shard.is_none_or(|s| s.contains(e.neuron_id)))
-            .filter(|e| e.neuron_id.is_none_or(|id| !self.ids.contains(id)))
+            .filter(|e| e.neuron_id.is_none_or(|id| !self.written.has_id(id)))
             .map(|e| e.path.clone())
             .collect())
     }

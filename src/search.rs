@@ -9,10 +9,9 @@ use serde_json::Value;
 use crate::client::{Client, Failure, Order, Req};
 use crate::error::{Error, FailureKind, InvalidItem, Result};
 use crate::id_set::IdSet;
-use crate::json_view::Entries;
+use crate::json_view::{Entries, Item};
 use crate::model::{
-    not_a_record, walk_page, FieldList, Neuron, NeuronPage, PageEntry, PageInfo, PageText, Placed,
-    SharedPage, ValuePage,
+    walk_page, FieldList, Neuron, NeuronPage, PageInfo, Placed, SharedPage, ValuePage,
 };
 use crate::query::Query;
 use crate::suggest::closest;
@@ -374,12 +373,12 @@ impl Client {
                     let keep = |k: &str| k == "neuron_id" || work.reads(k);
                     let (info, entries) =
                         walk_page(shared.text(), &keep, &mut |i, entry| match entry {
-                            PageEntry::Record(fields) => {
+                            Item::Object(fields) => {
                                 let n = Neuron::from_entry(&shared, i, &fields);
                                 work.record(i, &n, fields, &mut out);
                                 page.records.push((i, n));
                             }
-                            PageEntry::Other(v) => page
+                            Item::Other(v) => page
                                 .skipped
                                 .push(skip(i, serde_json::to_string(&v).unwrap_or_default())),
                         })
@@ -389,16 +388,15 @@ impl Client {
                     info
                 }
                 None => {
-                    let text = PageText::parse(shared.text().as_bytes()).map_err(malformed)?;
-                    page.entries = text.entries.len() as u64;
-                    page.records.reserve(text.entries.len());
-                    for (i, entry) in text.entries.into_iter().enumerate() {
-                        match Neuron::from_json(&shared, entry.get()) {
-                            Some(n) => page.records.push((i, n)),
-                            None => page.skipped.push(skip(i, not_a_record(entry).to_string())),
-                        }
-                    }
-                    text.page
+                    let parsed = NeuronPage::of_shared(&shared).map_err(malformed)?;
+                    page.entries = parsed.entries;
+                    page.records = parsed.records;
+                    page.skipped = parsed
+                        .skipped
+                        .into_iter()
+                        .map(|(i, v)| skip(i, v.to_string()))
+                        .collect();
+                    parsed.info
                 }
             };
             let info = info.ok_or_else(|| {

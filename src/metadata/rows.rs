@@ -212,12 +212,12 @@ impl RowBuf {
         self.fields = 0;
     }
 
-    /// Append one CSV field.
-    pub(crate) fn field(&mut self, input: &[u8]) {
+    /// Append one CSV field; returns where it starts in the bytes.
+    pub(crate) fn field(&mut self, input: &[u8]) -> usize {
         let quote = input
             .iter()
             .any(|&b| b == b',' || b == b'"' || b == b'\r' || b == b'\n');
-        self.put_field(input, quote);
+        self.put_field(input, quote)
     }
 
     /// Append a cell's text as a field, what a terminal would obey written out as text
@@ -230,13 +230,7 @@ impl RowBuf {
                 b',' | b'"' | b'\n' => quote = true,
                 b'\t' | 0x20..=0x7e => {}
                 // A control character or beyond ASCII: the careful way.
-                _ => {
-                    let safe = for_table(text);
-                    let quote = safe
-                        .bytes()
-                        .any(|b| b == b',' || b == b'"' || b == b'\r' || b == b'\n');
-                    return self.put_field(safe.as_bytes(), quote);
-                }
+                _ => return self.field(for_table(text).as_bytes()),
             }
         }
         self.put_field(text.as_bytes(), quote)
@@ -375,8 +369,8 @@ pub(crate) struct PreparedRows {
     buf: RowBuf,
     /// (position in the page, end of its row in the bytes), in order.
     ends: Vec<(usize, usize)>,
-    /// The first key a record had that the columns lack: (record's name, key).
-    pub(crate) new_key: Option<(String, String)>,
+    /// The first key a record had that the columns lack: (record's position, name, key).
+    pub(crate) new_key: Option<(usize, String, String)>,
     /// Rendering failed: the writer renders the page itself.
     pub(crate) failed: bool,
 }
@@ -399,7 +393,7 @@ impl PreparedRows {
         match rendered {
             Ok((new_key, end)) => {
                 if self.new_key.is_none() {
-                    self.new_key = new_key.map(|k| (neuron.neuron_name().to_string(), k));
+                    self.new_key = new_key.map(|k| (position, neuron.neuron_name().to_string(), k));
                 }
                 self.ends.push((position, end));
             }

@@ -138,17 +138,12 @@ impl MetadataWriter {
     /// Append the row of the record at `position` of a page whose rows were rendered away
     /// from the writer in [`MetadataWriter::row_format`]; false when that row is missing
     /// (then [`MetadataWriter::write_with_extra`] writes it).
-    pub(crate) fn write_prepared(
-        &mut self,
-        rows: &PreparedRows,
-        position: usize,
-        neuron: &Neuron,
-    ) -> Result<bool> {
+    pub(crate) fn write_prepared(&mut self, rows: &PreparedRows, position: usize) -> Result<bool> {
         let Some(row) = rows.row(position) else {
             return Ok(false);
         };
-        if let Some((name, key)) = &rows.new_key {
-            if name == neuron.neuron_name() {
+        if let Some((at, name, key)) = &rows.new_key {
+            if *at == position {
                 self.warn_new_key(name, Some(key));
             }
         }
@@ -216,6 +211,11 @@ impl WrittenRows {
     /// Note the row of a record with a `neuron_id`.
     pub(crate) fn insert_id(&mut self, id: u64) {
         self.ids.insert(id);
+    }
+
+    /// Whether the record with this `neuron_id` has a row.
+    pub(crate) fn has_id(&self, id: u64) -> bool {
+        self.ids.contains(id)
     }
 
     /// Note the row of a record without a `neuron_id`.

@@ -12,9 +12,7 @@ use crate::json_view::{Text, Val};
 mod page;
 
 use page::span_in;
-pub(crate) use page::{
-    not_a_record, walk_page, NeuronPage, PageEntry, PageText, Placed, SharedPage,
-};
+pub(crate) use page::{walk_page, NeuronPage, Placed, SharedPage};
 
 use crate::files::{file_url, FileKind};
 

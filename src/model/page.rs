@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::json_view::{Entries, Text, Val};
+use crate::json_view::{Item, ItemSeed, Text};
 
 use super::{Neuron, PageInfo};
 
@@ -81,7 +81,7 @@ pub(super) fn span_in(text: &str, part: &str) -> Option<(usize, usize)> {
 }
 
 /// A page as text: each entry's JSON borrowed from the answer, checked but not parsed.
-pub(crate) struct PageText<'a> {
+struct PageText<'a> {
     /// `page`, when the answer has one.
     pub page: Option<PageInfo>,
     /// `_embedded.neuronResources`.
@@ -112,7 +112,7 @@ impl<'a> PageText<'a> {
 }
 
 /// What an entry that is not an object holds, as JSON.
-pub(crate) fn not_a_record(entry: &RawValue) -> Value {
+fn not_a_record(entry: &RawValue) -> Value {
     serde_json::from_str(entry.get()).unwrap_or(Value::Null)
 }
 
@@ -121,6 +121,10 @@ pub(crate) fn not_a_record(entry: &RawValue) -> Value {
 /// row, not the page. Deserialize it from a slice or a string.
 #[derive(Debug, Default)]
 pub(crate) struct NeuronPage {
+    /// `page`, when the answer has one.
+    pub info: Option<PageInfo>,
+    /// Entries of `neuronResources`, records or not.
+    pub entries: u64,
     /// The records, with their positions.
     pub records: Placed<Neuron>,
     /// The entries that are not objects, with their positions.
@@ -130,14 +134,20 @@ pub(crate) struct NeuronPage {
 impl NeuronPage {
     /// Parse a page: its records with their typed fields read, the rest of each kept as text.
     pub(crate) fn parse(bytes: &[u8]) -> serde_json::Result<NeuronPage> {
-        let shared = SharedPage::from_bytes(bytes.to_vec())?;
+        NeuronPage::of_shared(&SharedPage::from_bytes(bytes.to_vec())?)
+    }
+
+    /// [`NeuronPage::parse`] of a page already held as shared text.
+    pub(crate) fn of_shared(shared: &Arc<SharedPage>) -> serde_json::Result<NeuronPage> {
         let text = PageText::parse(shared.text().as_bytes())?;
         let mut page = NeuronPage {
+            info: text.page,
+            entries: text.entries.len() as u64,
             records: Vec::with_capacity(text.entries.len()),
             skipped: Vec::new(),
         };
         for (i, entry) in text.entries.into_iter().enumerate() {
-            match Neuron::from_json(&shared, entry.get()) {
+            match Neuron::from_json(shared, entry.get()) {
                 Some(n) => page.records.push((i, n)),
                 None => page.skipped.push((i, not_a_record(entry))),
             }
@@ -162,21 +172,13 @@ impl<'de> Deserialize<'de> for NeuronPage {
     }
 }
 
-/// One entry of `neuronResources`, as [`walk_page`] reads it.
-pub(crate) enum PageEntry<'a> {
-    /// An object: its entries (those asked for).
-    Record(Entries<'a>),
-    /// Anything else.
-    Other(Val<'a>),
-}
-
 /// Read a page in one pass, handing each entry of `neuronResources` to `each` with its
 /// index as it is read (an object's values under the keys `keep` refuses are skipped
 /// unread). Returns the page's `page`, and the number of entries.
 pub(crate) fn walk_page<'a>(
     text: &'a str,
     keep: &dyn Fn(&str) -> bool,
-    each: &mut dyn FnMut(usize, PageEntry<'a>),
+    each: &mut dyn FnMut(usize, Item<'a>),
 ) -> serde_json::Result<(Option<PageInfo>, u64)> {
     let mut walk = Walk {
         keep,
@@ -191,7 +193,7 @@ pub(crate) fn walk_page<'a>(
 
 struct Walk<'k, 'f, 'a> {
     keep: &'k dyn Fn(&str) -> bool,
-    each: &'f mut dyn FnMut(usize, PageEntry<'a>),
+    each: &'f mut dyn FnMut(usize, Item<'a>),
     entries: usize,
 }
 
@@ -274,65 +276,12 @@ impl<'de> Visitor<'de> for Resources<'_, '_, '_, 'de> {
         f.write_str("a list of neuron records")
     }
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
-        while let Some(entry) = seq.next_element_seed(EntrySeed(self.0.keep))? {
+        while let Some(entry) = seq.next_element_seed(ItemSeed(self.0.keep))? {
             let index = self.0.entries;
             self.0.entries += 1;
             (self.0.each)(index, entry);
         }
         Ok(())
-    }
-}
-
-/// One entry: an object's entries, or any other value.
-struct EntrySeed<'k>(&'k dyn Fn(&str) -> bool);
-
-impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
-    type Value = PageEntry<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<PageEntry<'de>, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for EntrySeed<'_> {
-    type Value = PageEntry<'de>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a neuron record")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PageEntry<'de>, A::Error> {
-        // Room for a record's 45 keys at once (growing from a few costs four copies).
-        let mut v: Entries<'de> = Vec::with_capacity(64);
-        while let Some(Text(k)) = map.next_key()? {
-            if (self.0)(&k) {
-                v.push((k, map.next_value()?));
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(PageEntry::Record(v))
-    }
-    // Anything else is read as a value, to be named in the report.
-    fn visit_seq<S: SeqAccess<'de>>(self, seq: S) -> Result<PageEntry<'de>, S::Error> {
-        Val::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(PageEntry::Other)
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<PageEntry<'de>, E> {
-        Ok(PageEntry::Other(Val::Bool(b)))
-    }
-    fn visit_i64<E>(self, n: i64) -> Result<PageEntry<'de>, E> {
-        Ok(PageEntry::Other(Val::Num(n.into())))
-    }
-    fn visit_u64<E>(self, n: u64) -> Result<PageEntry<'de>, E> {
-        Ok(PageEntry::Other(Val::Num(n.into())))
-    }
-    fn visit_f64<E>(self, n: f64) -> Result<PageEntry<'de>, E> {
-        Ok(PageEntry::Other(
-            serde_json::Number::from_f64(n).map_or(Val::Null, Val::Num),
-        ))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<PageEntry<'de>, E> {
-        Ok(PageEntry::Other(Val::Str(s.to_string().into())))
-    }
-    fn visit_unit<E>(self) -> Result<PageEntry<'de>, E> {
-        Ok(PageEntry::Other(Val::Null))
     }
 }
 
@@ -359,11 +308,11 @@ mod tests {
         let mut seen = Vec::new();
         let (page, entries) = walk_page(text, &|k| k != "_links", &mut |i, e| {
             seen.push(match e {
-                PageEntry::Record(r) => format!(
+                Item::Object(r) => format!(
                     "{i}:{:?}",
                     r.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>()
                 ),
-                PageEntry::Other(v) => format!("{i}:{}", serde_json::to_string(&v).unwrap()),
+                Item::Other(v) => format!("{i}:{}", serde_json::to_string(&v).unwrap()),
             })
         })
         .unwrap();
