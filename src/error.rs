@@ -19,6 +19,9 @@ pub enum FailureKind {
     RateLimited,
     /// Any other 4xx answer (not retried).
     Http4xx,
+    /// A status the request did not ask for: a `304 Not Modified` to a request that carried
+    /// no validator, a redirect without a place to go, a 1xx (not retried).
+    UnexpectedStatus,
     /// A 5xx answer.
     Http5xx,
     /// No answer, a body that stalled or crawled, or a transfer over its time limit.
@@ -50,6 +53,7 @@ impl FailureKind {
             FailureKind::NotFound => "not-found",
             FailureKind::RateLimited => "rate-limited",
             FailureKind::Http4xx => "http-4xx",
+            FailureKind::UnexpectedStatus => "unexpected-status",
             FailureKind::Http5xx => "http-5xx",
             FailureKind::Timeout => "timeout",
             FailureKind::Connection => "connection",

@@ -208,7 +208,7 @@ pub(crate) fn local_stem(neuron_name: &str, neuron_id: Option<u64>) -> String {
 }
 
 /// FNV-1a, 64 bits: a stable hash (std's is randomized per process).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

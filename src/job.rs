@@ -159,6 +159,9 @@ pub struct Summary {
     pub matched: u64,
     /// Neurons this run handled (after the shard).
     pub selected: u64,
+    /// Files this run was to have in place: each file asked for once, plus one per record or
+    /// name that gave none. `downloaded + skipped + unchanged + failed.len()` adds up to it.
+    pub files: u64,
     /// Files downloaded now.
     pub downloaded: u64,
     /// Files already present.
@@ -262,10 +265,17 @@ fn run_file(out_dir: &Path, shard: Option<Shard>) -> PathBuf {
 }
 
 /// Save the query (resolved filters and sort), the server, the tool's version and the date
-/// in the output folder, so that the folder says how it was made and `--update` can
-/// repeat the query.
+/// in the output folder, with every setting that shapes it (kinds, grouping, metadata file
+/// and format, shard), so that the folder says how it was made and `--update` (or a rerun
+/// without a query) can repeat it. Keys of the file this run does not set are kept: the run
+/// file is never overwritten with less than it held.
 fn save_run(client: &Client, query: &Query, options: &JobOptions) -> Result<()> {
-    let run = serde_json::json!({
+    let path = run_file(&options.out_dir, options.shard);
+    let mut run = match read_run_file(&path) {
+        Ok(Some(serde_json::Value::Object(old))) => old,
+        _ => serde_json::Map::new(),
+    };
+    let now = serde_json::json!({
         "query": query.to_value(),
         "base_url": client.base_url(),
         "tool": concat!("neuromorpho ", env!("CARGO_PKG_VERSION")),
@@ -274,25 +284,26 @@ fn save_run(client: &Client, query: &Query, options: &JobOptions) -> Result<()> 
         "group_by": options.group_by,
         "metadata_file": options.metadata_file.to_string_lossy(),
         "metadata_format": options.metadata_format.as_str(),
+        "morphometry": options.morphometry,
         "shard": options.shard.map(|s| s.to_string()),
     });
-    let path = run_file(&options.out_dir, options.shard);
-    let text = serde_json::to_string_pretty(&run).map_err(|e| Error::io(&path, e.into()))?;
+    if let serde_json::Value::Object(now) = now {
+        run.extend(now);
+    }
+    let text = serde_json::to_string_pretty(&serde_json::Value::Object(run))
+        .map_err(|e| Error::io(&path, e.into()))?;
     crate::atomic_file::write_atomically(&path, format!("{text}\n").as_bytes(), options.durable)
         .map_err(|e| Error::io(&path, e))
 }
 
-/// The query saved in an output folder by an earlier search (see [`search_and_download`]),
-/// for `--update` without a query; `None` if the folder has none.
-pub fn saved_query(out_dir: &Path, shard: Option<Shard>) -> Result<Option<Query>> {
-    let path = run_file(out_dir, shard);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(&path, e)),
+/// The run file's JSON (a regular file only: never a FIFO or a link); `None` when absent.
+fn read_run_file(path: &Path) -> Result<Option<serde_json::Value>> {
+    let Some(bytes) = crate::safe_fs::read_regular(path).map_err(|e| Error::io(path, e))? else {
+        return Ok(None);
     };
     let source = path.display().to_string();
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|_| Error::input(&source, "not UTF-8 text"))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| {
         Error::input(
             &source,
             format!(
@@ -302,11 +313,158 @@ pub fn saved_query(out_dir: &Path, shard: Option<Shard>) -> Result<Option<Query>
                 crate::query::strip_position(&e.to_string())
             ),
         )
-    })?;
+    })
+}
+
+/// How an output folder was made, as its run file (`neuromorpho-run.json`) says: what
+/// `--update` and a rerun without a query repeat. Every value was read back from the folder
+/// and checked (a metadata file inside the folder, known kinds and formats).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SavedRun {
+    /// The query.
+    pub query: Query,
+    /// Which files per neuron.
+    pub what: Vec<FileKind>,
+    /// The grouping fields.
+    pub group_by: Vec<String>,
+    /// The metadata file, relative to the folder.
+    pub metadata_file: PathBuf,
+    /// Its format.
+    pub metadata_format: MetadataFormat,
+    /// Whether the table has morphometry columns.
+    pub morphometry: bool,
+}
+
+impl SavedRun {
+    /// These settings on top of `options` (the output folder and shard stay).
+    pub fn apply_to(&self, options: &mut JobOptions) {
+        options.what = self.what.clone();
+        options.group_by = self.group_by.clone();
+        options.metadata_file = self.metadata_file.clone();
+        options.metadata_format = self.metadata_format;
+        options.morphometry = self.morphometry;
+    }
+}
+
+/// What the folder `out_dir` says of how it was made (per shard, the shard's run file), for
+/// `--update` and reruns without a query; `None` if it has no run file. Settings an older
+/// version did not save take their defaults.
+pub fn saved_run(out_dir: &Path, shard: Option<Shard>) -> Result<Option<SavedRun>> {
+    let path = run_file(out_dir, shard);
+    let Some(v) = read_run_file(&path)? else {
+        return Ok(None);
+    };
+    let source = path.display().to_string();
+    let bad = |key: &str, why: String| Error::input(&source, format!("'{key}': {why}"));
     let q = v
         .get("query")
         .ok_or_else(|| Error::input(&source, "no 'query' key"))?;
-    Query::from_value(q, &source).map(Some)
+    let query = Query::from_value(q, &source)?;
+    let strings = |key: &str| -> Result<Option<Vec<String>>> {
+        match v.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| bad(key, "not a list of strings".into()))
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(Some),
+            Some(_) => Err(bad(key, "not a list of strings".into())),
+        }
+    };
+    let what = match strings("what")? {
+        None => vec![FileKind::Cng],
+        Some(kinds) => kinds
+            .iter()
+            .map(|k| {
+                k.parse::<FileKind>()
+                    .map_err(|e| bad("what", e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let group_by = strings("group_by")?.unwrap_or_default();
+    let metadata_format = match v.get("metadata_format").and_then(|f| f.as_str()) {
+        None => MetadataFormat::Csv,
+        Some(f) => f
+            .parse()
+            .map_err(|e: Error| bad("metadata_format", e.to_string()))?,
+    };
+    let metadata_file = match v.get("metadata_file") {
+        None | Some(serde_json::Value::Null) => PathBuf::from(format!(
+            "metadata{}.{}",
+            shard.map(Shard::suffix).unwrap_or_default(),
+            metadata_format.extension()
+        )),
+        Some(serde_json::Value::String(f)) => {
+            if let Some(why) = unsafe_table_path(f) {
+                return Err(bad(
+                    "metadata_file",
+                    format!(
+                        "'{}' {why}: give -m to choose the metadata file",
+                        crate::text::escape(f)
+                    ),
+                ));
+            }
+            PathBuf::from(f)
+        }
+        Some(_) => return Err(bad("metadata_file", "not a string".into())),
+    };
+    let morphometry = v
+        .get("morphometry")
+        .and_then(|m| m.as_bool())
+        .unwrap_or(false);
+    Ok(Some(SavedRun {
+        query,
+        what,
+        group_by,
+        metadata_file,
+        metadata_format,
+        morphometry,
+    }))
+}
+
+/// Why a table's path read from the run file cannot be used, or `None`: it must be a plain
+/// relative name inside the folder, outside its data folders, and not one of the folder's
+/// own records.
+fn unsafe_table_path(f: &str) -> Option<&'static str> {
+    let path = Path::new(f);
+    if f.is_empty() || path.is_absolute() {
+        return Some("is not a path inside the folder");
+    }
+    if f.chars().any(|c| c == '\\' || crate::text::is_unsafe(c)) {
+        return Some("holds a backslash or a control character");
+    }
+    let mut parts = path.components();
+    if !parts.all(|c| matches!(c, std::path::Component::Normal(_))) {
+        return Some("is not a plain path inside the folder");
+    }
+    let first = f.split('/').next().unwrap_or("");
+    if FileKind::ALL.iter().any(|k| k.folder() == first) || first == "previous" {
+        return Some("lies in a data folder");
+    }
+    let own = [
+        crate::manifest::MANIFEST,
+        crate::manifest::SUMS,
+        crate::lock::LOCK_FILE,
+        "neuromorpho-run",
+        "failed",
+        "checks",
+        "CITATIONS",
+    ];
+    if !f.contains('/') && (f.starts_with('.') || own.iter().any(|o| f.starts_with(o))) {
+        return Some("names one of the folder's own records");
+    }
+    None
+}
+
+/// The query saved in an output folder by an earlier search (see [`search_and_download`]),
+/// for `--update` without a query; `None` if the folder has none.
+pub fn saved_query(out_dir: &Path, shard: Option<Shard>) -> Result<Option<Query>> {
+    Ok(saved_run(out_dir, shard)?.map(|r| r.query))
 }
 
 /// Look neurons up by name (batched), then as [`search_and_download`]. Names the server does
@@ -561,6 +719,8 @@ impl<'a> Collector<'a> {
             self.write_lists(&mut summary, progress)?;
         }
         summary.failed = std::mem::take(&mut self.failed);
+        // Records and names that gave no file count as one failed file each.
+        summary.files += summary.failed.iter().filter(|f| f.path.is_empty()).count() as u64;
         summary.seconds = started.elapsed().as_secs_f64();
         Ok(summary)
     }
@@ -629,6 +789,7 @@ impl<'a> Collector<'a> {
         let report = self
             .client
             .download(&self.items, &download, |p| progress(p))?;
+        summary.files = report.planned;
         summary.downloaded = report.downloaded;
         summary.skipped = report.skipped;
         summary.changed = report.changed;
@@ -671,25 +832,36 @@ impl<'a> Collector<'a> {
         let options = self.options;
         let _lock = self.lock(progress)?;
         let manifest = Manifest::load(&options.out_dir)?;
-        // A URL is held when an entry has it and its file is there (looked at only for the
-        // URLs asked about: the failures).
-        let entries: HashMap<&str, PathBuf> = manifest
-            .entries()
-            .into_iter()
-            .map(|e| (e.url.as_str(), e.full_path(&options.out_dir)))
-            .collect();
-        let is_held = |url: &str| entries.get(url).is_some_and(|p| p.is_file());
+        let out = &options.out_dir;
+        // A failure of this run is mended only when another run has recorded its file since
+        // this run planned it (an entry other than the one seen then), and the file is
+        // complete and as that entry says. A damaged copy, or the same entry as before (an
+        // update the server failed), stays a failure.
+        let mut mended = 0u64;
         self.failed.retain(|f| {
-            let mended = !f.url.is_empty() && is_held(&f.url);
-            if mended {
+            let by_other = !f.path.is_empty()
+                && manifest
+                    .get(&f.path)
+                    .is_some_and(|now| Some(now) != f.seen.as_ref() && holds(out, now));
+            if by_other {
                 log::info!(
                     "{}: failed here ({}), but another run has put it in place meanwhile",
-                    crate::text::escape(&f.url),
+                    crate::text::escape(&f.path),
                     f.kind
                 );
+                mended += 1;
             }
-            !mended
+            !by_other
         });
+        summary.skipped += mended;
+        // Rows of failed.csv left by other runs: resolved when a file of that URL is in place
+        // and whole (looked at only for those rows).
+        let by_url: HashMap<&str, &crate::manifest::ManifestEntry> = manifest
+            .entries()
+            .into_iter()
+            .map(|e| (e.url.as_str(), e))
+            .collect();
+        let is_held = |url: &str| by_url.get(url).is_some_and(|e| holds(out, e));
         let tried: HashSet<&str> = self.items.iter().map(|i| i.neuron_name.as_str()).collect();
         let resolved = |name: &str, url: &str| {
             if url.is_empty() {
@@ -744,6 +916,15 @@ impl<'a> Collector<'a> {
         let path = self.options.per_shard("CITATIONS", "md");
         citations.write_to(&path).map(Some)
     }
+}
+
+/// Whether the file of an entry is in place, complete and as the entry says (size and
+/// SHA-256; used only for the few files a run failed on).
+fn holds(out_dir: &Path, e: &crate::manifest::ManifestEntry) -> bool {
+    let path = e.full_path(out_dir);
+    crate::safe_fs::check_folders(out_dir, &path).is_ok()
+        && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == e.bytes)
+        && crate::manifest::hash_file(&path).is_ok_and(|(sha, _)| sha == e.sha256)
 }
 
 /// The table rows of a page, rendered on the worker that parsed it (the records of this

@@ -171,6 +171,7 @@ mod lock;
 mod manifest;
 mod model;
 mod query;
+mod safe_fs;
 mod swc;
 
 // The network.
@@ -207,8 +208,8 @@ pub use download::{DownloadItem, DownloadOptions, DownloadReport, FailedFile, He
 pub use error::{Cause, Error, FailureKind, InvalidItem, Result};
 pub use files::FileKind;
 pub use job::{
-    download_names, names_from_metadata, saved_query, search_and_download, JobOptions, Shard,
-    Summary,
+    download_names, names_from_metadata, saved_query, saved_run, search_and_download, JobOptions,
+    SavedRun, Shard, Summary,
 };
 pub use lookup::{NameLookup, MORPHOMETRY_FIELDS};
 pub use manifest::{Manifest, ManifestEntry};

@@ -12,7 +12,11 @@ use crate::client::Client;
 use crate::download::{DownloadOptions, DownloadReport, FailedFile};
 use crate::error::{Error, FailureKind, Result};
 use crate::files::FileKind;
-use crate::manifest::{hash_file, relative, Manifest, ManifestEntry};
+use crate::lock::FolderLock;
+use crate::manifest::{
+    compact, hash_file, manifest_path, relative, suffix_of, sums_path, sums_text, Manifest,
+    ManifestEntry, SUMS,
+};
 use crate::progress::Progress;
 
 /// How to verify.
@@ -36,7 +40,7 @@ impl Default for VerifyOptions {
     }
 }
 
-/// What is wrong with one file.
+/// What is wrong with one file, one line of a manifest, or the checksum list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Problem {
@@ -58,8 +62,40 @@ pub enum Problem {
     },
     /// A file in a data folder that no entry names.
     Unlisted,
+    /// Something else than a regular file stands at its path (a FIFO, a folder, a symbolic
+    /// link): never opened, replaced by a repair.
+    NotAFile(String),
+    /// A folder on its way is a symbolic link (or not a folder): nothing is read or placed
+    /// through it.
+    Blocked(String),
     /// It could not be read.
-    Unreadable(String),
+    Unreadable {
+        /// What the system said.
+        detail: String,
+        /// Its kind (`PermissionDenied`, ...), for a program to act on.
+        kind: std::io::ErrorKind,
+    },
+    /// A line of the manifest (the problem's path) that cannot be used: unreadable, or naming
+    /// a path that is not safe. The file it may have named is not checked.
+    ManifestLine {
+        /// The line's number, from 1.
+        line: u64,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The checksum list (the problem's path) does not match its manifest, so that
+    /// `sha256sum -c` would not say what this check says: missing, or stale.
+    Checksums(String),
+}
+
+impl Problem {
+    /// Whether this problem is about a file of a data folder that a repair fetches again.
+    fn refetched(&self) -> bool {
+        matches!(
+            self,
+            Problem::Missing | Problem::Size { .. } | Problem::Hash { .. } | Problem::NotAFile(_)
+        )
+    }
 }
 
 impl std::fmt::Display for Problem {
@@ -73,7 +109,11 @@ impl std::fmt::Display for Problem {
                 write!(f, "SHA-256 {found}, the manifest says {expected}")
             }
             Problem::Unlisted => f.write_str("not in the manifest"),
-            Problem::Unreadable(e) => write!(f, "unreadable: {e}"),
+            Problem::NotAFile(what) => write!(f, "{what} stands where the file belongs"),
+            Problem::Blocked(why) => write!(f, "not checked: {why}"),
+            Problem::Unreadable { detail, .. } => write!(f, "unreadable: {detail}"),
+            Problem::ManifestLine { line, why } => write!(f, "line {line}: {why}"),
+            Problem::Checksums(why) => f.write_str(why),
         }
     }
 }
@@ -82,11 +122,12 @@ impl std::fmt::Display for Problem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct VerifyProblem {
-    /// The path relative to the output folder.
+    /// The path relative to the output folder (for a manifest line or a checksum list, the
+    /// manifest's or the list's name).
     pub path: String,
     /// What is wrong.
     pub problem: Problem,
-    /// The file's entry (none for an unlisted file).
+    /// The file's entry (none for an unlisted file, a manifest line or a checksum list).
     pub entry: Option<ManifestEntry>,
 }
 
@@ -98,7 +139,7 @@ pub struct VerifyReport {
     pub entries: u64,
     /// Entries whose file holds.
     pub ok: u64,
-    /// Everything wrong, in path order.
+    /// Everything wrong, in path order (manifest lines and checksum lists first).
     pub problems: Vec<VerifyProblem>,
     /// Bytes read to hash.
     pub bytes: u64,
@@ -106,7 +147,8 @@ pub struct VerifyReport {
     pub seconds: f64,
     /// The manifests read.
     pub manifests: Vec<PathBuf>,
-    /// Manifest lines that could not be read (a killed run's last line).
+    /// Manifest lines that could not be read (a killed run's last line); each is also a
+    /// [`Problem::ManifestLine`].
     pub damaged_lines: u64,
 }
 
@@ -117,10 +159,12 @@ impl VerifyReport {
     }
 }
 
-/// Check every manifest entry of `out_dir` (present, size, and with `options.hash` the
-/// SHA-256) and list the files of its data folders that no entry names. Works offline;
-/// hashes `options.threads` files at once. `progress` gets [`Progress::Verified`] on this
-/// thread. An `Err` only when there is no manifest to check (or it cannot be read).
+/// Check every manifest entry of `out_dir` (present, a regular file reached through plain
+/// folders, its size, and with `options.hash` its SHA-256), every manifest line (each one that
+/// cannot be used is a problem), each checksum list against its manifest, and list the files
+/// of its data folders that no entry names. Works offline and only reads; hashes
+/// `options.threads` files at once. `progress` gets [`Progress::Verified`] on this thread.
+/// An `Err` only when there is no manifest to check (or one cannot be read at all).
 ///
 /// ```no_run
 /// let report = neuromorpho::verify("neurons".as_ref(), &Default::default(), |_| {})?;
@@ -150,6 +194,27 @@ pub fn verify(
         damaged_lines: manifest.damaged_lines,
         ..VerifyReport::default()
     };
+    let mut heads = Vec::new();
+    for line in &manifest.bad_lines {
+        heads.push(VerifyProblem {
+            path: line.manifest.clone(),
+            problem: Problem::ManifestLine {
+                line: line.line,
+                why: line.why.clone(),
+            },
+            entry: None,
+        });
+    }
+    for file in &manifest.files {
+        let suffix = suffix_of(file);
+        if let Some(problem) = checksums_problem(out_dir, &suffix, &manifest.entries_of(&suffix)) {
+            heads.push(VerifyProblem {
+                path: format!("{SUMS}{suffix}"),
+                problem,
+                entry: None,
+            });
+        }
+    }
     let files = entries.len() as u64;
     let next = AtomicUsize::new(0);
     let threads = options.threads.clamp(1, 64);
@@ -181,7 +246,7 @@ pub fn verify(
                 done,
                 files,
                 bytes: report.bytes,
-                problems: report.problems.len() as u64,
+                problems: (report.problems.len() + heads.len()) as u64,
             });
         }
     });
@@ -194,8 +259,29 @@ pub fn verify(
         });
     }
     report.problems.sort_by(|a, b| a.path.cmp(&b.path));
+    heads.append(&mut report.problems);
+    report.problems = heads;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Whether `SHA256SUMS<suffix>` says what the manifest says (what a compaction writes).
+fn checksums_problem(out_dir: &Path, suffix: &str, entries: &[&ManifestEntry]) -> Option<Problem> {
+    let path = sums_path(out_dir, suffix);
+    match crate::safe_fs::read_regular(&path) {
+        Ok(None) => Some(Problem::Checksums(
+            "missing: `sha256sum -c` cannot check this folder (a repair or a run writes it)".into(),
+        )),
+        Ok(Some(text)) if text == sums_text(entries).as_bytes() => None,
+        Ok(Some(_)) => Some(Problem::Checksums(format!(
+            "does not match {} (a repair or a run rewrites it)",
+            manifest_path(out_dir, suffix)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ))),
+        Err(e) => Some(Problem::Checksums(format!("unreadable: {e}"))),
+    }
 }
 
 struct Checked {
@@ -205,13 +291,21 @@ struct Checked {
 
 fn check_entry(out_dir: &Path, e: &ManifestEntry, hash: bool) -> Checked {
     let path = e.full_path(out_dir);
-    let meta = match std::fs::metadata(&path) {
+    if let Err(blocked) = crate::safe_fs::check_folders(out_dir, &path) {
+        return checked(0, Some(Problem::Blocked(blocked.to_string())));
+    }
+    let meta = match std::fs::symlink_metadata(&path) {
         Ok(m) if m.is_file() => m,
-        Ok(_) => return checked(0, Some(Problem::Unreadable("not a file".into()))),
+        Ok(m) => {
+            return checked(
+                0,
+                Some(Problem::NotAFile(crate::safe_fs::describe(&m).to_string())),
+            )
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return checked(0, Some(Problem::Missing))
         }
-        Err(err) => return checked(0, Some(Problem::Unreadable(err.to_string()))),
+        Err(err) => return checked(0, Some(unreadable(err))),
     };
     if meta.len() != e.bytes {
         return checked(
@@ -234,7 +328,14 @@ fn check_entry(out_dir: &Path, e: &ManifestEntry, hash: bool) -> Checked {
                 found: sha,
             }),
         ),
-        Err(err) => checked(0, Some(Problem::Unreadable(err.to_string()))),
+        Err(err) => checked(0, Some(unreadable(err))),
+    }
+}
+
+fn unreadable(err: std::io::Error) -> Problem {
+    Problem::Unreadable {
+        detail: err.to_string(),
+        kind: err.kind(),
     }
 }
 
@@ -243,12 +344,17 @@ fn checked(bytes: u64, problem: Option<Problem>) -> Checked {
 }
 
 /// Files of the data folders (`downloads/`, `original/`, `logs/`) that no entry names;
-/// temporary files of runs under way are not counted.
+/// temporary files of runs under way are not counted. A data folder that is a symlink is not
+/// walked (its entries are reported as blocked).
 fn unlisted(out_dir: &Path, listed: &HashSet<&str>) -> Vec<String> {
     let mut folders: Vec<&str> = FileKind::ALL.iter().map(|k| k.folder()).collect();
     folders.dedup();
     let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = folders.iter().map(|f| out_dir.join(f)).collect();
+    let mut stack: Vec<PathBuf> = folders
+        .iter()
+        .map(|f| out_dir.join(f))
+        .filter(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir()))
+        .collect();
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -274,11 +380,15 @@ fn unlisted(out_dir: &Path, listed: &HashSet<&str>) -> Vec<String> {
 }
 
 impl Client {
-    /// Fetch again, atomically, every file that [`verify`] found missing, cut or changed,
-    /// from this client's server (the file part of the URL its entry records, after
-    /// `/dableFiles/`), and record it. Unlisted files are left alone; an entry whose URL is
-    /// not a file of the server is a failure of the report, never asked for (a manifest is a
-    /// file anyone can edit: it does not choose the hosts we talk to).
+    /// Mend what [`verify`] found, from this client's server: every file that is missing, cut,
+    /// changed or replaced by something else than a file is fetched again, atomically (the
+    /// file part of the URL its entry records, after `/dableFiles/`), and recorded; manifests
+    /// with lines that cannot be used are compacted (those lines dropped, with a warning) and
+    /// every checksum list found missing or stale is written again. Unlisted files are left
+    /// alone; so is an entry behind a symlinked folder (a failure of the report: nothing is
+    /// placed through one). An entry whose URL is not a file of the server is a failure too,
+    /// never asked for (a manifest is a file anyone can edit: it does not choose the hosts we
+    /// talk to).
     pub fn repair(
         &self,
         out_dir: &Path,
@@ -289,20 +399,48 @@ impl Client {
         let mut by_manifest: std::collections::BTreeMap<String, Vec<ManifestEntry>> =
             Default::default();
         let mut total = DownloadReport::default();
+        let mut to_compact: std::collections::BTreeSet<String> = Default::default();
         for p in &report.problems {
+            match &p.problem {
+                Problem::ManifestLine { .. } => {
+                    to_compact.insert(suffix_of(Path::new(&p.path)));
+                    continue;
+                }
+                Problem::Checksums(_) => {
+                    let suffix = p.path.strip_prefix(SUMS).unwrap_or("").to_string();
+                    to_compact.insert(suffix);
+                    continue;
+                }
+                _ => {}
+            }
             let Some(e) = &p.entry else { continue };
+            let unrepaired = |detail: String, kind| FailedFile {
+                neuron_name: e.neuron_name.clone(),
+                neuron_id: e.neuron_id,
+                file_kind: e.kind,
+                url: e.url.clone(),
+                kind,
+                detail,
+                path: e.path.clone(),
+                seen: Some(e.clone()),
+            };
+            if let Problem::Blocked(why) = &p.problem {
+                total
+                    .failed
+                    .push(unrepaired(format!("{}: {why}", e.path), FailureKind::Io));
+                continue;
+            }
+            if !p.problem.refetched() {
+                continue;
+            }
             let Some(url) = rebased(self.base_url(), &e.url) else {
-                total.failed.push(FailedFile {
-                    neuron_name: e.neuron_name.clone(),
-                    neuron_id: e.neuron_id,
-                    file_kind: e.kind,
-                    url: e.url.clone(),
-                    kind: FailureKind::InvalidRecord,
-                    detail: format!(
+                total.failed.push(unrepaired(
+                    format!(
                         "{}: its manifest URL is not a file of the server (no /dableFiles/); not fetched",
                         e.path
                     ),
-                });
+                    FailureKind::InvalidRecord,
+                ));
                 continue;
             };
             let suffix = manifest.suffix_of(&e.path).unwrap_or("").to_string();
@@ -313,12 +451,24 @@ impl Client {
         for (suffix, entries) in by_manifest {
             let mut options = DownloadOptions::new(out_dir);
             options.skip_existing = false;
-            options.suffix = suffix;
+            options.suffix = suffix.clone();
+            // The run's recorder compacts this manifest and writes its checksum list.
+            to_compact.remove(&suffix);
             let r = self.refetch(&entries, &options, &mut progress)?;
             total.downloaded += r.downloaded;
             total.bytes += r.bytes;
             total.failed.extend(r.failed);
             total.files.extend(r.files);
+        }
+        if !to_compact.is_empty() {
+            let _lock = FolderLock::acquire(out_dir, &self.cancel, &mut |what| {
+                progress(&Progress::Waiting {
+                    what: what.to_string(),
+                })
+            })?;
+            for suffix in to_compact {
+                compact(out_dir, &suffix, true, &|_| false)?;
+            }
         }
         Ok(total)
     }

@@ -106,6 +106,19 @@ pub struct JobConfig {
     pub update: bool,
     pub check_hash: bool,
     pub check: bool,
+    /// Which of the settings that shape a folder were given on the command line (the others
+    /// come from the folder's run file when the query does).
+    pub given: Given,
+}
+
+/// Settings of a job given on the command line, not defaulted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Given {
+    pub group_by: bool,
+    pub what: bool,
+    pub metadata_file: bool,
+    pub metadata_format: bool,
+    pub morphometry: bool,
 }
 
 /// How `check` writes its reports.
@@ -734,13 +747,20 @@ enum JobKind {
 fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
     let out_dir = out_dir(a)?;
     let metadata_given = path_option(a, &["-m", "--metadata", "--metadata-filename"])?;
+    let mut given = Given {
+        metadata_file: metadata_given.is_some(),
+        ..Given::default()
+    };
     let metadata_format: MetadataFormat = match text_option(a, &["--metadata-format"])? {
         None => MetadataFormat::Csv,
-        Some((_, f)) => f
-            .parse()
-            .map_err(|e: neuromorpho::Error| usage(format!("--metadata-format: {e}")))?,
+        Some((_, f)) => {
+            given.metadata_format = true;
+            f.parse()
+                .map_err(|e: neuromorpho::Error| usage(format!("--metadata-format: {e}")))?
+        }
     };
     let morphometry = flag(a, "--morphometry");
+    given.morphometry = morphometry;
     let update = kind != JobKind::Metadata && flag(a, "--update");
     let check_hash = kind != JobKind::Metadata && flag(a, "--check-hash");
     let check = kind != JobKind::Metadata && flag(a, "--check");
@@ -758,6 +778,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         let group_by = match text_option(a, &["-g", "--group-by"])? {
             None => Vec::new(),
             Some((name, g)) => {
+                given.group_by = true;
                 let fields: Vec<String> = g
                     .split(',')
                     .map(|s| s.trim().to_string())
@@ -774,7 +795,10 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         };
         let what = match text_option(a, &["--what"])? {
             None => vec![FileKind::Cng],
-            Some((_, w)) => parse_what(&w)?,
+            Some((_, w)) => {
+                given.what = true;
+                parse_what(&w)?
+            }
         };
         (group_by, what)
     };
@@ -815,6 +839,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
                 }
                 Source::MetadataFile(path)
             }
+            // An update without a query repeats the folder's (checked at run time).
             None if update && !query_given(a) => Source::Saved,
             None => Source::Query(parse_query(a)?),
         },
@@ -839,6 +864,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         update,
         check_hash,
         check,
+        given,
     })
 }
 

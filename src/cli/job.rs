@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use neuromorpho::{
     download_names, names_from_metadata, search_and_download, CancelToken, Client, Error,
-    FailureKind, JobOptions, Query, Summary,
+    FailureKind, FileKind, JobOptions, Query, SavedRun, Summary,
 };
 
 use super::args::{Config, JobConfig, Source, Verbosity};
@@ -29,7 +29,9 @@ enum Input {
 
 pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
     // A bad query or names file writes nothing.
-    let input = read_input(job)?;
+    let (input, saved) = read_input(job)?;
+    // A rerun without a query repeats the folder's run, settings and all.
+    let (options, notes) = job_options(job, saved.as_ref());
     let client = build_client(&config.net)?;
     // So is a -g field the server does not know: checked before the folder is made.
     check_group_fields(&client, config, job)?;
@@ -55,11 +57,13 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
     if let Input::Query(q) = &input {
         log::info!(target: FILE_ONLY, "query: {}", describe(q));
     }
+    for note in &notes {
+        log::warn!("{note}");
+    }
 
     let token = CancelToken::new();
     let client = client.with_cancel(&token);
     let mut view = ProgressView::new(config.verbosity);
-    let options = job_options(job);
     sys::catch_signals();
     let done = AtomicBool::new(false);
     let result = std::thread::scope(|s| {
@@ -97,24 +101,28 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
     Ok(report(&view, &summary, job))
 }
 
-fn read_input(job: &JobConfig) -> Result<Input, String> {
-    Ok(match &job.source {
-        Source::Saved => match neuromorpho::saved_query(&job.out_dir, job.shard) {
-            Ok(Some(q)) => Input::Query(q),
-            Ok(None) => {
-                return Err(format!(
-                    "no query given, and {} has none saved (neuromorpho-run.json): give the query",
-                    job.out_dir.display()
-                ))
-            }
-            Err(e) => return Err(e.to_string()),
-        },
+/// What the neurons come from; for a rerun without a query, the folder's saved run too.
+fn read_input(job: &JobConfig) -> Result<(Input, Option<SavedRun>), String> {
+    let input = match &job.source {
+        Source::Saved => {
+            let run = neuromorpho::saved_run(&job.out_dir, job.shard)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| {
+                    format!(
+                        "no query given, and {} has none saved (neuromorpho-run.json): give the \
+                         query (a query file, -f FIELD=VALUE, or --all)",
+                        job.out_dir.display()
+                    )
+                })?;
+            return Ok((Input::Query(run.query.clone()), Some(run)));
+        }
         Source::Query(spec) => Input::Query(spec.load()?),
         Source::Names { names, file } => Input::Names(read_names(names, file.as_deref())?),
         Source::MetadataFile(path) => {
             Input::Names(names_from_metadata(path).map_err(|e| e.to_string())?)
         }
-    })
+    };
+    Ok((input, None))
 }
 
 /// Names from the command line and a names file (`-` is stdin): one per line, `#` comments,
@@ -195,7 +203,10 @@ fn check_group_fields(client: &Client, config: &Config, job: &JobConfig) -> Resu
     })
 }
 
-fn job_options(job: &JobConfig) -> JobOptions {
+/// The library's options from the command line; with the folder's saved run, every setting
+/// that shapes the folder and was not given comes from it, and one given differently is
+/// said (the notes).
+fn job_options(job: &JobConfig, saved: Option<&SavedRun>) -> (JobOptions, Vec<String>) {
     let mut o = JobOptions::new(&job.out_dir);
     o.metadata_file = job.metadata_file.clone();
     o.metadata_format = job.metadata_format;
@@ -208,7 +219,59 @@ fn job_options(job: &JobConfig) -> JobOptions {
     o.update = job.update;
     o.check_hash = job.check_hash;
     o.check = job.check;
-    o
+    let mut notes = Vec::new();
+    let Some(saved) = saved else {
+        return (o, notes);
+    };
+    let given = job.given;
+    let mut differs = |option: &str, now: String, before: String| {
+        if now != before {
+            notes.push(format!(
+                "{option} {now} differs from how {} was made ({before}): this run follows {option}",
+                job.out_dir.display()
+            ));
+        }
+    };
+    let kinds = |k: &[FileKind]| k.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
+    let fields = |g: &[String]| {
+        if g.is_empty() {
+            "no grouping".to_string()
+        } else {
+            neuromorpho::escape(&g.join(",")).into_owned()
+        }
+    };
+    if given.group_by {
+        differs("-g", fields(&o.group_by), fields(&saved.group_by));
+    } else {
+        o.group_by = saved.group_by.clone();
+    }
+    if given.what {
+        differs("--what", kinds(&o.what), kinds(&saved.what));
+    } else {
+        o.what = saved.what.clone();
+    }
+    if given.metadata_file {
+        differs(
+            "-m",
+            o.metadata_file.display().to_string(),
+            saved.metadata_file.display().to_string(),
+        );
+    } else {
+        o.metadata_file = saved.metadata_file.clone();
+    }
+    if given.metadata_format {
+        differs(
+            "--metadata-format",
+            o.metadata_format.as_str().into(),
+            saved.metadata_format.as_str().into(),
+        );
+    } else {
+        o.metadata_format = saved.metadata_format;
+    }
+    if !given.morphometry {
+        o.morphometry = saved.morphometry;
+    }
+    (o, notes)
 }
 
 /// The first SIGINT/SIGTERM cancels the job; in-flight requests that do not end within
@@ -281,6 +344,7 @@ fn advice(kind: FailureKind) -> &'static str {
         FailureKind::Io => "check the output folder (space, permissions)",
         FailureKind::Tls => "see 'neuromorpho doctor'",
         FailureKind::Http4xx => "the server refused them",
+        FailureKind::UnexpectedStatus => "the server answered what was not asked",
         _ => "run the same command again to retry them",
     }
 }
@@ -291,14 +355,24 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
     if s.selected != s.matched {
         line.push_str(&format!(", this shard {}", s.selected));
     }
+    // The counts add up to the files (one per neuron unless several kinds are asked for).
+    if job.download && s.files != s.selected {
+        line.push_str(&format!(", files {}", s.files));
+    }
     if job.download && job.update {
         let repaired = if s.repaired > 0 {
             format!(", damaged copies fetched again {}", s.repaired)
         } else {
             String::new()
         };
+        // Files another run put in place meanwhile.
+        let skipped = if s.skipped > 0 {
+            format!(", skipped {}", s.skipped)
+        } else {
+            String::new()
+        };
         line.push_str(&format!(
-            ": new {}, changed {}, unchanged {}{repaired}, gone {}, failed {}, {}",
+            ": new {}, changed {}, unchanged {}{repaired}{skipped}, gone {}, failed {}, {}",
             s.downloaded.saturating_sub(s.changed + s.repaired),
             s.changed,
             s.unchanged,
@@ -396,7 +470,7 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
             advice.join("; ")
         );
     }
-    let nothing = job.download && s.downloaded + s.skipped == 0;
+    let nothing = job.download && s.downloaded + s.skipped + s.unchanged == 0;
     if nothing {
         // The last line says the run failed.
         let msg = format!("nothing downloaded: {count}{list}");

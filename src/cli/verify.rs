@@ -36,8 +36,15 @@ pub fn run(
             exit::PARTIAL
         });
     }
-    let fixable = report.problems.iter().filter(|p| p.entry.is_some()).count() as u64;
-    if fixable == 0 {
+    let files = report.problems.iter().filter(|p| p.entry.is_some()).count() as u64;
+    let records = report.problems.len() as u64
+        - files
+        - report
+            .problems
+            .iter()
+            .filter(|p| matches!(p.problem, Problem::Unlisted))
+            .count() as u64;
+    if files + records == 0 {
         view.say("nothing to repair: the problems are files the manifest does not list");
         return Ok(exit::PARTIAL);
     }
@@ -45,12 +52,20 @@ pub fn run(
     let repaired = client
         .repair(out_dir, &report, |p| view.on(p))
         .map_err(|e| explain::error(&client, &config.net, e))?;
-    view.say(&format!(
-        "repaired {} of {} ({})",
-        repaired.downloaded,
-        plural(fixable, "file", "files"),
-        human_bytes(repaired.bytes)
-    ));
+    if files > 0 {
+        view.say(&format!(
+            "repaired {} of {} ({})",
+            repaired.downloaded,
+            plural(files, "file", "files"),
+            human_bytes(repaired.bytes)
+        ));
+    }
+    if records > 0 {
+        view.say(&format!(
+            "rewrote the manifests and checksum lists at fault ({} dropped or rewritten)",
+            plural(records, "record", "records")
+        ));
+    }
     for f in &repaired.failed {
         log::warn!(
             "{}: {} [{}]",
@@ -73,8 +88,14 @@ pub fn run(
 fn print_problems(report: &VerifyReport) -> Result<(), Failure> {
     let mut text = String::new();
     for p in &report.problems {
+        // A manifest line reads `manifest.jsonl line 3: ...`.
+        let sep = if matches!(p.problem, Problem::ManifestLine { .. }) {
+            " "
+        } else {
+            ": "
+        };
         text.push_str(&format!(
-            "{}: {}\n",
+            "{}{sep}{}\n",
             neuromorpho::escape(&p.path),
             neuromorpho::escape(&p.problem.to_string())
         ));
@@ -88,19 +109,32 @@ fn summary(view: &ProgressView, r: &VerifyReport, what: &str) {
     let missing = count(|p| matches!(p, Problem::Missing));
     let changed = count(|p| matches!(p, Problem::Size { .. } | Problem::Hash { .. }));
     let unlisted = count(|p| matches!(p, Problem::Unlisted));
+    let records = count(|p| matches!(p, Problem::ManifestLine { .. } | Problem::Checksums(_)));
+    // Everything else: special files, blocked folders, read errors. Every problem listed is
+    // counted once.
+    let other = r.problems.len() - missing - changed - unlisted - records;
     // A rate measured over a few milliseconds means nothing.
     let speed = if r.seconds >= 0.5 && r.bytes > 0 {
         format!(", {}/s", human_bytes((r.bytes as f64 / r.seconds) as u64))
     } else {
         String::new()
     };
-    let line = format!(
+    let mut line = format!(
         "{what} {} ({} hashed in {:.1} s{speed}): {} ok, {missing} missing, {changed} damaged, {unlisted} unlisted",
         plural(r.entries, "file", "files"),
         human_bytes(r.bytes),
         r.seconds,
         r.ok
     );
+    if other > 0 {
+        line.push_str(&format!(", {other} unreadable"));
+    }
+    if records > 0 {
+        line.push_str(&format!(
+            ", {records} bad manifest {}",
+            if records == 1 { "record" } else { "records" }
+        ));
+    }
     if r.is_ok() {
         view.say(&line);
     } else {

@@ -80,11 +80,14 @@ pub(crate) fn status_failure(resp: Response<Body>) -> Failure {
         206 => FailureKind::Incomplete,
         500..=599 => FailureKind::Http5xx,
         200..=299 => FailureKind::Incomplete,
+        100..=199 | 300..=399 => FailureKind::UnexpectedStatus,
         _ => FailureKind::Http4xx,
     };
     let mut detail = status_line(status);
     if status == 206 {
         detail.push_str(": the server sent part of the file");
+    } else if status == 304 {
+        detail.push_str(" to a request that asked for no revalidation (it carried no validator)");
     } else if let Some(m) = error_message(&text) {
         detail.push_str(": ");
         detail.push_str(&m);

@@ -169,7 +169,22 @@ impl Client {
         options: &DownloadOptions,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<DownloadReport> {
-        let items: Vec<DownloadItem> = entries.iter().map(DownloadItem::from_entry).collect();
+        // Entries come from a file anyone can edit (or a report a caller changed): a path
+        // that is not safe for its kind is never written.
+        let entries: Vec<&ManifestEntry> = entries
+            .iter()
+            .filter(|e| {
+                let why = crate::safe_fs::unsafe_entry_path(&e.path, e.kind);
+                if let Some(why) = &why {
+                    log::warn!("{}: {why}; not repaired", crate::text::escape(&e.path));
+                }
+                why.is_none()
+            })
+            .collect();
+        let items: Vec<DownloadItem> = entries
+            .iter()
+            .map(|e| DownloadItem::from_entry(e))
+            .collect();
         let jobs: Vec<plan::Job<'_>> = entries
             .iter()
             .zip(&items)
@@ -195,14 +210,15 @@ impl Client {
         progress(&Progress::DownloadStarted { files });
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(jobs.len());
         outcomes.resize_with(jobs.len(), || None);
-        let mut recorder = record::Recorder::new(options);
+        let mut recorder = record::Recorder::new(options, &self.cancel);
+        let fresh = one_file::Fresh::new(&options.out_dir);
         let (mut done, mut bytes, mut failed) = (0u64, 0u64, 0u64);
         let run = self.workers()?.run(
             files,
             Order::AsDone,
             &self.cancel,
             |i| match jobs.get(i as usize) {
-                Some(job) => self.fetch_one(job, options),
+                Some(job) => self.fetch_one(job, options, &fresh),
                 None => Outcome::Skipped { record: None },
             },
             |i, outcome| {
@@ -212,7 +228,7 @@ impl Client {
                     Outcome::Failed(_) => failed += 1,
                     _ => {}
                 }
-                recorder.note(&outcome, &self.cancel, &mut |p| progress(p))?;
+                recorder.note(&outcome, &mut |p| progress(p))?;
                 if let Some(slot) = outcomes.get_mut(i as usize) {
                     *slot = Some(outcome);
                 }

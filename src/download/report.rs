@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::atomic_file::AtomicFile;
 use crate::error::{Error, FailureKind, Result};
 use crate::files::FileKind;
+use crate::manifest::ManifestEntry;
 use crate::text::for_table;
 
 use super::one_file::Outcome;
@@ -26,6 +27,12 @@ pub struct FailedFile {
     pub kind: FailureKind,
     /// What went wrong, one line.
     pub detail: String,
+    /// The file's path relative to the output folder, `/`-separated (empty when no file
+    /// could be planned: a record without a name, a name the server does not know).
+    pub path: String,
+    /// What the folder's manifest said of the file when the run planned it: another run's
+    /// different entry for it later means that run has put it in place.
+    pub(crate) seen: Option<ManifestEntry>,
 }
 
 impl FailedFile {
@@ -44,6 +51,8 @@ impl FailedFile {
             url: String::new(),
             kind,
             detail,
+            path: String::new(),
+            seen: None,
         }
     }
 }
@@ -68,6 +77,8 @@ pub struct HeldFile {
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct DownloadReport {
+    /// Files asked for (each path once): `downloaded + skipped + unchanged + failed`.
+    pub planned: u64,
     /// Files written now (new ones, changed ones, and copies in place that were bad).
     pub downloaded: u64,
     /// Files already present and left alone (not asked of the server).
@@ -93,7 +104,10 @@ impl DownloadReport {
         jobs: &[Job<'_>],
         outcomes: Vec<Option<Outcome>>,
     ) -> DownloadReport {
-        let mut report = DownloadReport::default();
+        let mut report = DownloadReport {
+            planned: jobs.len() as u64,
+            ..DownloadReport::default()
+        };
         for (job, outcome) in jobs.iter().zip(outcomes) {
             let held = |fetched| HeldFile {
                 neuron_name: job.item.neuron_name.clone(),
@@ -169,7 +183,9 @@ pub(crate) fn merge_failed_csv(
     let mut rows: Vec<[String; 4]> = failed.iter().map(row_of).collect();
     let mine: std::collections::HashSet<(String, String)> =
         rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
-    if let Ok(mut reader) = csv::Reader::from_path(path) {
+    // A file of the folder: a FIFO or a link there is never waited on or followed.
+    if let Ok(Some(file)) = crate::safe_fs::open_regular(path) {
+        let mut reader = csv::Reader::from_reader(file);
         for row in reader.records().flatten() {
             let cell = |i: usize| row.get(i).unwrap_or("").to_string();
             let (name, url) = (cell(0), cell(1));

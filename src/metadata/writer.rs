@@ -249,9 +249,10 @@ impl MetadataWriter {
     /// counted in [`MetadataWriter::rows`]). Columns the old table has and this one lacks
     /// are not kept. The caller holds the folder lock.
     pub(crate) fn keep_rows_of_final(&mut self, written: &WrittenRows) -> Result<u64> {
-        let text = match std::fs::read(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        // A file of the folder: a FIFO or a link there is an error, never a wait.
+        let text = match crate::safe_fs::read_regular(&self.path) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(0),
             Err(e) => return Err(Error::io(&self.path, e)),
         };
         self.flush_rows()?;
