@@ -581,6 +581,7 @@ struct Collector<'a> {
 impl<'a> Collector<'a> {
     fn new(client: &'a Client, options: &'a JobOptions) -> Result<Collector<'a>> {
         std::fs::create_dir_all(&options.out_dir).map_err(|e| Error::io(&options.out_dir, e))?;
+        check_records(&options.out_dir)?;
         // Tables of a killed run (its temporary files) go; another live run's stay.
         crate::atomic_file::remove_stale(&options.out_dir, false);
         let mut writer = MetadataWriter::create(options.metadata_path(), options.metadata_format)?;
@@ -916,6 +917,34 @@ impl<'a> Collector<'a> {
         let path = self.options.per_shard("CITATIONS", "md");
         citations.write_to(&path).map(Some)
     }
+}
+
+/// Before the first request: the folder's own records (lock, manifests, checksum lists, run
+/// files) are regular files where they exist, so that a FIFO or a link planted at one of
+/// their names stops the run at once with its name, not after the search.
+fn check_records(out_dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(out_dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let ours = name == crate::lock::LOCK_FILE
+            || name.starts_with(crate::manifest::SUMS)
+            || (name.starts_with(crate::manifest::MANIFEST) && name.ends_with(".jsonl"))
+            || (name.starts_with("neuromorpho-run") && name.ends_with(".json"));
+        if !ours {
+            continue;
+        }
+        let meta = std::fs::symlink_metadata(e.path()).map_err(|err| Error::io(e.path(), err))?;
+        if !meta.is_file() {
+            return Err(Error::io(
+                e.path(),
+                crate::safe_fs::not_regular(crate::safe_fs::describe(&meta)),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the file of an entry is in place, complete and as the entry says (size and

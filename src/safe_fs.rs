@@ -37,7 +37,7 @@ pub(crate) fn describe(meta: &std::fs::Metadata) -> &'static str {
 }
 
 /// The error for a special file where a regular one belongs (shown after its path).
-fn not_regular(what: &str) -> io::Error {
+pub(crate) fn not_regular(what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
         format!("{what}, not a regular file (remove it)"),
@@ -144,13 +144,13 @@ pub(crate) fn unsafe_entry_path(path: &str, kind: FileKind) -> Option<String> {
     }
     if parts.len() < 2 {
         return Some(format!(
-            "not inside the folder of its kind ({}/)",
+            "not inside {}/, the folder of its kind",
             kind.folder()
         ));
     }
     if parts.first() != Some(&kind.folder()) {
         return Some(format!(
-            "outside the folder of its kind ({}/ for {kind})",
+            "outside {}/, the folder of {kind} files",
             kind.folder()
         ));
     }

@@ -435,9 +435,8 @@ impl Job<'_> {
     /// update beside this one moved it first).
     fn keep_old_copy(&self, options: &DownloadOptions) -> crate::error::Result<bool> {
         let old = previous_path(&options.out_dir, &self.rel);
-        if let Some(dir) = old.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
+        // Never through a symlink planted at previous/ or below it.
+        crate::safe_fs::create_folders(&options.out_dir, &old)?;
         match std::fs::rename(&self.path, &old) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
