@@ -151,78 +151,66 @@
 
 #![warn(missing_docs)]
 
-// The layers, bottom-up: a module uses only modules of its own layer or the layers above
-// it here (`python3 ../shared/tools/modgraph.py` shows the graph).
+// The layers, bottom-up, one folder each: a module uses only modules of its own layer or of
+// the layers above it here (`python3 ../shared/tools/modgraph.py` from the repository's
+// parent folder prints the graph; it has no cycle).
 
-// Facts and text, depending on nothing else.
+// What every layer uses.
 mod cancel;
 mod error;
-mod files;
-mod id_set;
-mod json_view;
 mod progress;
-mod suggest;
-mod text;
-mod time;
+mod util;
 
-// The data model and local files.
-mod atomic_file;
-mod lock;
-mod manifest;
-mod model;
-mod query;
-mod safe_fs;
+// What NeuroMorpho.Org holds (records, pages, queries, a neuron's files), and SWC files.
+mod archive;
 mod swc;
 
-// The network.
+// The local collection: names, atomic files, the lock, the manifest, verify.
+mod store;
+
+// The network: one HTTP client, its politeness, retries and workers.
 mod client;
 
 // What is asked of the server.
-mod fetch;
-mod lookup;
-mod search;
+mod api;
 
-// What is written.
-mod checks;
-mod citations;
+// What is written: downloads, and the tables beside them.
 mod download;
-mod metadata;
+mod tables;
 
 // Whole jobs.
-mod doctor;
 mod job;
-mod verify;
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub use api::doctor::Check;
+pub use api::lookup::{NameLookup, MORPHOMETRY_FIELDS};
+pub use api::search::{SearchEvent, SkippedRecord};
+pub use archive::files::FileKind;
+pub use archive::query::{Query, Sort};
+pub use archive::Neuron;
 pub use cancel::CancelToken;
-pub use citations::Citations;
 pub use client::{
     Client, ClientBuilder, ProxyMode, ALTERNATE_BASE_URL, DEFAULT_BASE_URL, DEFAULT_USER_AGENT,
 };
-pub use doctor::Check;
 pub use download::{DownloadItem, DownloadOptions, DownloadReport, FailedFile, HeldFile};
 pub use error::{Cause, Error, FailureKind, InvalidItem, Result};
-pub use files::FileKind;
 pub use job::{
     download_names, names_from_metadata, saved_query, saved_run, search_and_download, JobOptions,
     SavedRun, Shard, Summary,
 };
-pub use lookup::{NameLookup, MORPHOMETRY_FIELDS};
-pub use manifest::{Manifest, ManifestEntry};
-pub use metadata::{clean_value, raw_value, MetadataFormat, MetadataWriter};
-pub use model::Neuron;
 pub use progress::Progress;
-pub use query::{Query, Sort};
-pub use search::{SearchEvent, SkippedRecord};
+pub use store::manifest::{Manifest, ManifestEntry, ManifestLine};
+pub use store::verify::{verify, Problem, VerifyOptions, VerifyProblem, VerifyReport};
 pub use swc::{
     check_bytes, check_file, check_paths, check_reader, BoundingBox, CheckOptions, CheckSummary,
     Comment, FileReport, Issue, IssueCode, Measures, Morphology, ParseError, Point, Report,
     Severity, SwcError, Validation, ISSUES_PER_CODE,
 };
-pub use text::{escape, redact};
-pub use time::{Civil, Timestamp};
-pub use verify::{verify, Problem, VerifyOptions, VerifyProblem, VerifyReport};
+pub use tables::citations::Citations;
+pub use tables::metadata::{clean_value, raw_value, MetadataFormat, MetadataWriter};
+pub use util::text::{escape, redact};
+pub use util::time::{Civil, Timestamp};

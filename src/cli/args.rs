@@ -63,7 +63,7 @@ impl QuerySpec {
     /// Read the file (if any) and merge the command-line filters into it.
     pub fn load(&self) -> Result<Query, String> {
         let base = match &self.file {
-            Some(path) => Query::from_file(path).map_err(|e| e.to_string())?,
+            Some(path) => Query::from_file(path).map_err(|e| super::output::chain(&e))?,
             None => Query::new(),
         };
         let query = base.merge(self.extra.clone());

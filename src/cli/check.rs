@@ -67,7 +67,7 @@ pub fn run(
             }
         }
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| super::output::chain(&e))?;
     if let Some(e) = out_error {
         return Err(e.into());
     }

@@ -106,7 +106,7 @@ fn read_input(job: &JobConfig) -> Result<(Input, Option<SavedRun>), String> {
     let input = match &job.source {
         Source::Saved => {
             let run = neuromorpho::saved_run(&job.out_dir, job.shard)
-                .map_err(|e| e.to_string())?
+                .map_err(|e| super::output::chain(&e))?
                 .ok_or_else(|| {
                     format!(
                         "no query given, and {} has none saved (neuromorpho-run.json): give the \
@@ -119,7 +119,7 @@ fn read_input(job: &JobConfig) -> Result<(Input, Option<SavedRun>), String> {
         Source::Query(spec) => Input::Query(spec.load()?),
         Source::Names { names, file } => Input::Names(read_names(names, file.as_deref())?),
         Source::MetadataFile(path) => {
-            Input::Names(names_from_metadata(path).map_err(|e| e.to_string())?)
+            Input::Names(names_from_metadata(path).map_err(|e| super::output::chain(&e))?)
         }
     };
     Ok((input, None))

@@ -208,7 +208,7 @@ fn build_client(net: &NetConfig) -> Result<Client, String> {
     for ca in &net.ca_files {
         b = b.ca_file(ca);
     }
-    b.build().map_err(|e| e.to_string())
+    b.build().map_err(|e| output::chain(&e))
 }
 
 /// `species: mouse, rat; brain_region: neocortex` (or `whole catalog`).

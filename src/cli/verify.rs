@@ -26,7 +26,7 @@ pub fn run(
         options.threads = t;
     }
     let mut view = ProgressView::new(config.verbosity);
-    let report = verify(out_dir, &options, |p| view.on(p)).map_err(|e| e.to_string())?;
+    let report = verify(out_dir, &options, |p| view.on(p)).map_err(|e| super::output::chain(&e))?;
     print_problems(&report)?;
     summary(&view, &report, "verified");
     if report.is_ok() || !repair {
@@ -75,7 +75,7 @@ pub fn run(
         );
     }
     // Once more, to be sure of what is there now.
-    let again = verify(out_dir, &options, |p| view.on(p)).map_err(|e| e.to_string())?;
+    let again = verify(out_dir, &options, |p| view.on(p)).map_err(|e| super::output::chain(&e))?;
     print_problems(&again)?;
     summary(&view, &again, "verified again");
     Ok(if again.is_ok() {

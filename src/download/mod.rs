@@ -11,12 +11,12 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::archive::files::FileKind;
+use crate::archive::Neuron;
 use crate::client::{Client, Order};
 use crate::error::Result;
-use crate::files::FileKind;
-use crate::manifest::ManifestEntry;
-use crate::model::Neuron;
 use crate::progress::Progress;
+use crate::store::manifest::ManifestEntry;
 
 pub(crate) use report::merge_failed_csv;
 pub use report::{DownloadReport, FailedFile, HeldFile};
@@ -174,9 +174,12 @@ impl Client {
         let entries: Vec<&ManifestEntry> = entries
             .iter()
             .filter(|e| {
-                let why = crate::safe_fs::unsafe_entry_path(&e.path, e.kind);
+                let why = crate::store::safe_fs::unsafe_entry_path(&e.path, e.kind);
                 if let Some(why) = &why {
-                    log::warn!("{}: {why}; not repaired", crate::text::escape(&e.path));
+                    log::warn!(
+                        "{}: {why}; not repaired",
+                        crate::util::text::escape(&e.path)
+                    );
                 }
                 why.is_none()
             })

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::atomic_file::{sync_dir, AtomicFile};
 use crate::client::{Answer, Client, Failure, Req};
 use crate::error::{Error, FailureKind};
-use crate::manifest::{hash_file, Manifest, ManifestEntry, Sha256};
+use crate::store::atomic_file::{sync_dir, AtomicFile};
+use crate::store::manifest::{hash_file, Manifest, ManifestEntry, Sha256};
 use crate::swc::{SwcCheck, Verdict};
-use crate::time::Timestamp;
+use crate::util::time::Timestamp;
 
 use super::plan::Job;
 use super::{DownloadOptions, FailedFile};
@@ -114,7 +114,7 @@ impl Client {
         let fail = |kind, detail: String| Outcome::Failed(job.failure(kind, detail));
         let Some(url) = &job.url else {
             let why = job.why_no_url();
-            log::info!("{}", crate::text::escape(&why));
+            log::info!("{}", crate::util::text::escape(&why));
             return fail(FailureKind::InvalidRecord, why);
         };
         // A symlink at a final name is never trusted nor followed: it is replaced by the
@@ -298,10 +298,9 @@ impl Job<'_> {
     }
 
     fn failed(&self, e: Error) -> Outcome {
-        Outcome::Failed(match e {
-            Error::Request { kind, detail, .. } => self.failure(kind, detail),
-            other => self.failure(other.kind().unwrap_or(FailureKind::Io), other.to_string()),
-        })
+        // The report's one line: the failure's words, then its causes.
+        let line = format!("{}{}", e.detail_or_display(), crate::error::causes(&e));
+        Outcome::Failed(self.failure(e.kind().unwrap_or(FailureKind::Io), line))
     }
 
     fn why_no_url(&self) -> String {
@@ -406,7 +405,7 @@ impl Job<'_> {
         entry.last_modified = s.last_modified;
         log::debug!(
             "{}: {} bytes -> {}",
-            crate::text::escape(&self.item.neuron_name),
+            crate::util::text::escape(&self.item.neuron_name),
             entry.bytes,
             self.path.display()
         );
@@ -436,7 +435,7 @@ impl Job<'_> {
     fn keep_old_copy(&self, options: &DownloadOptions) -> crate::error::Result<bool> {
         let old = previous_path(&options.out_dir, &self.rel);
         // Never through a symlink planted at previous/ or below it.
-        crate::safe_fs::create_folders(&options.out_dir, &old)?;
+        crate::store::safe_fs::create_folders(&options.out_dir, &old)?;
         match std::fs::rename(&self.path, &old) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -488,7 +487,7 @@ fn previous_path(out: &Path, rel: &str) -> PathBuf {
 /// known, so its body is fetched and the hashes compared).
 fn check_file_content(path: &Path, expect_swc: bool) -> Result<(String, u64), String> {
     use std::io::Read;
-    let mut f = crate::safe_fs::open_regular(path)
+    let mut f = crate::store::safe_fs::open_regular(path)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "it is gone".to_string())?;
     let mut check = SwcCheck::new(expect_swc);
@@ -525,7 +524,7 @@ fn check_file_content(path: &Path, expect_swc: bool) -> Result<(String, u64), St
 /// folder standing at its name removed (a rename cannot replace one). A folder with files in
 /// it at a file's name is an error: nothing of anyone's is removed.
 fn make_room(out_dir: &Path, path: &Path) -> Result<(), String> {
-    crate::safe_fs::create_folders(out_dir, path).map_err(|e| e.to_string())?;
+    crate::store::safe_fs::create_folders(out_dir, path).map_err(|e| e.to_string())?;
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => std::fs::remove_dir(path).map_err(|e| {
             format!(

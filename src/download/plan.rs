@@ -4,10 +4,11 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file::{remove_stale, AtomicFile};
+use crate::archive::files::{file_url, FileKind};
 use crate::error::{Error, Result};
-use crate::files::{file_url, local_path, FileKind};
-use crate::manifest::{relative, Manifest, ManifestEntry};
+use crate::store::atomic_file::{remove_stale, AtomicFile};
+use crate::store::layout::local_path;
+use crate::store::manifest::{relative, Manifest, ManifestEntry};
 
 use super::{DownloadItem, DownloadOptions};
 
@@ -34,7 +35,7 @@ pub(crate) fn plan<'a>(
     let out = &options.out_dir;
     for kind in &options.what {
         let dir = out.join(kind.folder());
-        crate::safe_fs::create_folders(out, &dir.join("x"))?;
+        crate::store::safe_fs::create_folders(out, &dir.join("x"))?;
         check_writable(&dir)?;
         let removed = remove_stale(&dir, true);
         if removed > 0 {

@@ -5,12 +5,12 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::atomic_file::remove_stale;
 use crate::cancel::CancelToken;
 use crate::error::Result;
-use crate::lock::{FolderLock, GRACE};
-use crate::manifest::{append, compact, manifest_path, path_key, ManifestEntry};
 use crate::progress::Progress;
+use crate::store::atomic_file::remove_stale;
+use crate::store::lock::{FolderLock, GRACE};
+use crate::store::manifest::{append, compact, manifest_path, path_key, ManifestEntry};
 
 use super::one_file::Outcome;
 use super::DownloadOptions;

@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file::AtomicFile;
+use crate::archive::files::FileKind;
 use crate::error::{Error, FailureKind, Result};
-use crate::files::FileKind;
-use crate::manifest::ManifestEntry;
-use crate::text::for_table;
+use crate::store::atomic_file::AtomicFile;
+use crate::store::manifest::ManifestEntry;
+use crate::util::text::for_table;
 
 use super::one_file::Outcome;
 use super::plan::Job;
@@ -184,7 +184,7 @@ pub(crate) fn merge_failed_csv(
     let mine: std::collections::HashSet<(String, String)> =
         rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
     // A file of the folder: a FIFO or a link there is never waited on or followed.
-    if let Ok(Some(file)) = crate::safe_fs::open_regular(path) {
+    if let Ok(Some(file)) = crate::store::safe_fs::open_regular(path) {
         let mut reader = csv::Reader::from_reader(file);
         for row in reader.records().flatten() {
             let cell = |i: usize| row.get(i).unwrap_or("").to_string();

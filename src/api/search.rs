@@ -6,15 +6,15 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::client::{Client, Failure, Order, Req};
-use crate::error::{Error, FailureKind, InvalidItem, Result};
-use crate::id_set::IdSet;
-use crate::json_view::{Entries, Item};
-use crate::model::{
+use crate::archive::json_view::{Entries, Item};
+use crate::archive::query::Query;
+use crate::archive::{
     walk_page, FieldList, Neuron, NeuronPage, PageInfo, Placed, SharedPage, ValuePage,
 };
-use crate::query::Query;
-use crate::suggest::closest;
+use crate::client::{Client, Failure, Order, Req};
+use crate::error::{Error, FailureKind, InvalidItem, Result};
+use crate::util::id_set::IdSet;
+use crate::util::suggest::closest;
 
 /// Records per page: the server's maximum (neuromorphopy asks for 100).
 pub(crate) const PAGE_SIZE: u64 = 500;
@@ -74,7 +74,7 @@ impl std::fmt::Display for SkippedRecord {
             "entry {} of page {} is not a neuron record: {}",
             self.position,
             self.page,
-            crate::text::escape(&self.found)
+            crate::util::text::escape(&self.found)
         )
     }
 }
@@ -422,7 +422,7 @@ impl Client {
     pub fn field_values(&self, field: &str) -> Result<Vec<String>> {
         let url = self.api_url(&format!(
             "neuron/fields/{}",
-            crate::files::encode_segment(field)
+            crate::archive::files::encode_segment(field)
         ));
         let params = |page: u64| vec![("page", page.to_string()), ("size", PAGE_SIZE.to_string())];
         let what = |page: u64| format!("page {page} of the values of '{field}'");

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::archive::NeuronPage;
 use crate::client::{Client, Req, ALTERNATE_BASE_URL};
 use crate::error::{Error, FailureKind};
-use crate::model::NeuronPage;
-use crate::text::shown;
+use crate::util::text::shown;
 
 /// The result of one step of [`Client::diagnose`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,9 +8,9 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::json_view::{entries_of_text, serialize_entries, Entries, Val};
-use crate::model::Neuron;
-use crate::text::for_table;
+use crate::archive::json_view::{entries_of_text, serialize_entries, Entries, Val};
+use crate::archive::Neuron;
+use crate::util::text::for_table;
 
 use super::clean::{clean_into, raw_into};
 use super::MetadataFormat;
@@ -454,7 +454,7 @@ impl serde_json::ser::Formatter for SafeJson {
         }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
-            if crate::text::is_unsafe(c) {
+            if crate::util::text::is_unsafe(c) {
                 w.write_all(fragment.get(start..i).unwrap_or("").as_bytes())?;
                 write!(w, "\\u{:04x}", c as u32)?;
                 start = i + c.len_utf8();

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::atomic_file::write_atomically;
+use crate::archive::files::FileKind;
 use crate::error::{Error, Result};
-use crate::files::FileKind;
-use crate::time::Timestamp;
+use crate::store::atomic_file::write_atomically;
+use crate::util::time::Timestamp;
 
 /// The manifest's name in an output folder (shards: `manifest.shard-K-of-N.jsonl`).
 pub(crate) const MANIFEST: &str = "manifest";
@@ -71,7 +71,7 @@ fn time_in<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Timestamp, D:
 impl ManifestEntry {
     /// The file's path under `out_dir`.
     pub fn full_path(&self, out_dir: &Path) -> PathBuf {
-        crate::safe_fs::join(out_dir, &self.path)
+        crate::store::safe_fs::join(out_dir, &self.path)
     }
 }
 
@@ -154,12 +154,12 @@ pub(crate) fn parse_line(line: &[u8]) -> Line {
         return Line::Blank;
     }
     match serde_json::from_slice::<ManifestEntry>(line) {
-        Ok(e) => match crate::safe_fs::unsafe_entry_path(&e.path, e.kind) {
+        Ok(e) => match crate::store::safe_fs::unsafe_entry_path(&e.path, e.kind) {
             None => Line::Entry(e),
             Some(why) => Line::Bad {
                 why: format!(
                     "unsafe path '{}' ({why}): never read or written",
-                    crate::text::escape(&e.path)
+                    crate::util::text::escape(&e.path)
                 ),
                 path: Some(e.path),
             },
@@ -167,7 +167,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Line {
         Err(err) => Line::Bad {
             why: format!(
                 "unreadable entry ({})",
-                crate::query::strip_position(&err.to_string())
+                crate::archive::query::strip_position(&err.to_string())
             ),
             path: None,
         },
@@ -176,7 +176,7 @@ pub(crate) fn parse_line(line: &[u8]) -> Line {
 
 /// The whole of a manifest file (a regular file: never a FIFO or a link).
 fn read_manifest(path: &Path) -> Result<Vec<u8>> {
-    crate::safe_fs::read_regular(path)
+    crate::store::safe_fs::read_regular(path)
         .map_err(|e| Error::io(path, e))
         .map(Option::unwrap_or_default)
 }
@@ -304,7 +304,8 @@ pub(crate) fn append(path: &Path, entries: &[ManifestEntry]) -> Result<()> {
         text.push_str(&line);
         text.push('\n');
     }
-    let mut f = crate::safe_fs::open_for_append(path, true).map_err(|e| Error::io(path, e))?;
+    let mut f =
+        crate::store::safe_fs::open_for_append(path, true).map_err(|e| Error::io(path, e))?;
     // A torn line of a killed run must not swallow ours: start on a line of our own.
     if last_byte(&mut f).is_some_and(|b| b != b'\n') {
         text.insert(0, '\n');
@@ -422,7 +423,7 @@ fn rewrite_if_taken(
 
 /// A path's key in a small set: 8 bytes per file a run records, instead of the path.
 pub(crate) fn path_key(path: &str) -> u64 {
-    crate::files::fnv1a(path.as_bytes())
+    crate::store::layout::fnv1a(path.as_bytes())
 }
 
 /// SHA-256 of a stream, as lower-case hex.
@@ -452,7 +453,7 @@ impl Sha256 {
 /// link where a file belongs is an error, never a wait).
 pub(crate) fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
     use std::io::Read;
-    let mut f = crate::safe_fs::open_regular(path)?
+    let mut f = crate::store::safe_fs::open_regular(path)?
         .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];

@@ -47,8 +47,8 @@ impl FolderLock {
         waiting: &mut dyn FnMut(&str),
     ) -> Result<FolderLock> {
         let path = out_dir.join(LOCK_FILE);
-        let file =
-            crate::safe_fs::open_for_append(&path, false).map_err(|e| Error::io(&path, e))?;
+        let file = crate::store::safe_fs::open_for_append(&path, false)
+            .map_err(|e| Error::io(&path, e))?;
         let mut said = false;
         let mut cancelled_at: Option<Instant> = None;
         loop {

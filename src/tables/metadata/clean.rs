@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::json_view::Val;
+use crate::archive::json_view::Val;
 
 /// A value as the server sent it: strings as they are, lists joined with `|`, null empty.
 pub fn raw_value(v: &Value) -> String {

@@ -58,7 +58,7 @@ impl std::str::FromStr for MetadataFormat {
                 "metadata format",
                 format!(
                     "unknown metadata format '{}' (expected csv, raw-csv or jsonl)",
-                    crate::text::escape(other)
+                    crate::util::text::escape(other)
                 ),
             )),
         }

@@ -15,7 +15,7 @@ pub(crate) type References = (Vec<String>, Vec<String>);
 /// come back from their cleaned form (`a, b`), their raw form (`a|b`) or JSON arrays.
 pub(crate) fn references(path: &Path) -> Result<HashMap<u64, References>> {
     // A file of the folder: a FIFO or a link there is an error, never a wait.
-    let text = match crate::safe_fs::read_regular(path) {
+    let text = match crate::store::safe_fs::read_regular(path) {
         Ok(Some(t)) => t,
         Ok(None) => return Ok(HashMap::new()),
         Err(e) => return Err(Error::io(path, e)),

@@ -1,25 +1,29 @@
 //! A whole job in one call: search (or look up names), write the metadata table as pages
 //! arrive, download the files, write `failed.csv` and `CITATIONS.md`, and sum it up.
 
+mod repair;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::citations::Citations;
+use crate::api::lookup::morphometry_columns;
+use crate::api::search::PageWork;
+use crate::api::search::{SearchEvent, SkippedRecord};
+use crate::archive::files::FileKind;
+use crate::archive::json_view::Entries;
+use crate::archive::query::Query;
+use crate::archive::Neuron;
 use crate::client::Client;
 use crate::download::{merge_failed_csv, DownloadItem, DownloadOptions, FailedFile};
 use crate::error::{Error, FailureKind, Result};
-use crate::files::FileKind;
-use crate::json_view::Entries;
-use crate::lock::FolderLock;
-use crate::lookup::morphometry_columns;
-use crate::manifest::Manifest;
-use crate::metadata::{MetadataFormat, MetadataWriter, PreparedRows, RowFormat, WrittenRows};
-use crate::model::Neuron;
 use crate::progress::Progress;
-use crate::query::Query;
-use crate::search::PageWork;
-use crate::search::{SearchEvent, SkippedRecord};
+use crate::store::lock::FolderLock;
+use crate::store::manifest::Manifest;
+use crate::tables::citations::Citations;
+use crate::tables::metadata::{
+    MetadataFormat, MetadataWriter, PreparedRows, RowFormat, WrittenRows,
+};
 
 /// One of N parts of a result, for scheduler job arrays: part K keeps the neurons whose
 /// `neuron_id mod N == K - 1` (deterministic, so N tasks split a query with no overlap and no
@@ -65,8 +69,9 @@ impl std::str::FromStr for Shard {
 
     /// `K/N` with 1 <= K <= N.
     fn from_str(s: &str) -> Result<Shard> {
-        let bad =
-            |why: &str| Error::setting("shard", format!("'{}' {why}", crate::text::escape(s)));
+        let bad = |why: &str| {
+            Error::setting("shard", format!("'{}' {why}", crate::util::text::escape(s)))
+        };
         let (k, n) = s
             .split_once('/')
             .ok_or_else(|| bad("must look like K/N, e.g. 2/10"))?;
@@ -279,7 +284,7 @@ fn save_run(client: &Client, query: &Query, options: &JobOptions) -> Result<()> 
         "query": query.to_value(),
         "base_url": client.base_url(),
         "tool": concat!("neuromorpho ", env!("CARGO_PKG_VERSION")),
-        "date": crate::time::Timestamp::now().to_string(),
+        "date": crate::util::time::Timestamp::now().to_string(),
         "what": options.what.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
         "group_by": options.group_by,
         "metadata_file": options.metadata_file.to_string_lossy(),
@@ -292,13 +297,18 @@ fn save_run(client: &Client, query: &Query, options: &JobOptions) -> Result<()> 
     }
     let text = serde_json::to_string_pretty(&serde_json::Value::Object(run))
         .map_err(|e| Error::io(&path, e.into()))?;
-    crate::atomic_file::write_atomically(&path, format!("{text}\n").as_bytes(), options.durable)
-        .map_err(|e| Error::io(&path, e))
+    crate::store::atomic_file::write_atomically(
+        &path,
+        format!("{text}\n").as_bytes(),
+        options.durable,
+    )
+    .map_err(|e| Error::io(&path, e))
 }
 
 /// The run file's JSON (a regular file only: never a FIFO or a link); `None` when absent.
 fn read_run_file(path: &Path) -> Result<Option<serde_json::Value>> {
-    let Some(bytes) = crate::safe_fs::read_regular(path).map_err(|e| Error::io(path, e))? else {
+    let Some(bytes) = crate::store::safe_fs::read_regular(path).map_err(|e| Error::io(path, e))?
+    else {
         return Ok(None);
     };
     let source = path.display().to_string();
@@ -310,7 +320,7 @@ fn read_run_file(path: &Path) -> Result<Option<serde_json::Value>> {
                 "line {}, column {}: {}",
                 e.line(),
                 e.column().max(1),
-                crate::query::strip_position(&e.to_string())
+                crate::archive::query::strip_position(&e.to_string())
             ),
         )
     })
@@ -405,7 +415,7 @@ pub fn saved_run(out_dir: &Path, shard: Option<Shard>) -> Result<Option<SavedRun
                     "metadata_file",
                     format!(
                         "'{}' {why}: give -m to choose the metadata file",
-                        crate::text::escape(f)
+                        crate::util::text::escape(f)
                     ),
                 ));
             }
@@ -435,7 +445,9 @@ fn unsafe_table_path(f: &str) -> Option<&'static str> {
     if f.is_empty() || path.is_absolute() {
         return Some("is not a path inside the folder");
     }
-    if f.chars().any(|c| c == '\\' || crate::text::is_unsafe(c)) {
+    if f.chars()
+        .any(|c| c == '\\' || crate::util::text::is_unsafe(c))
+    {
         return Some("holds a backslash or a control character");
     }
     let mut parts = path.components();
@@ -447,9 +459,9 @@ fn unsafe_table_path(f: &str) -> Option<&'static str> {
         return Some("lies in a data folder");
     }
     let own = [
-        crate::manifest::MANIFEST,
-        crate::manifest::SUMS,
-        crate::lock::LOCK_FILE,
+        crate::store::manifest::MANIFEST,
+        crate::store::manifest::SUMS,
+        crate::store::lock::LOCK_FILE,
         "neuromorpho-run",
         "failed",
         "checks",
@@ -548,7 +560,7 @@ fn names_from_jsonl(text: &str, source: &str) -> Result<Vec<String>> {
                     "line {}, column {}: {}",
                     i + 1,
                     e.column().max(1),
-                    crate::query::strip_position(&e.to_string())
+                    crate::archive::query::strip_position(&e.to_string())
                 ),
             )
         })?;
@@ -583,7 +595,7 @@ impl<'a> Collector<'a> {
         std::fs::create_dir_all(&options.out_dir).map_err(|e| Error::io(&options.out_dir, e))?;
         check_records(&options.out_dir)?;
         // Tables of a killed run (its temporary files) go; another live run's stay.
-        crate::atomic_file::remove_stale(&options.out_dir, false);
+        crate::store::atomic_file::remove_stale(&options.out_dir, false);
         let mut writer = MetadataWriter::create(options.metadata_path(), options.metadata_format)?;
         if options.morphometry {
             writer = writer.with_extra_columns(
@@ -766,7 +778,7 @@ impl<'a> Collector<'a> {
     ) -> Result<()> {
         let path = self.options.per_shard("checks", "csv");
         let _lock = self.lock(progress)?;
-        let checked = crate::checks::write_checks(&self.options.out_dir, held, &path)?;
+        let checked = crate::tables::checks::write_checks(&self.options.out_dir, held, &path)?;
         summary.checked = checked.files;
         summary.checked_with_errors = checked.with_errors;
         summary.checked_with_warnings = checked.with_warnings;
@@ -847,7 +859,7 @@ impl<'a> Collector<'a> {
             if by_other {
                 log::info!(
                     "{}: failed here ({}), but another run has put it in place meanwhile",
-                    crate::text::escape(&f.path),
+                    crate::util::text::escape(&f.path),
                     f.kind
                 );
                 mended += 1;
@@ -857,7 +869,7 @@ impl<'a> Collector<'a> {
         summary.skipped += mended;
         // Rows of failed.csv left by other runs: resolved when a file of that URL is in place
         // and whole (looked at only for those rows).
-        let by_url: HashMap<&str, &crate::manifest::ManifestEntry> = manifest
+        let by_url: HashMap<&str, &crate::store::manifest::ManifestEntry> = manifest
             .entries()
             .into_iter()
             .map(|e| (e.url.as_str(), e))
@@ -892,7 +904,7 @@ impl<'a> Collector<'a> {
             .filter_map(|e| e.neuron_id)
             .filter(|id| shard.is_none_or(|s| s.contains(Some(*id))))
             .collect();
-        let mut refs = crate::metadata::references(&self.options.metadata_path())?;
+        let mut refs = crate::tables::metadata::references(&self.options.metadata_path())?;
         for item in &self.items {
             if let Some(id) = item.neuron_id {
                 refs.insert(
@@ -929,9 +941,9 @@ fn check_records(out_dir: &Path) -> Result<()> {
     for e in entries.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        let ours = name == crate::lock::LOCK_FILE
-            || name.starts_with(crate::manifest::SUMS)
-            || (name.starts_with(crate::manifest::MANIFEST) && name.ends_with(".jsonl"))
+        let ours = name == crate::store::lock::LOCK_FILE
+            || name.starts_with(crate::store::manifest::SUMS)
+            || (name.starts_with(crate::store::manifest::MANIFEST) && name.ends_with(".jsonl"))
             || (name.starts_with("neuromorpho-run") && name.ends_with(".json"));
         if !ours {
             continue;
@@ -940,7 +952,7 @@ fn check_records(out_dir: &Path) -> Result<()> {
         if !meta.is_file() {
             return Err(Error::io(
                 e.path(),
-                crate::safe_fs::not_regular(crate::safe_fs::describe(&meta)),
+                crate::store::safe_fs::not_regular(crate::store::safe_fs::describe(&meta)),
             ));
         }
     }
@@ -949,11 +961,11 @@ fn check_records(out_dir: &Path) -> Result<()> {
 
 /// Whether the file of an entry is in place, complete and as the entry says (size and
 /// SHA-256; used only for the few files a run failed on).
-fn holds(out_dir: &Path, e: &crate::manifest::ManifestEntry) -> bool {
+fn holds(out_dir: &Path, e: &crate::store::manifest::ManifestEntry) -> bool {
     let path = e.full_path(out_dir);
-    crate::safe_fs::check_folders(out_dir, &path).is_ok()
+    crate::store::safe_fs::check_folders(out_dir, &path).is_ok()
         && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == e.bytes)
-        && crate::manifest::hash_file(&path).is_ok_and(|(sha, _)| sha == e.sha256)
+        && crate::store::manifest::hash_file(&path).is_ok_and(|(sha, _)| sha == e.sha256)
 }
 
 /// The table rows of a page, rendered on the worker that parsed it (the records of this
@@ -1000,7 +1012,7 @@ fn unusable_record(n: &Neuron, page: &[Neuron], placed: Option<(u64, &[u64])>) -
         "archive"
     };
     let detail = format!("{who} has no {what}");
-    log::info!("{}", crate::text::escape(&detail));
+    log::info!("{}", crate::util::text::escape(&detail));
     FailedFile::record(
         n.neuron_name(),
         n.neuron_id(),

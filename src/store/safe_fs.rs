@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::files::FileKind;
+use crate::archive::files::FileKind;
 
 /// Open flags for a file of the folder: a FIFO opens at once instead of waiting for a writer,
 /// and a symlink is an error instead of a way out of the folder.
@@ -130,14 +130,14 @@ pub(crate) fn unsafe_entry_path(path: &str, kind: FileKind) -> Option<String> {
         }
         if let Some(c) = part
             .chars()
-            .find(|&c| c == '\\' || c == ':' || crate::text::is_unsafe(c))
+            .find(|&c| c == '\\' || c == ':' || crate::util::text::is_unsafe(c))
         {
             return Some(match c {
                 '\\' => "a backslash".to_string(),
                 ':' => "a colon (a drive or stream name)".to_string(),
                 _ => format!(
                     "a control character ({})",
-                    crate::text::escape(&c.to_string())
+                    crate::util::text::escape(&c.to_string())
                 ),
             });
         }
@@ -171,7 +171,7 @@ impl std::fmt::Display for Blocked {
         write!(
             f,
             "{}: {}",
-            crate::text::escape(&self.path.display().to_string()),
+            crate::util::text::escape(&self.path.display().to_string()),
             self.error
         )
     }

@@ -7,17 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use crate::atomic_file::is_temp_name;
-use crate::client::Client;
-use crate::download::{DownloadOptions, DownloadReport, FailedFile};
-use crate::error::{Error, FailureKind, Result};
-use crate::files::FileKind;
-use crate::lock::FolderLock;
-use crate::manifest::{
-    compact, hash_file, manifest_path, relative, suffix_of, sums_path, sums_text, Manifest,
-    ManifestEntry, SUMS,
-};
+use crate::archive::files::FileKind;
+use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::store::atomic_file::is_temp_name;
+use crate::store::manifest::{
+    hash_file, manifest_path, relative, suffix_of, sums_path, sums_text, Manifest, ManifestEntry,
+    SUMS,
+};
 
 /// How to verify.
 #[derive(Debug, Clone)]
@@ -90,7 +87,7 @@ pub enum Problem {
 
 impl Problem {
     /// Whether this problem is about a file of a data folder that a repair fetches again.
-    fn refetched(&self) -> bool {
+    pub(crate) fn refetched(&self) -> bool {
         matches!(
             self,
             Problem::Missing | Problem::Size { .. } | Problem::Hash { .. } | Problem::NotAFile(_)
@@ -268,7 +265,7 @@ pub fn verify(
 /// Whether `SHA256SUMS<suffix>` says what the manifest says (what a compaction writes).
 fn checksums_problem(out_dir: &Path, suffix: &str, entries: &[&ManifestEntry]) -> Option<Problem> {
     let path = sums_path(out_dir, suffix);
-    match crate::safe_fs::read_regular(&path) {
+    match crate::store::safe_fs::read_regular(&path) {
         Ok(None) => Some(Problem::Checksums(
             "missing: `sha256sum -c` cannot check this folder (a repair or a run writes it)".into(),
         )),
@@ -291,7 +288,7 @@ struct Checked {
 
 fn check_entry(out_dir: &Path, e: &ManifestEntry, hash: bool) -> Checked {
     let path = e.full_path(out_dir);
-    if let Err(blocked) = crate::safe_fs::check_folders(out_dir, &path) {
+    if let Err(blocked) = crate::store::safe_fs::check_folders(out_dir, &path) {
         return checked(0, Some(Problem::Blocked(blocked.to_string())));
     }
     let meta = match std::fs::symlink_metadata(&path) {
@@ -299,7 +296,9 @@ fn check_entry(out_dir: &Path, e: &ManifestEntry, hash: bool) -> Checked {
         Ok(m) => {
             return checked(
                 0,
-                Some(Problem::NotAFile(crate::safe_fs::describe(&m).to_string())),
+                Some(Problem::NotAFile(
+                    crate::store::safe_fs::describe(&m).to_string(),
+                )),
             )
         }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
@@ -377,106 +376,4 @@ fn unlisted(out_dir: &Path, listed: &HashSet<&str>) -> Vec<String> {
         }
     }
     out
-}
-
-impl Client {
-    /// Mend what [`verify`] found, from this client's server: every file that is missing, cut,
-    /// changed or replaced by something else than a file is fetched again, atomically (the
-    /// file part of the URL its entry records, after `/dableFiles/`), and recorded; manifests
-    /// with lines that cannot be used are compacted (those lines dropped, with a warning) and
-    /// every checksum list found missing or stale is written again. Unlisted files are left
-    /// alone; so is an entry behind a symlinked folder (a failure of the report: nothing is
-    /// placed through one). An entry whose URL is not a file of the server is a failure too,
-    /// never asked for (a manifest is a file anyone can edit: it does not choose the hosts we
-    /// talk to).
-    pub fn repair(
-        &self,
-        out_dir: &Path,
-        report: &VerifyReport,
-        mut progress: impl FnMut(&Progress),
-    ) -> Result<DownloadReport> {
-        let manifest = Manifest::load(out_dir)?;
-        let mut by_manifest: std::collections::BTreeMap<String, Vec<ManifestEntry>> =
-            Default::default();
-        let mut total = DownloadReport::default();
-        let mut to_compact: std::collections::BTreeSet<String> = Default::default();
-        for p in &report.problems {
-            match &p.problem {
-                Problem::ManifestLine { .. } => {
-                    to_compact.insert(suffix_of(Path::new(&p.path)));
-                    continue;
-                }
-                Problem::Checksums(_) => {
-                    let suffix = p.path.strip_prefix(SUMS).unwrap_or("").to_string();
-                    to_compact.insert(suffix);
-                    continue;
-                }
-                _ => {}
-            }
-            let Some(e) = &p.entry else { continue };
-            let unrepaired = |detail: String, kind| FailedFile {
-                neuron_name: e.neuron_name.clone(),
-                neuron_id: e.neuron_id,
-                file_kind: e.kind,
-                url: e.url.clone(),
-                kind,
-                detail,
-                path: e.path.clone(),
-                seen: Some(e.clone()),
-            };
-            if let Problem::Blocked(why) = &p.problem {
-                total
-                    .failed
-                    .push(unrepaired(format!("{}: {why}", e.path), FailureKind::Io));
-                continue;
-            }
-            if !p.problem.refetched() {
-                continue;
-            }
-            let Some(url) = rebased(self.base_url(), &e.url) else {
-                total.failed.push(unrepaired(
-                    format!(
-                        "{}: its manifest URL is not a file of the server (no /dableFiles/); not fetched",
-                        e.path
-                    ),
-                    FailureKind::InvalidRecord,
-                ));
-                continue;
-            };
-            let suffix = manifest.suffix_of(&e.path).unwrap_or("").to_string();
-            let mut e = e.clone();
-            e.url = url;
-            by_manifest.entry(suffix).or_default().push(e);
-        }
-        for (suffix, entries) in by_manifest {
-            let mut options = DownloadOptions::new(out_dir);
-            options.skip_existing = false;
-            options.suffix = suffix.clone();
-            // The run's recorder compacts this manifest and writes its checksum list.
-            to_compact.remove(&suffix);
-            let r = self.refetch(&entries, &options, &mut progress)?;
-            total.downloaded += r.downloaded;
-            total.bytes += r.bytes;
-            total.failed.extend(r.failed);
-            total.files.extend(r.files);
-        }
-        if !to_compact.is_empty() {
-            let _lock = FolderLock::acquire(out_dir, &self.cancel, &mut |what| {
-                progress(&Progress::Waiting {
-                    what: what.to_string(),
-                })
-            })?;
-            for suffix in to_compact {
-                compact(out_dir, &suffix, true, &|_| false)?;
-            }
-        }
-        Ok(total)
-    }
-}
-
-/// `url`'s file part (from `/dableFiles/` on) on the server `base`; `None` if it has none.
-fn rebased(base: &str, url: &str) -> Option<String> {
-    let at = url.find("/dableFiles/")?;
-    let tail = url.get(at..)?;
-    Some(format!("{}{tail}", base.trim_end_matches('/')))
 }
