@@ -5,15 +5,14 @@ mod repair;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use crate::api::lookup::morphometry_columns;
-use crate::api::search::PageWork;
-use crate::api::search::{SearchEvent, SkippedRecord};
+use crate::api::search::{PassEvent, SkippedRecord};
 use crate::archive::files::FileKind;
-use crate::archive::json_view::Entries;
 use crate::archive::query::Query;
-use crate::archive::Neuron;
+use crate::archive::{Neuron, NeuronPage, Placed, SharedPage};
 use crate::client::Client;
 use crate::download::{merge_failed_csv, DownloadItem, DownloadOptions, FailedFile};
 use crate::error::{Error, FailureKind, Result};
@@ -22,7 +21,7 @@ use crate::store::lock::FolderLock;
 use crate::store::manifest::Manifest;
 use crate::tables::citations::Citations;
 use crate::tables::metadata::{
-    MetadataFormat, MetadataWriter, PreparedRows, RowFormat, WrittenRows,
+    parse_with_rows, MetadataFormat, MetadataWriter, PreparedRows, RowFormat, WrittenRows,
 };
 
 /// One of N parts of a result, for scheduler job arrays: part K keeps the neurons whose
@@ -224,31 +223,43 @@ pub fn search_and_download(
 ) -> Result<Summary> {
     let started = Instant::now();
     let mut collector = Collector::new(client, options)?;
-    // Once the first page has fixed the table's columns, the rows of later pages are
-    // rendered by the workers that parse them.
-    let table_rows = std::cell::RefCell::new(None);
-    let on_event = |event, prepared: Option<PreparedRows>| match event {
-        SearchEvent::Started {
+    // Once the first page of a pass has fixed the table's columns, the rows of later pages
+    // are rendered by the workers that parse them (the records of this run's shard only).
+    let columns: RwLock<Option<Arc<RowFormat>>> = RwLock::new(None);
+    let shard = options.shard;
+    let mine = |n: &Neuron| shard.is_none_or(|s| s.contains(n.neuron_id()));
+    let parse = |shared: &Arc<SharedPage>| {
+        let format = columns.read().map_or(None, |c| c.clone());
+        match format {
+            Some(format) => {
+                parse_with_rows(shared, &format, &mine).map(|(p, rows)| (p, Some(rows)))
+            }
+            None => Ok((NeuronPage::of_shared(shared)?, None)),
+        }
+    };
+    let set_columns = |format: Option<RowFormat>| {
+        if let Ok(mut c) = columns.write() {
+            *c = format.map(Arc::new);
+        }
+    };
+    let on_event = |event| match event {
+        PassEvent::Started {
             total,
             pages,
             restart,
         } => {
             if restart {
+                set_columns(None);
                 collector.reset()?;
             }
             progress(&Progress::SearchStarted { total, pages });
             Ok(())
         }
-        SearchEvent::Page {
-            number,
-            pages,
-            neurons,
-            positions,
-            skipped,
-        } => {
-            collector.add(&neurons, skipped, Some((number, &positions)), prepared)?;
+        PassEvent::Page(page) => {
+            let (number, pages) = (page.number, page.pages);
+            collector.add(&page.records, page.skipped, Some(number), page.extra)?;
             if number == 0 {
-                *table_rows.borrow_mut() = collector.table_rows();
+                set_columns(collector.row_format());
             }
             progress(&Progress::Page {
                 done: number + 1,
@@ -257,7 +268,7 @@ pub fn search_and_download(
             Ok(())
         }
     };
-    let matched = client.search_with(query, || table_rows.borrow_mut().take(), on_event)?;
+    let matched = client.search_with(query, &parse, on_event)?;
     let summary = collector.finish(matched, started, &mut progress)?;
     save_run(client, query, options)?;
     Ok(summary)
@@ -498,7 +509,8 @@ where
         total: lookup.found.len() as u64,
         pages: 1,
     });
-    collector.add(&lookup.found, Vec::new(), None, None)?;
+    let found: Placed<Neuron> = lookup.found.iter().cloned().enumerate().collect();
+    collector.add(&found, Vec::new(), None, None)?;
     for name in &lookup.missing {
         collector.failed.push(FailedFile::record(
             name,
@@ -627,21 +639,18 @@ impl<'a> Collector<'a> {
 
     /// How the workers render the rows of later pages, once the table's columns are known
     /// (not with morphometry: its values come with each page, here).
-    fn table_rows(&self) -> Option<TableRows> {
-        Some(TableRows {
-            format: self.writer.as_ref()?.row_format()?,
-            shard: self.options.shard,
-        })
+    fn row_format(&self) -> Option<RowFormat> {
+        self.writer.as_ref()?.row_format()
     }
 
-    /// Take a page's records: rows of the table (`prepared` by the workers, or rendered
-    /// here), and download items. `placed`: the page's number and each record's position in
-    /// it, to name a record that cannot be downloaded.
+    /// Take a page's records (each with its position in page `number`, to name a record that
+    /// cannot be downloaded): rows of the table (`prepared` by the workers, or rendered
+    /// here), and download items.
     fn add(
         &mut self,
-        neurons: &[Neuron],
+        records: &Placed<Neuron>,
         skipped: Vec<SkippedRecord>,
-        placed: Option<(u64, &[u64])>,
+        number: Option<u64>,
         prepared: Option<PreparedRows>,
     ) -> Result<()> {
         // Logged for the log file; the summary counts them and names the first ten.
@@ -655,12 +664,10 @@ impl<'a> Collector<'a> {
             ));
         }
         let shard = self.options.shard;
-        let positions = placed.map(|(_, p)| p).unwrap_or(&[]);
-        let mine: Vec<(&Neuron, Option<u64>)> = neurons
+        let mine: Vec<(&Neuron, usize)> = records
             .iter()
-            .enumerate()
             .filter(|(_, n)| shard.is_none_or(|s| s.contains(n.neuron_id())))
-            .map(|(i, n)| (n, positions.get(i).copied()))
+            .map(|(i, n)| (n, *i))
             .collect();
         let morph = if self.options.morphometry {
             let ids: Vec<u64> = mine.iter().filter_map(|(n, _)| n.neuron_id()).collect();
@@ -672,9 +679,9 @@ impl<'a> Collector<'a> {
             return Ok(());
         };
         for &(n, position) in &mine {
-            let done = match (&prepared, position.and_then(|p| usize::try_from(p).ok())) {
-                (Some(rows), Some(at)) => writer.write_prepared(rows, at)?,
-                _ => false,
+            let done = match &prepared {
+                Some(rows) => writer.write_prepared(rows, position)?,
+                None => false,
             };
             if !done {
                 let extra = match &morph {
@@ -692,7 +699,8 @@ impl<'a> Collector<'a> {
                 continue;
             }
             if n.neuron_name().trim().is_empty() || n.archive().trim().is_empty() {
-                self.failed.push(unusable_record(n, neurons, placed));
+                self.failed
+                    .push(unusable_record(n, number.map(|p| (p, position))));
                 continue;
             }
             self.items
@@ -968,42 +976,12 @@ fn holds(out_dir: &Path, e: &crate::store::manifest::ManifestEntry) -> bool {
         && crate::store::manifest::hash_file(&path).is_ok_and(|(sha, _)| sha == e.sha256)
 }
 
-/// The table rows of a page, rendered on the worker that parsed it (the records of this
-/// run's shard only).
-struct TableRows {
-    format: RowFormat,
-    shard: Option<Shard>,
-}
-
-impl PageWork for TableRows {
-    type Out = PreparedRows;
-    fn record(
-        &self,
-        position: usize,
-        neuron: &Neuron,
-        entries: Entries<'_>,
-        out: &mut PreparedRows,
-    ) {
-        if self.shard.is_none_or(|s| s.contains(neuron.neuron_id())) {
-            out.add(&self.format, position, neuron, entries);
-        }
-    }
-    fn reads(&self, key: &str) -> bool {
-        self.format.reads(key)
-    }
-}
-
-/// The failure of a record that lacks what a download needs, naming where it is.
-fn unusable_record(n: &Neuron, page: &[Neuron], placed: Option<(u64, &[u64])>) -> FailedFile {
+/// The failure of a record that lacks what a download needs, naming where it is (`placed`:
+/// its page and position there).
+fn unusable_record(n: &Neuron, placed: Option<(u64, usize)>) -> FailedFile {
     let who = match (n.neuron_id(), placed) {
         (Some(id), _) => format!("record neuron_id {id}"),
-        (None, Some((number, positions))) => {
-            let index = page.iter().position(|m| std::ptr::eq(m, n));
-            match index.and_then(|i| positions.get(i)) {
-                Some(pos) => format!("entry {pos} of page {number} (no neuron_id)"),
-                None => format!("a record of page {number} without neuron_id"),
-            }
-        }
+        (None, Some((number, pos))) => format!("entry {pos} of page {number} (no neuron_id)"),
         (None, None) => "a record without neuron_id".to_string(),
     };
     let what = if n.neuron_name().trim().is_empty() {
