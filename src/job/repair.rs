@@ -11,7 +11,7 @@ use crate::store::manifest::{compact, suffix_of, Manifest, ManifestEntry, SUMS};
 use crate::store::verify::{Problem, VerifyReport};
 
 impl Client {
-    /// Mend what [`verify`](crate::verify) found, from this client's server: every file that is missing, cut,
+    /// Mend what [`Client::verify`] found, from this client's server: every file that is missing, cut,
     /// changed or replaced by something else than a file is fetched again, atomically (the
     /// file part of the URL its entry records, after `/dableFiles/`), and recorded; manifests
     /// with lines that cannot be used are compacted (those lines dropped, with a warning) and
@@ -48,9 +48,9 @@ impl Client {
             let unrepaired = |detail: String, kind| FailedFile {
                 neuron_name: e.neuron_name.clone(),
                 neuron_id: e.neuron_id,
-                file_kind: e.kind,
+                kind: e.kind,
                 url: e.url.clone(),
-                kind,
+                reason: kind,
                 detail,
                 path: e.path.clone(),
                 seen: Some(e.clone()),
