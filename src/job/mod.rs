@@ -3,10 +3,10 @@
 
 mod collector;
 mod options;
-mod repair;
 mod run_file;
 mod shard;
 mod summary;
+mod verify;
 
 use std::sync::{Arc, RwLock};
 use std::time::Instant;

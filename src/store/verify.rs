@@ -174,35 +174,8 @@ impl VerifyReport {
     }
 }
 
-impl crate::client::Client {
-    /// Check a folder against its manifest, offline: every entry (present, a regular file
-    /// reached through plain folders, its size, and with [`VerifyOptions::hash`] its
-    /// SHA-256), every manifest line (each one that cannot be used is a finding), each
-    /// checksum list against its manifest, and the files of the data folders that no entry
-    /// names. Only reads; sends no request (a [`Client::new`](crate::Client::new) with no
-    /// network will do); hashes [`VerifyOptions::threads`] files at once. `progress` gets
-    /// [`Progress::Verified`] on this thread. An `Err` when there is no manifest to check
-    /// (or one cannot be read at all), or when the client's token is cancelled.
-    ///
-    /// ```no_run
-    /// let client = neuromorpho::Client::new()?;
-    /// let report = client.verify("neurons".as_ref(), &Default::default(), |_| {})?;
-    /// for f in &report.problems {
-    ///     println!("{}: {}", f.path, f.problem);
-    /// }
-    /// # Ok::<(), neuromorpho::Error>(())
-    /// ```
-    pub fn verify(
-        &self,
-        out_dir: &Path,
-        options: &VerifyOptions,
-        progress: impl FnMut(&Progress),
-    ) -> Result<VerifyReport> {
-        verify(out_dir, options, &self.cancel, progress)
-    }
-}
-
-fn verify(
+/// Check a folder against its manifest (see `Client::verify`); stops when `cancel` is.
+pub(crate) fn verify(
     out_dir: &Path,
     options: &VerifyOptions,
     cancel: &crate::cancel::CancelToken,
