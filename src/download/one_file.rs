@@ -117,6 +117,11 @@ impl Client {
             log::info!("{}", crate::util::text::escape(&why));
             return fail(FailureKind::InvalidRecord, why);
         };
+        // A file reached through a symlinked folder is outside the folder: never counted as
+        // held, never written (verify calls it "not checked" for the same reason).
+        if let Err(blocked) = crate::store::safe_fs::check_folders(&options.out_dir, &job.path) {
+            return fail(FailureKind::Io, blocked.to_string());
+        }
         // A symlink at a final name is never trusted nor followed: it is replaced by the
         // file (rename replaces the link itself).
         let present =
