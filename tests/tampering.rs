@@ -1524,12 +1524,79 @@ fn downloaded_beside_a_linked_lock(server: &FakeServer, scene: &Scene) {
     flip_byte(&swc_of(&scene.out, server, 0), 40);
 }
 
-#[test]
-fn a_run_waiting_for_the_lock_ends_within_3_s_of_sigterm_with_143() {
-    let server = FakeServer::start(Catalog::generate(3));
-    let scene = Scene::new();
-    std::fs::create_dir_all(&scene.out).unwrap();
-    // Another process holds the folder's lock: this test, with the same flock.
+/// A run of the binary spawned in the background, its stderr collected as it comes.
+struct Spawned {
+    child: std::process::Child,
+    err: Arc<Mutex<String>>,
+    reader: Option<thread::JoinHandle<()>>,
+}
+
+impl Spawned {
+    fn start(cli: &Cli) -> Spawned {
+        let mut child = cli
+            .command()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pipe = child.stderr.take().unwrap();
+        let err = Arc::new(Mutex::new(String::new()));
+        let sink = err.clone();
+        let reader = thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                let mut e = sink.lock().unwrap();
+                e.push_str(&line);
+                e.push('\n');
+            }
+        });
+        Spawned {
+            child,
+            err,
+            reader: Some(reader),
+        }
+    }
+
+    fn err(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the end, at most `limit` (then kills it and panics): (exit code, stderr).
+    fn finish(mut self, limit: Duration) -> (i32, String) {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("still running {limit:?} later:\n{}", self.err());
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        (status.code().unwrap_or(-1), self.err())
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Another process holding the folder's lock: this test, with the same flock.
+fn hold_the_lock(scene: &Scene) -> std::fs::File {
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -1537,59 +1604,74 @@ fn a_run_waiting_for_the_lock_ends_within_3_s_of_sigterm_with_143() {
         .open(scene.out.join(".neuromorpho.lock"))
         .unwrap();
     lock.lock().unwrap();
-    let before = scene.snapshot();
-    let mut child = cli(&server)
-        .args(["download", "--all", "-o", scene.o(), "--no-log"])
-        .command()
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pipe = child.stderr.take().unwrap();
-    let err = Arc::new(Mutex::new(String::new()));
-    let sink = err.clone();
-    let reader = thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            let mut e = sink.lock().unwrap();
-            e.push_str(&line);
-            e.push('\n');
-        }
-    });
-    // It says that it waits, naming the lock.
+    lock
+}
+
+/// `run` waits for the lock: it says so (naming the lock) within a few seconds, or at least
+/// is still there; then SIGTERM ends it within 3 s with exit 143. Its stderr.
+fn sigterm_ends_the_wait(mut run: Spawned) -> String {
     let started = Instant::now();
-    while !err.lock().unwrap().contains(".neuromorpho.lock") {
-        if started.elapsed() > Duration::from_secs(30) || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("it does not wait for the lock:\n{}", err.lock().unwrap());
-        }
+    while !run.err().contains(".neuromorpho.lock") && started.elapsed() < Duration::from_secs(8) {
+        assert!(run.running(), "it ended instead of waiting:\n{}", run.err());
         thread::sleep(Duration::from_millis(10));
     }
     thread::sleep(Duration::from_millis(300));
-    assert!(child.try_wait().unwrap().is_none(), "it waits");
-    send_signal(child.id(), "TERM");
-    let signalled = Instant::now();
-    let limit = Duration::from_secs(3);
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code().unwrap_or(-1);
-        }
-        if signalled.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            let _ = reader.join();
-            panic!(
-                "still running {limit:?} after SIGTERM:\n{}",
-                err.lock().unwrap()
-            );
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    let _ = reader.join();
-    assert_eq!(code, 143, "{}", err.lock().unwrap());
-    assert_eq!(server.counters().files, 0);
+    assert!(run.running(), "it waits:\n{}", run.err());
+    send_signal(run.child.id(), "TERM");
+    let (code, err) = run.finish(Duration::from_secs(3));
+    assert_eq!(code, 143, "{err}");
+    err
+}
+
+#[test]
+fn a_run_waiting_for_the_lock_ends_within_3_s_of_sigterm_with_143() {
+    let server = FakeServer::start(Catalog::generate(3));
+    let scene = Scene::new();
+    std::fs::create_dir_all(&scene.out).unwrap();
+    let lock = hold_the_lock(&scene);
+    let before = scene.snapshot();
+    let run =
+        Spawned::start(&cli(&server).args(["download", "--all", "-o", scene.o(), "--no-log"]));
+    sigterm_ends_the_wait(run);
+    assert_eq!(
+        server.counters().files,
+        0,
+        "nothing fetched while it waited"
+    );
     lock.unlock().unwrap();
+    scene.assert_outside_is(&before);
+}
+
+#[test]
+fn a_run_waiting_for_the_lock_to_record_its_files_ends_within_3_s_of_sigterm_with_143() {
+    let server = FakeServer::start(Catalog::generate(3));
+    let scene = Scene::new();
+    // One file held back, so that the lock is taken while the run downloads: it waits for
+    // the lock only at the end, to record what it fetched.
+    server.push_fault(FaultRule::new(
+        Target::AnyFile,
+        1,
+        Fault::Delay(Duration::from_millis(1500)),
+    ));
+    let before = scene.snapshot();
+    let mut run =
+        Spawned::start(&cli(&server).args(["download", "--all", "-o", scene.o(), "--no-log"]));
+    let started = Instant::now();
+    while !(scene.out.join("metadata.csv").is_file() && server.counters().files > 0) {
+        assert!(started.elapsed() < Duration::from_secs(30), "{}", run.err());
+        assert!(run.running(), "{}", run.err());
+        thread::sleep(Duration::from_millis(2));
+    }
+    let lock = hold_the_lock(&scene);
+    assert_eq!(server.pending_faults(), 0, "the held file is being served");
+    sigterm_ends_the_wait(run);
+    lock.unlock().unwrap();
+    scene.assert_outside_is(&before);
+    // What it fetched but could not record, the next run finds in place.
+    let o = download(&server, &scene, &["--all"]);
+    assert_eq!(o.code, 0, "{}", o.err);
+    let v = verify_run(&server, &scene, &[]);
+    assert_eq!((v.code, v.out.as_str()), (0, ""), "{}", v.err);
     scene.assert_outside_is(&before);
 }
 
@@ -1603,37 +1685,44 @@ fn two_updates_at_once_never_call_each_others_new_copies_damaged() {
     let scene = Scene::new();
     downloaded(&server, &scene, &[]);
     server.set_release(2);
-    // Latency, so that each run checks files while the other one replaces them.
-    server.set_latency(Duration::from_millis(25));
+    // Latency, so that the runs overlap; and the first run held on its first file until the
+    // second has replaced the changed files and recorded them.
+    server.set_latency(Duration::from_millis(10));
+    server.push_fault(FaultRule::new(
+        Target::AnyFile,
+        1,
+        Fault::Delay(Duration::from_millis(2500)),
+    ));
     let before = scene.snapshot();
-    let update = || {
-        cli(&server)
-            .args([
-                "-c",
-                "2",
-                "download",
-                "--update",
-                "-o",
-                scene.o(),
-                "--no-log",
-            ])
-            .time_limit(Duration::from_secs(120))
-    };
-    let (a, b) = (update(), update());
-    let first = thread::spawn(move || a.run());
-    let second = thread::spawn(move || b.run());
-    let outputs = [first.join().unwrap(), second.join().unwrap()];
-    server.set_latency(Duration::ZERO);
-    for o in &outputs {
-        println!("exit {}\n{}", o.code, o.err);
-    }
-    for o in &outputs {
+    let update =
+        |c: &str| cli(&server).args(["-c", c, "download", "--update", "-o", scene.o(), "--no-log"]);
+    let mut first = Spawned::start(&update("1"));
+    let started = Instant::now();
+    while server.counters().files == 0 {
         assert!(
-            !o.err.contains("damaged copies fetched again"),
-            "the other run's new copy is no damage:\n{}",
-            o.err
+            started.elapsed() < Duration::from_secs(30),
+            "no file asked for"
         );
-        update_summary(&o.err);
+        assert!(first.running(), "{}", first.err());
+        thread::sleep(Duration::from_millis(5));
+    }
+    let second = Spawned::start(&update("4")).finish(Duration::from_secs(120));
+    assert!(
+        first.running(),
+        "the first run is still held: {}",
+        first.err()
+    );
+    let outputs = [second, first.finish(Duration::from_secs(120))];
+    server.set_latency(Duration::ZERO);
+    for (code, err) in &outputs {
+        println!("exit {code}\n{err}");
+    }
+    for (_, err) in &outputs {
+        assert!(
+            !err.contains("damaged copies fetched again"),
+            "the other run's new copy is no damage:\n{err}"
+        );
+        update_summary(err);
     }
     assert_current(&server, &scene, 0..server.catalog().len());
     let v = verify_run(&server, &scene, &[]);
