@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use neuromorpho::{Error, FailureKind, FileKind, IssueCode, Morphology, Neuron, Severity};
+use neuromorpho::swc::{IssueCode, Morphology, Severity};
+use neuromorpho::{Error, FailureKind, FileKind, Neuron};
 use serde_json::{json, Value};
 use support::*;
 

@@ -282,7 +282,7 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
             let script = super::completions::script(&shell).ok_or_else(|| {
                 usage(format!(
                     "completions: unknown shell '{}' (expected bash, zsh or fish)",
-                    neuromorpho::escape(&shell)
+                    neuromorpho::text::escape(&shell)
                 ))
             })?;
             Command::Completions(script)
@@ -290,7 +290,7 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
         Some(other) => {
             return Err(usage(format!(
                 "unknown command '{}' (commands: fields, preview, metadata, download, get, verify, check, doctor, completions)",
-                neuromorpho::escape(other)
+                neuromorpho::text::escape(other)
             )))
         }
     };
@@ -303,7 +303,7 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
 }
 
 fn shown(arg: &std::ffi::OsStr) -> String {
-    neuromorpho::escape(&arg.to_string_lossy()).into_owned()
+    neuromorpho::text::escape(&arg.to_string_lossy()).into_owned()
 }
 
 /// Whatever pico-args did not take is a mistake: an unknown option or an extra argument.
@@ -443,7 +443,7 @@ where
     let n: T = v.trim().parse().map_err(|_| {
         usage(format!(
             "{label} '{}': expected {form} between {} and {}",
-            neuromorpho::escape(&v),
+            neuromorpho::text::escape(&v),
             range.start(),
             range.end()
         ))
@@ -533,7 +533,7 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
         net.max_file_size = parse_size(&s).ok_or_else(|| {
             usage(format!(
                 "--max-file-size '{}': expected a size such as 500M or 2G",
-                neuromorpho::escape(&s)
+                neuromorpho::text::escape(&s)
             ))
         })?;
     }
@@ -543,7 +543,7 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
             .ok_or_else(|| {
                 usage(format!(
                     "--speed-limit '{}': expected bytes per second such as 1000 or 10K (0: off)",
-                    neuromorpho::escape(&s)
+                    neuromorpho::text::escape(&s)
                 ))
             })?;
     }
@@ -565,7 +565,7 @@ fn check_proxy_url(url: &str) -> Result<String, UsageError> {
         None | Some("http" | "https") => Err(usage("--proxy needs a value")),
         Some(other) => Err(usage(format!(
             "--proxy '{}': expected an http:// or https:// proxy URL ({other}:// is not supported)",
-            neuromorpho::redact(url)
+            neuromorpho::text::redact(url)
         ))),
     }
 }
@@ -576,7 +576,7 @@ fn parse_rate(s: &str) -> Result<f64, UsageError> {
     let bad = || {
         usage(format!(
             "--rate '{}': expected 0 (unlimited) or requests per second between {} and {}",
-            neuromorpho::escape(s),
+            neuromorpho::text::escape(s),
             range.start(),
             range.end()
         ))
@@ -645,12 +645,12 @@ fn parse_query(a: &mut Args) -> Result<QuerySpec, UsageError> {
             usage(format!(
                 "-f '{}': expected FIELD=VALUE[,VALUE...] (quote a value that holds commas: \
                  -f 'domain=\"Dendrites, Soma, No Axon\"')",
-                neuromorpho::escape(f)
+                neuromorpho::text::escape(f)
             ))
         };
         let (field, values) = f.split_once('=').ok_or_else(form)?;
         let values = split_values(values)
-            .map_err(|why| usage(format!("-f '{}': {why}", neuromorpho::escape(f))))?;
+            .map_err(|why| usage(format!("-f '{}': {why}", neuromorpho::text::escape(f))))?;
         if field.trim().is_empty() || values.is_empty() {
             return Err(form());
         }
@@ -692,15 +692,15 @@ fn parse_sort(s: &str, query: Query) -> Result<Query, UsageError> {
         other => {
             return Err(usage(format!(
                 "--sort '{}': the direction must be asc or desc, got '{}'",
-                neuromorpho::escape(s),
-                neuromorpho::escape(other)
+                neuromorpho::text::escape(s),
+                neuromorpho::text::escape(other)
             )))
         }
     };
     if field.trim().is_empty() {
         return Err(usage(format!(
             "--sort '{}': no field (expected FIELD or FIELD:desc)",
-            neuromorpho::escape(s)
+            neuromorpho::text::escape(s)
         )));
     }
     Ok(query.sort_by(field.trim(), ascending))
@@ -716,7 +716,7 @@ fn parse_check(a: &mut Args, net: &NetConfig) -> Result<Command, UsageError> {
             other => {
                 return Err(usage(format!(
                     "--format '{}': expected table or jsonl",
-                    neuromorpho::escape(other)
+                    neuromorpho::text::escape(other)
                 )))
             }
         },
@@ -787,7 +787,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
                 if fields.is_empty() {
                     return Err(usage(format!(
                         "{name} '{}': no field given (expected FIELD[,FIELD...], e.g. species,brain_region)",
-                        neuromorpho::escape(&g)
+                        neuromorpho::text::escape(&g)
                     )));
                 }
                 fields
@@ -887,7 +887,7 @@ fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
             other => vec![other.parse::<FileKind>().map_err(|_| {
                 usage(format!(
                     "--what: unknown file kind '{}' (expected cng, original, logs)",
-                    neuromorpho::escape(other)
+                    neuromorpho::text::escape(other)
                 ))
             })?],
         };

@@ -11,7 +11,7 @@ use super::args::NetConfig;
 fn proxy_in_use(net: &NetConfig) -> Option<String> {
     match &net.proxy {
         ProxyMode::None => None,
-        ProxyMode::Url(u) => Some(format!("--proxy {}", neuromorpho::redact(u))),
+        ProxyMode::Url(u) => Some(format!("--proxy {}", neuromorpho::text::redact(u))),
         ProxyMode::Env => [
             "ALL_PROXY",
             "all_proxy",

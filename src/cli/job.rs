@@ -5,9 +5,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use neuromorpho::tables::names_from_metadata;
 use neuromorpho::{
-    download_names, names_from_metadata, search_and_download, CancelToken, Client, Error,
-    FailureKind, FileKind, JobOptions, Query, SavedRun, Summary,
+    CancelToken, Client, DownloadOptions, Error, FailureKind, FileKind, JobOptions, JobSummary,
+    Query, SavedRun,
 };
 
 use super::args::{Config, JobConfig, Source, Verbosity};
@@ -52,7 +53,7 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
         target: FILE_ONLY,
         "neuromorpho {} against {}",
         env!("CARGO_PKG_VERSION"),
-        neuromorpho::redact(client.base_url())
+        neuromorpho::text::redact(client.base_url())
     );
     if let Input::Query(q) = &input {
         log::info!(target: FILE_ONLY, "query: {}", describe(q));
@@ -69,8 +70,8 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
     let result = std::thread::scope(|s| {
         s.spawn(|| watch_signals(&token, &client, &done));
         let result = match &input {
-            Input::Query(q) => search_and_download(&client, q, &options, |p| view.on(p)),
-            Input::Names(n) => download_names(&client, n, &options, |p| view.on(p)),
+            Input::Query(q) => client.download_query(q, &options, |p| view.on(p)),
+            Input::Names(n) => client.download_names(n, &options, |p| view.on(p)),
         };
         done.store(true, Ordering::SeqCst);
         result
@@ -105,7 +106,7 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
 fn read_input(job: &JobConfig) -> Result<(Input, Option<SavedRun>), String> {
     let input = match &job.source {
         Source::Saved => {
-            let run = neuromorpho::saved_run(&job.out_dir, job.shard)
+            let run = SavedRun::load(&job.out_dir, job.shard)
                 .map_err(|e| super::output::chain(&e))?
                 .ok_or_else(|| {
                     format!(
@@ -207,71 +208,76 @@ fn check_group_fields(client: &Client, config: &Config, job: &JobConfig) -> Resu
 /// that shapes the folder and was not given comes from it, and one given differently is
 /// said (the notes).
 fn job_options(job: &JobConfig, saved: Option<&SavedRun>) -> (JobOptions, Vec<String>) {
-    let mut o = JobOptions::new(&job.out_dir);
-    o.metadata_file = job.metadata_file.clone();
-    o.metadata_format = job.metadata_format;
-    o.morphometry = job.morphometry;
-    o.download = job.download;
-    o.group_by = job.group_by.clone();
-    o.what = job.what.clone();
-    o.shard = job.shard;
-    o.citations = job.download;
-    o.update = job.update;
-    o.check_hash = job.check_hash;
-    o.check = job.check;
+    let mut group_by = job.group_by.clone();
+    let mut what = job.what.clone();
+    let mut metadata_file = job.metadata_file.clone();
+    let mut metadata_format = job.metadata_format;
+    let mut morphometry = job.morphometry;
     let mut notes = Vec::new();
-    let Some(saved) = saved else {
-        return (o, notes);
-    };
-    let given = job.given;
-    let mut differs = |option: &str, now: String, before: String| {
-        if now != before {
-            notes.push(format!(
-                "{option} {now} differs from how {} was made ({before}): this run follows {option}",
-                job.out_dir.display()
-            ));
-        }
-    };
-    let kinds = |k: &[FileKind]| k.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
-    let fields = |g: &[String]| {
-        if g.is_empty() {
-            "no grouping".to_string()
+    if let Some(saved) = saved {
+        let given = job.given;
+        let mut differs = |option: &str, now: String, before: String| {
+            if now != before {
+                notes.push(format!(
+                    "{option} {now} differs from how {} was made ({before}): this run follows {option}",
+                    job.out_dir.display()
+                ));
+            }
+        };
+        let kinds = |k: &[FileKind]| k.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
+        let fields = |g: &[String]| {
+            if g.is_empty() {
+                "no grouping".to_string()
+            } else {
+                neuromorpho::text::escape(&g.join(",")).into_owned()
+            }
+        };
+        if given.group_by {
+            differs("-g", fields(&group_by), fields(&saved.group_by));
         } else {
-            neuromorpho::escape(&g.join(",")).into_owned()
+            group_by = saved.group_by.clone();
         }
-    };
-    if given.group_by {
-        differs("-g", fields(&o.group_by), fields(&saved.group_by));
-    } else {
-        o.group_by = saved.group_by.clone();
+        if given.what {
+            differs("--what", kinds(&what), kinds(&saved.what));
+        } else {
+            what = saved.what.clone();
+        }
+        if given.metadata_file {
+            differs(
+                "-m",
+                metadata_file.display().to_string(),
+                saved.metadata_file.display().to_string(),
+            );
+        } else {
+            metadata_file = saved.metadata_file.clone();
+        }
+        if given.metadata_format {
+            differs(
+                "--metadata-format",
+                metadata_format.as_str().into(),
+                saved.metadata_format.as_str().into(),
+            );
+        } else {
+            metadata_format = saved.metadata_format;
+        }
+        if !given.morphometry {
+            morphometry = saved.morphometry;
+        }
     }
-    if given.what {
-        differs("--what", kinds(&o.what), kinds(&saved.what));
-    } else {
-        o.what = saved.what.clone();
-    }
-    if given.metadata_file {
-        differs(
-            "-m",
-            o.metadata_file.display().to_string(),
-            saved.metadata_file.display().to_string(),
-        );
-    } else {
-        o.metadata_file = saved.metadata_file.clone();
-    }
-    if given.metadata_format {
-        differs(
-            "--metadata-format",
-            o.metadata_format.as_str().into(),
-            saved.metadata_format.as_str().into(),
-        );
-    } else {
-        o.metadata_format = saved.metadata_format;
-    }
-    if !given.morphometry {
-        o.morphometry = saved.morphometry;
-    }
-    (o, notes)
+    let files = DownloadOptions::new(&job.out_dir)
+        .what(what)
+        .group_by(group_by)
+        .update(job.update)
+        .check_hash(job.check_hash);
+    let options = JobOptions::from(files)
+        .metadata_file(metadata_file)
+        .metadata_format(metadata_format)
+        .morphometry(morphometry)
+        .metadata_only(!job.download)
+        .shard(job.shard)
+        .citations(job.download)
+        .check(job.check);
+    (options, notes)
 }
 
 /// The first SIGINT/SIGTERM cancels the job; in-flight requests that do not end within
@@ -350,7 +356,7 @@ fn advice(kind: FailureKind) -> &'static str {
 }
 
 /// The final summary on stderr (and in the log); returns the exit code.
-fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
+fn report(view: &ProgressView, s: &JobSummary, job: &JobConfig) -> u8 {
     let mut line = format!("matched {}", s.matched);
     if s.selected != s.matched {
         line.push_str(&format!(", this shard {}", s.selected));
@@ -359,6 +365,8 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
     if job.download && s.files != s.selected {
         line.push_str(&format!(", files {}", s.files));
     }
+    let no_update = neuromorpho::UpdateSummary::default();
+    let update = s.update.as_ref().unwrap_or(&no_update);
     if job.download && job.update {
         let repaired = if s.repaired > 0 {
             format!(", damaged copies fetched again {}", s.repaired)
@@ -373,10 +381,10 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
         };
         line.push_str(&format!(
             ": new {}, changed {}, unchanged {}{repaired}{skipped}, gone {}, failed {}, {}",
-            s.downloaded.saturating_sub(s.changed + s.repaired),
-            s.changed,
-            s.unchanged,
-            s.gone.len(),
+            s.downloaded.saturating_sub(update.changed + s.repaired),
+            update.changed,
+            update.unchanged,
+            update.gone.len(),
             s.failed.len(),
             human_bytes(s.bytes)
         ));
@@ -391,31 +399,31 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
     } else if !s.failed.is_empty() {
         line.push_str(&format!(", failed {}", s.failed.len()));
     }
-    line.push_str(&format!(", {:.1} s", s.seconds));
+    line.push_str(&format!(", {:.1} s", s.elapsed.as_secs_f64()));
     log::info!(target: FILE_ONLY, "{line}");
     view.say(&line);
-    if let Some(p) = &s.metadata_path {
+    if let Some(p) = &s.written.metadata {
         view.say(&format!("metadata: {}", p.display()));
     }
-    if let Some(p) = &s.checks_path {
+    if let Some(c) = &s.check {
         let line = format!(
             "checked {}: {} with errors, {} with warnings (kept; verdicts in {})",
-            plural(s.checked, "SWC file", "SWC files"),
-            s.checked_with_errors,
-            s.checked_with_warnings,
-            p.display()
+            plural(c.files, "SWC file", "SWC files"),
+            c.with_errors,
+            c.with_warnings,
+            c.table.display()
         );
         log::info!(target: FILE_ONLY, "{line}");
         view.say(&line);
     }
-    if !s.gone.is_empty() {
-        let shown: Vec<String> = s
+    if !update.gone.is_empty() {
+        let shown: Vec<String> = update
             .gone
             .iter()
             .take(SHOWN_FAILURES)
-            .map(|g| neuromorpho::escape(g).into_owned())
+            .map(|g| neuromorpho::text::escape(g).into_owned())
             .collect();
-        let more = s.gone.len().saturating_sub(SHOWN_FAILURES);
+        let more = update.gone.len().saturating_sub(SHOWN_FAILURES);
         view.say(&format!(
             "no longer matched by the query (kept, not deleted): {}{}",
             shown.join(", "),
@@ -430,7 +438,8 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
         return exit::OK;
     }
     let list = s
-        .failed_csv
+        .written
+        .failed_list
         .as_ref()
         .map(|p| format!("; listed in {}", p.display()))
         .unwrap_or_default();
@@ -446,9 +455,9 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
                         .map(|id| format!("neuron_id {id}"))
                         .unwrap_or_else(|| "a record".into())
                 } else {
-                    neuromorpho::escape(&f.neuron_name).into_owned()
+                    neuromorpho::text::escape(&f.neuron_name).into_owned()
                 };
-                format!("{who} ({})", f.kind)
+                format!("{who} ({})", f.reason)
             })
             .collect();
         let more = s.failed.len().saturating_sub(SHOWN_FAILURES);
@@ -457,7 +466,7 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
         } else {
             String::new()
         };
-        let mut kinds: Vec<FailureKind> = s.failed.iter().map(|f| f.kind).collect();
+        let mut kinds: Vec<FailureKind> = s.failed.iter().map(|f| f.reason).collect();
         kinds.sort_by_key(|k| k.as_str());
         kinds.dedup();
         let advice: Vec<String> = kinds
@@ -470,7 +479,7 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
             advice.join("; ")
         );
     }
-    let nothing = job.download && s.downloaded + s.skipped + s.unchanged == 0;
+    let nothing = job.download && s.downloaded + s.skipped + s.unchanged() == 0;
     if nothing {
         // The last line says the run failed.
         let msg = format!("nothing downloaded: {count}{list}");

@@ -123,7 +123,8 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut line = e.to_string();
     let mut next = e.source();
     while let Some(s) = next {
-        let text = neuromorpho::escape(&neuromorpho::redact(&s.to_string())).into_owned();
+        let text =
+            neuromorpho::text::escape(&neuromorpho::text::redact(&s.to_string())).into_owned();
         if !line.contains(&text) {
             line.push_str(": ");
             line.push_str(&text);

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use neuromorpho::{verify, Problem, VerifyOptions, VerifyReport};
+use neuromorpho::store::Problem;
+use neuromorpho::{Client, VerifyOptions, VerifyReport};
 
 use super::args::Config;
 use super::logging;
@@ -20,13 +21,23 @@ pub fn run(
     threads: Option<usize>,
 ) -> Result<u8, Failure> {
     logging::init(config.verbosity, None);
-    let mut options = VerifyOptions::default();
-    options.hash = hash;
+    let mut options = VerifyOptions::default().hash(hash);
     if let Some(t) = threads {
-        options.threads = t;
+        options = options.threads(t);
     }
     let mut view = ProgressView::new(config.verbosity);
-    let report = verify(out_dir, &options, |p| view.on(p)).map_err(|e| super::output::chain(&e))?;
+    // Verifying sends no request: a client without a proxy or a server setting will do (a
+    // broken proxy variable must not stop an offline check).
+    let offline = Client::builder()
+        .proxy(neuromorpho::ProxyMode::None)
+        .build()
+        .map_err(|e| output::chain(&e))?;
+    let verify = |view: &mut ProgressView| {
+        offline
+            .verify(out_dir, &options, |p| view.on(p))
+            .map_err(|e| output::chain(&e))
+    };
+    let report = verify(&mut view)?;
     print_problems(&report)?;
     summary(&view, &report, "verified");
     if report.is_ok() || !repair {
@@ -69,13 +80,13 @@ pub fn run(
     for f in &repaired.failed {
         log::warn!(
             "{}: {} [{}]",
-            neuromorpho::escape(&f.url),
-            neuromorpho::escape(&f.detail),
+            neuromorpho::text::escape(&f.url),
+            neuromorpho::text::escape(&f.detail),
             f.kind
         );
     }
     // Once more, to be sure of what is there now.
-    let again = verify(out_dir, &options, |p| view.on(p)).map_err(|e| super::output::chain(&e))?;
+    let again = verify(&mut view)?;
     print_problems(&again)?;
     summary(&view, &again, "verified again");
     Ok(if again.is_ok() {
@@ -96,8 +107,8 @@ fn print_problems(report: &VerifyReport) -> Result<(), Failure> {
         };
         text.push_str(&format!(
             "{}{sep}{}\n",
-            neuromorpho::escape(&p.path),
-            neuromorpho::escape(&p.problem.to_string())
+            neuromorpho::text::escape(&p.path),
+            neuromorpho::text::escape(&p.problem.to_string())
         ));
     }
     output::print(&text)?;
@@ -114,8 +125,9 @@ fn summary(view: &ProgressView, r: &VerifyReport, what: &str) {
     // counted once.
     let other = r.problems.len() - missing - changed - unlisted - records;
     // A rate measured over a few milliseconds means nothing.
-    let speed = if r.seconds >= 0.5 && r.bytes > 0 {
-        format!(", {}/s", human_bytes((r.bytes as f64 / r.seconds) as u64))
+    let seconds = r.elapsed.as_secs_f64();
+    let speed = if seconds >= 0.5 && r.bytes > 0 {
+        format!(", {}/s", human_bytes((r.bytes as f64 / seconds) as u64))
     } else {
         String::new()
     };
@@ -123,7 +135,7 @@ fn summary(view: &ProgressView, r: &VerifyReport, what: &str) {
         "{what} {} ({} hashed in {:.1} s{speed}): {} ok, {missing} missing, {changed} damaged, {unlisted} unlisted",
         plural(r.entries, "file", "files"),
         human_bytes(r.bytes),
-        r.seconds,
+        seconds,
         r.ok
     );
     if other > 0 {

@@ -288,9 +288,9 @@ impl Job<'_> {
         FailedFile {
             neuron_name: self.item.neuron_name.clone(),
             neuron_id: self.item.neuron_id,
-            file_kind: self.kind,
+            kind: self.kind,
             url: self.url.clone().unwrap_or_default(),
-            kind,
+            reason: kind,
             detail,
             path: self.rel.clone(),
             seen: self.entry.clone(),

@@ -20,11 +20,11 @@ pub struct FailedFile {
     /// The neuron's id, when the record has one.
     pub neuron_id: Option<u64>,
     /// Which of the neuron's files.
-    pub file_kind: FileKind,
+    pub kind: FileKind,
     /// The URL requested (empty if none could be built).
     pub url: String,
-    /// The failure class.
-    pub kind: FailureKind,
+    /// Why: the failure class.
+    pub reason: FailureKind,
     /// What went wrong, one line.
     pub detail: String,
     /// The file's path relative to the output folder, `/`-separated (empty when no file
@@ -41,15 +41,15 @@ impl FailedFile {
     pub(crate) fn record(
         neuron_name: &str,
         neuron_id: Option<u64>,
-        kind: FailureKind,
+        reason: FailureKind,
         detail: String,
     ) -> FailedFile {
         FailedFile {
             neuron_name: neuron_name.to_string(),
             neuron_id,
-            file_kind: FileKind::Cng,
+            kind: FileKind::Cng,
             url: String::new(),
-            kind,
+            reason,
             detail,
             path: String::new(),
             seen: None,
@@ -76,6 +76,7 @@ pub struct HeldFile {
 /// The outcome of a download: nothing fails silently.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
+#[must_use]
 pub struct DownloadReport {
     /// Files asked for (each path once): `downloaded + skipped + unchanged + failed`.
     pub planned: u64,
@@ -144,14 +145,10 @@ impl DownloadReport {
         report
     }
 
-    /// Write `<out>/failed.csv` (`neuron_name,url,reason,detail`) when anything failed, or
-    /// remove a stale one when nothing did. Returns the path written, if any.
-    pub fn write_failed_csv(&self, out_dir: &Path) -> Result<Option<PathBuf>> {
-        write_failed_csv(&self.failed, &out_dir.join("failed.csv"))
-    }
-
-    /// [`DownloadReport::write_failed_csv`] under another name (one per shard of a job array).
-    pub fn write_failed_csv_to(&self, path: &Path) -> Result<Option<PathBuf>> {
+    /// Write the list of what failed (`failed.csv`: `neuron_name,url,reason,detail`) at
+    /// `path`, atomically, when anything failed, or remove a stale one when nothing did.
+    /// Returns the path written, if any.
+    pub fn write_failed_csv(&self, path: &Path) -> Result<Option<PathBuf>> {
         write_failed_csv(&self.failed, path)
     }
 }
@@ -167,7 +164,7 @@ fn row_of(f: &FailedFile) -> [String; 4] {
     [
         for_table(&f.neuron_name).into_owned(),
         for_table(&f.url).into_owned(),
-        f.kind.as_str().to_string(),
+        f.reason.as_str().to_string(),
         for_table(&f.detail).into_owned(),
     ]
 }

@@ -16,14 +16,31 @@ use crate::store::manifest::{
     SUMS,
 };
 
-/// How to verify.
+/// How to verify: [`VerifyOptions::default`] and the chainable setters.
+///
+/// ```
+/// let options = neuromorpho::VerifyOptions::default().hash(false).threads(2);
+/// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct VerifyOptions {
+    pub(crate) hash: bool,
+    pub(crate) threads: usize,
+}
+
+impl VerifyOptions {
     /// Compare SHA-256 hashes (reading every byte), not only sizes. Default true.
-    pub hash: bool,
-    /// Files hashed at once. Default: the number of CPUs, at most 8.
-    pub threads: usize,
+    #[must_use]
+    pub fn hash(mut self, on: bool) -> VerifyOptions {
+        self.hash = on;
+        self
+    }
+
+    /// Files hashed at once (1 to 64). Default: the number of CPUs, at most 8.
+    #[must_use]
+    pub fn threads(mut self, threads: usize) -> VerifyOptions {
+        self.threads = threads.clamp(1, 64);
+        self
+    }
 }
 
 impl Default for VerifyOptions {
@@ -115,10 +132,10 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// One problem: a path (relative to the folder) and what is wrong.
+/// What `verify` found wrong at one place: a path (relative to the folder) and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct VerifyProblem {
+pub struct Finding {
     /// The path relative to the output folder (for a manifest line or a checksum list, the
     /// manifest's or the list's name).
     pub path: String,
@@ -128,20 +145,21 @@ pub struct VerifyProblem {
     pub entry: Option<ManifestEntry>,
 }
 
-/// The outcome of [`verify`].
+/// The outcome of [`Client::verify`](crate::Client::verify).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
+#[must_use]
 pub struct VerifyReport {
     /// Entries checked.
     pub entries: u64,
     /// Entries whose file holds.
     pub ok: u64,
     /// Everything wrong, in path order (manifest lines and checksum lists first).
-    pub problems: Vec<VerifyProblem>,
+    pub problems: Vec<Finding>,
     /// Bytes read to hash.
     pub bytes: u64,
     /// Wall time.
-    pub seconds: f64,
+    pub elapsed: std::time::Duration,
     /// The manifests read.
     pub manifests: Vec<PathBuf>,
     /// Manifest lines that could not be read (a killed run's last line); each is also a
@@ -156,23 +174,11 @@ impl VerifyReport {
     }
 }
 
-/// Check every manifest entry of `out_dir` (present, a regular file reached through plain
-/// folders, its size, and with `options.hash` its SHA-256), every manifest line (each one that
-/// cannot be used is a problem), each checksum list against its manifest, and list the files
-/// of its data folders that no entry names. Works offline and only reads; hashes
-/// `options.threads` files at once. `progress` gets [`Progress::Verified`] on this thread.
-/// An `Err` only when there is no manifest to check (or one cannot be read at all).
-///
-/// ```no_run
-/// let report = neuromorpho::verify("neurons".as_ref(), &Default::default(), |_| {})?;
-/// for p in &report.problems {
-///     println!("{}: {}", p.path, p.problem);
-/// }
-/// # Ok::<(), neuromorpho::Error>(())
-/// ```
-pub fn verify(
+/// Check a folder against its manifest (see `Client::verify`); stops when `cancel` is.
+pub(crate) fn verify(
     out_dir: &Path,
     options: &VerifyOptions,
+    cancel: &crate::cancel::CancelToken,
     mut progress: impl FnMut(&Progress),
 ) -> Result<VerifyReport> {
     let started = Instant::now();
@@ -193,7 +199,7 @@ pub fn verify(
     };
     let mut heads = Vec::new();
     for line in &manifest.bad_lines {
-        heads.push(VerifyProblem {
+        heads.push(Finding {
             path: line.manifest.clone(),
             problem: Problem::ManifestLine {
                 line: line.line,
@@ -205,7 +211,7 @@ pub fn verify(
     for file in &manifest.files {
         let suffix = suffix_of(file);
         if let Some(problem) = checksums_problem(out_dir, &suffix, &manifest.entries_of(&suffix)) {
-            heads.push(VerifyProblem {
+            heads.push(Finding {
                 path: format!("{SUMS}{suffix}"),
                 problem,
                 entry: None,
@@ -221,6 +227,9 @@ pub fn verify(
             let tx = tx.clone();
             let (next, entries) = (&next, &entries);
             s.spawn(move || loop {
+                if cancel.is_cancelled() {
+                    return;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(e) = entries.get(i) else { return };
                 if tx.send((i, check_entry(out_dir, e, options.hash))).is_err() {
@@ -233,7 +242,7 @@ pub fn verify(
             report.bytes += checked.bytes;
             match checked.problem {
                 None => report.ok += 1,
-                Some(problem) => report.problems.push(VerifyProblem {
+                Some(problem) => report.problems.push(Finding {
                     path: entries.get(i).map(|e| e.path.clone()).unwrap_or_default(),
                     problem,
                     entry: entries.get(i).map(|e| (*e).clone()),
@@ -247,9 +256,10 @@ pub fn verify(
             });
         }
     });
+    cancel.check()?;
     let listed: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
     for path in unlisted(out_dir, &listed) {
-        report.problems.push(VerifyProblem {
+        report.problems.push(Finding {
             path,
             problem: Problem::Unlisted,
             entry: None,
@@ -258,7 +268,7 @@ pub fn verify(
     report.problems.sort_by(|a, b| a.path.cmp(&b.path));
     heads.append(&mut report.problems);
     report.problems = heads;
-    report.seconds = started.elapsed().as_secs_f64();
+    report.elapsed = started.elapsed();
     Ok(report)
 }
 

@@ -8,8 +8,10 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::archive::json_view::{entries_of_text, serialize_entries, Entries, Val};
-use crate::archive::Neuron;
+use std::sync::Arc;
+
+use crate::archive::json_view::{entries_of_text, serialize_entries, Entries, Item, Val};
+use crate::archive::{walk_page, Neuron, NeuronPage, SharedPage};
 use crate::util::text::for_table;
 
 use super::clean::{clean_into, raw_into};
@@ -360,6 +362,35 @@ fn same_signature(signature: &[u8], v: &Val<'_>) -> bool {
         _ => false,
     };
     same && sig.is_empty()
+}
+
+/// Read a page in one pass into its records and the rows, in `format`, of the records `take`
+/// keeps: what a search's worker does with a page once the table's columns are known, so
+/// that the writer's thread only writes rows in order. Values under keys the format does not
+/// read are skipped unread.
+pub(crate) fn parse_with_rows(
+    shared: &Arc<SharedPage>,
+    format: &RowFormat,
+    take: &dyn Fn(&Neuron) -> bool,
+) -> serde_json::Result<(NeuronPage, PreparedRows)> {
+    let mut rows = PreparedRows::default();
+    let mut page = NeuronPage::default();
+    let keep = |k: &str| k == "neuron_id" || format.reads(k);
+    let (info, entries) = walk_page(shared.text(), &keep, &mut |i, entry| match entry {
+        Item::Object(fields) => {
+            let n = Neuron::from_entry(shared, i, &fields);
+            if take(&n) {
+                rows.add(format, i, &n, fields);
+            }
+            page.records.push((i, n));
+        }
+        Item::Other(v) => page
+            .skipped
+            .push((i, serde_json::to_value(&v).unwrap_or(Value::Null))),
+    })?;
+    page.info = info;
+    page.entries = entries;
+    Ok((page, rows))
 }
 
 /// The rows of a page rendered away from the writer (by the worker that parsed the page),

@@ -1,4 +1,5 @@
-//! `verify --repair`: mend what `verify` found, from the client's server.
+//! `verify` and `verify --repair`: check a folder against its manifest, offline, and mend
+//! what that found from the client's server.
 
 use std::path::Path;
 
@@ -8,10 +9,36 @@ use crate::error::{FailureKind, Result};
 use crate::progress::Progress;
 use crate::store::lock::FolderLock;
 use crate::store::manifest::{compact, suffix_of, Manifest, ManifestEntry, SUMS};
-use crate::store::verify::{Problem, VerifyReport};
+use crate::store::verify::{Problem, VerifyOptions, VerifyReport};
 
 impl Client {
-    /// Mend what [`verify`](crate::verify) found, from this client's server: every file that is missing, cut,
+    /// Check a folder against its manifest, offline: every entry (present, a regular file
+    /// reached through plain folders, its size, and with [`VerifyOptions::hash`] its
+    /// SHA-256), every manifest line (each one that cannot be used is a finding), each
+    /// checksum list against its manifest, and the files of the data folders that no entry
+    /// names. Only reads; sends no request (a [`Client::new`](crate::Client::new) with no
+    /// network will do); hashes [`VerifyOptions::threads`] files at once. `progress` gets
+    /// [`Progress::Verified`] on this thread. An `Err` when there is no manifest to check
+    /// (or one cannot be read at all), or when the client's token is cancelled.
+    ///
+    /// ```no_run
+    /// let client = neuromorpho::Client::new()?;
+    /// let report = client.verify("neurons".as_ref(), &Default::default(), |_| {})?;
+    /// for f in &report.problems {
+    ///     println!("{}: {}", f.path, f.problem);
+    /// }
+    /// # Ok::<(), neuromorpho::Error>(())
+    /// ```
+    pub fn verify(
+        &self,
+        out_dir: &Path,
+        options: &VerifyOptions,
+        progress: impl FnMut(&Progress),
+    ) -> Result<VerifyReport> {
+        crate::store::verify::verify(out_dir, options, &self.cancel, progress)
+    }
+
+    /// Mend what [`Client::verify`] found, from this client's server: every file that is missing, cut,
     /// changed or replaced by something else than a file is fetched again, atomically (the
     /// file part of the URL its entry records, after `/dableFiles/`), and recorded; manifests
     /// with lines that cannot be used are compacted (those lines dropped, with a warning) and
@@ -48,9 +75,9 @@ impl Client {
             let unrepaired = |detail: String, kind| FailedFile {
                 neuron_name: e.neuron_name.clone(),
                 neuron_id: e.neuron_id,
-                file_kind: e.kind,
+                kind: e.kind,
                 url: e.url.clone(),
-                kind,
+                reason: kind,
                 detail,
                 path: e.path.clone(),
                 seen: Some(e.clone()),
