@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use neuromorpho::swc::{check_paths, CheckOptions, IssueCode, Report};
+use neuromorpho::swc::{check_paths, CheckOptions, IssueCode, SwcReport};
 
 use super::args::{CheckFormat, Config, Verbosity};
 use super::output::{self, plural, OutError};
@@ -101,7 +101,7 @@ pub fn run(
 
 /// Whether the file could be read at all (its bytes, whatever they are): not an `io` failure
 /// (missing, unreadable, a folder that cannot be listed).
-fn was_read(report: &Report) -> bool {
+fn was_read(report: &SwcReport) -> bool {
     !report.issues.iter().any(|i| i.code == IssueCode::Io)
 }
 
@@ -115,7 +115,7 @@ fn header_line() -> String {
 }
 
 /// A file's row, then one indented line per issue.
-fn push_rows(text: &mut String, path: &Path, r: &Report) {
+fn push_rows(text: &mut String, path: &Path, r: &SwcReport) {
     let count = |n: Option<usize>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
     let cells = [
         count(r.points),

@@ -17,7 +17,7 @@ use super::parse::{Morphology, SwcError};
 /// (`stems`, `bifurcations`, `tips`, `total_length`) only when it has no error.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Report {
+pub struct SwcReport {
     /// Data lines.
     pub points: Option<usize>,
     /// Points whose parent is `-1`.
@@ -38,11 +38,11 @@ pub struct Report {
     pub warnings: usize,
 }
 
-impl Report {
+impl SwcReport {
     /// A report of a file that could not be read or parsed.
-    fn failed(issue: Issue) -> Report {
+    fn failed(issue: Issue) -> SwcReport {
         let error = issue.severity == Severity::Error;
-        Report {
+        SwcReport {
             points: None,
             roots: None,
             stems: None,
@@ -61,17 +61,17 @@ impl Report {
     }
 }
 
-/// A [`Report`] and the file it is about.
+/// A [`SwcReport`] and the file it is about.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct FileReport {
+pub struct CheckedFile {
     /// The file as given or found in a folder; `-` for standard input.
     pub path: PathBuf,
     /// What it gave.
-    pub report: Report,
+    pub report: SwcReport,
 }
 
-impl FileReport {
+impl CheckedFile {
     /// One JSON object with exactly the fields `file`, `points`, `roots`, `stems`,
     /// `bifurcations`, `tips`, `total_length` and `issues` (each `{code, severity, line,
     /// message}`); unknown measures are `null`.
@@ -79,20 +79,20 @@ impl FileReport {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
-    /// [`FileReport::to_json`] as one line of text (no newline), for JSON Lines.
+    /// [`CheckedFile::to_json`] as one line of text (no newline), for JSON Lines.
     pub fn to_json_line(&self) -> String {
         self.to_json().to_string()
     }
 }
 
-impl serde::Serialize for FileReport {
+impl serde::Serialize for CheckedFile {
     fn serialize<S: serde::Serializer>(
         &self,
         serializer: S,
     ) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let r = &self.report;
-        let mut s = serializer.serialize_struct("FileReport", 8)?;
+        let mut s = serializer.serialize_struct("CheckedFile", 8)?;
         s.serialize_field("file", &self.path.to_string_lossy())?;
         s.serialize_field("points", &r.points)?;
         s.serialize_field("roots", &r.roots)?;
@@ -107,15 +107,15 @@ impl serde::Serialize for FileReport {
 
 /// Parse, validate and measure SWC bytes. Never fails: a file that cannot be parsed gives a
 /// report with its one parse error.
-pub fn check_bytes(bytes: &[u8]) -> Report {
+pub fn check_bytes(bytes: &[u8]) -> SwcReport {
     let morphology = match Morphology::from_bytes(bytes) {
         Ok(m) => m,
-        Err(e) => return Report::failed(e.to_issue()),
+        Err(e) => return SwcReport::failed(e.to_issue()),
     };
     let validation = morphology.validate();
     let m = morphology.measures();
     let usable = validation.is_usable();
-    Report {
+    SwcReport {
         points: Some(m.points),
         roots: Some(m.roots),
         stems: usable.then_some(m.stems),
@@ -130,14 +130,14 @@ pub fn check_bytes(bytes: &[u8]) -> Report {
 
 /// Read everything from `reader` (at most `max_size` bytes) and check it. Never fails: a
 /// read error is an `io` issue, more than `max_size` bytes a `too-large` one.
-pub fn check_reader<R: Read>(reader: R, max_size: u64) -> Report {
+pub fn check_reader<R: Read>(reader: R, max_size: u64) -> SwcReport {
     let mut bytes = Vec::new();
     match reader
         .take(max_size.saturating_add(1))
         .read_to_end(&mut bytes)
     {
-        Err(e) => Report::failed(Issue::new(IssueCode::Io, None, format!("cannot read: {e}"))),
-        Ok(n) if n as u64 > max_size => Report::failed(too_large(max_size)),
+        Err(e) => SwcReport::failed(Issue::new(IssueCode::Io, None, format!("cannot read: {e}"))),
+        Ok(n) if n as u64 > max_size => SwcReport::failed(too_large(max_size)),
         Ok(_) => check_bytes(&bytes),
     }
 }
@@ -151,26 +151,28 @@ fn too_large(max_size: u64) -> Issue {
 }
 
 /// Check one file (`-` is standard input). Never fails: see [`check_reader`].
-pub fn check_file(path: impl AsRef<Path>, options: &CheckOptions) -> FileReport {
+pub fn check_file(path: impl AsRef<Path>, options: &CheckOptions) -> CheckedFile {
     let path = path.as_ref();
     let report = if path == Path::new("-") {
         check_reader(std::io::stdin().lock(), options.max_file_size)
     } else {
         match std::fs::File::open(path) {
-            Err(e) => Report::failed(Issue::new(IssueCode::Io, None, format!("cannot open: {e}"))),
+            Err(e) => {
+                SwcReport::failed(Issue::new(IssueCode::Io, None, format!("cannot open: {e}")))
+            }
             // Refuse early when the size is known; `check_reader` caps it anyway.
             Ok(f) => match f.metadata() {
                 Ok(md) if md.is_file() && md.len() > options.max_file_size => {
-                    Report::failed(too_large(options.max_file_size))
+                    SwcReport::failed(too_large(options.max_file_size))
                 }
                 Ok(md) if md.is_dir() => {
-                    Report::failed(Issue::new(IssueCode::Io, None, "is a folder".to_string()))
+                    SwcReport::failed(Issue::new(IssueCode::Io, None, "is a folder".to_string()))
                 }
                 _ => check_reader(f, options.max_file_size),
             },
         }
     };
-    FileReport {
+    CheckedFile {
         path: path.to_path_buf(),
         report,
     }
@@ -239,7 +241,7 @@ pub struct CheckSummary {
 }
 
 impl CheckSummary {
-    fn add(&mut self, r: &Report) {
+    fn add(&mut self, r: &SwcReport) {
         self.files += 1;
         if r.is_usable() {
             self.usable += 1;
@@ -394,7 +396,7 @@ pub fn check_paths<I, P, F>(
 where
     I: IntoIterator<Item = P>,
     P: AsRef<Path>,
-    F: FnMut(FileReport) -> ControlFlow<()>,
+    F: FnMut(CheckedFile) -> ControlFlow<()>,
 {
     let io = |message: String| SwcError::Io {
         path: None,
@@ -410,14 +412,14 @@ where
         .map_err(|e| io(format!("cannot start check threads: {e}")))?;
     let window = options.threads.saturating_mul(4);
     let cancel = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::channel::<(u64, FileReport)>();
+    let (tx, rx) = mpsc::channel::<(u64, CheckedFile)>();
 
     let mut walk = Walk {
         args: paths.into_iter().map(|p| p.as_ref().to_path_buf()),
         stack: Vec::new(),
     };
     let mut summary = CheckSummary::default();
-    let mut waiting: BTreeMap<u64, FileReport> = BTreeMap::new();
+    let mut waiting: BTreeMap<u64, CheckedFile> = BTreeMap::new();
     let (mut dispatched, mut delivered) = (0u64, 0u64);
     let mut walk_done = false;
     loop {
@@ -433,9 +435,9 @@ where
                     log::debug!("{}: {why}", path.display());
                     waiting.insert(
                         seq,
-                        FileReport {
+                        CheckedFile {
                             path,
-                            report: Report::failed(Issue::new(IssueCode::Io, None, why)),
+                            report: SwcReport::failed(Issue::new(IssueCode::Io, None, why)),
                         },
                     );
                 }

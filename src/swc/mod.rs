@@ -6,8 +6,8 @@
 //! and children of each point), built once, in O(n). [`Morphology::validate`] lists the
 //! [`Issue`]s; [`Morphology::measures`] computes NeuroM's measures (see [`Measures`] for their
 //! exact definitions). [`check_bytes`], [`check_reader`] and [`check_file`] do all three and
-//! never fail: a file that cannot be read or parsed gives a [`Report`] with its error.
-//! [`check_paths`] checks files and folders in parallel, one [`FileReport`] at a time.
+//! never fail: a file that cannot be read or parsed gives a [`SwcReport`] with its error.
+//! [`check_paths`] checks files and folders in parallel, one [`CheckedFile`] at a time.
 //!
 //! ```
 //! use neuromorpho::swc::{check_bytes, IssueCode, Morphology};
@@ -44,8 +44,8 @@ mod parse;
 mod validate;
 
 pub use check::{
-    check_bytes, check_file, check_paths, check_reader, CheckOptions, CheckSummary, FileReport,
-    Report,
+    check_bytes, check_file, check_paths, check_reader, CheckOptions, CheckSummary, CheckedFile,
+    SwcReport,
 };
 pub use issue::{Issue, IssueCode, Severity};
 pub use measure::{BoundingBox, Measures};
