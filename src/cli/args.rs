@@ -158,6 +158,7 @@ pub enum Command {
         paths: Vec<PathBuf>,
         format: CheckFormat,
         threads: Option<usize>,
+        settings: super::check::CheckSettings,
     },
 }
 
@@ -721,6 +722,20 @@ fn parse_check(a: &mut Args, net: &NetConfig) -> Result<Command, UsageError> {
             }
         },
     };
+    let settings = super::check::CheckSettings::parse(super::check::CheckFlags {
+        neurom: flag(a, "--neurom"),
+        checks: text_option(a, &["--checks"])?.map(|(_, v)| v),
+        preset: text_option(a, &["--neurom-preset"])?.map(|(_, v)| v),
+        set: every_value(a, &["--neurom-set"])?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect(),
+        require: every_value(a, &["--require"])?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect(),
+    })
+    .map_err(usage)?;
     let mut paths = Vec::new();
     while let Some(p) = free_path(a)? {
         paths.push(p);
@@ -734,6 +749,7 @@ fn parse_check(a: &mut Args, net: &NetConfig) -> Result<Command, UsageError> {
         paths,
         format,
         threads: net.concurrency_given.then_some(net.concurrency),
+        settings,
     })
 }
 

@@ -4,16 +4,19 @@
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use neuromorpho::swc::{check_paths, CheckOptions, IssueCode, SwcReport};
+use neuromorpho::swc::{
+    check_paths, CheckOptions, IssueCode, NeuromCheck, NeuromOptions, NeuromReport, Requirements,
+    SwcReport,
+};
 
 use super::args::{CheckFormat, Config, Verbosity};
 use super::output::{self, plural, OutError};
 use super::{exit, logging, Failure};
 
 /// The table's header: the numbers first, right-aligned under their names (the JSONL field
-/// names), and the file last, so that rows printed one at a time stay aligned whatever the
-/// length of the names.
-const COLUMNS: [(&str, usize); 7] = [
+/// names), then the verdicts, and the file last, so that rows printed one at a time stay
+/// aligned whatever the length of the names.
+const COLUMNS: [(&str, usize); 8] = [
     ("points", 8),
     ("stems", 6),
     ("bifurcations", 12),
@@ -21,22 +24,151 @@ const COLUMNS: [(&str, usize); 7] = [
     ("total_length", 12),
     ("errors", 6),
     ("warnings", 8),
+    ("morphio", 7),
 ];
+
+/// The NeuroM column, when its checks run.
+const NEUROM_COLUMN: (&str, usize) = ("neurom", 11);
 
 /// Indentation of an issue line under its file's row.
 const ISSUE_INDENT: &str = "    ";
+
+/// The most lines named on one line of the table (JSON Lines lists them all).
+const LINES_SHOWN: usize = 10;
+
+/// The check options as given on the command line (parsed by `args.rs`).
+pub struct CheckFlags {
+    pub neurom: bool,
+    pub checks: Option<String>,
+    pub preset: Option<String>,
+    pub set: Vec<String>,
+    pub require: Vec<String>,
+}
+
+/// What `check` runs besides reading and validating: NeuroM's checks, and what a file must
+/// satisfy (`None`: the library's default, no error).
+#[derive(Debug, Clone, Default)]
+pub struct CheckSettings {
+    pub neurom: Option<NeuromOptions>,
+    pub require: Option<Requirements>,
+    /// `--require` as given, for the summary.
+    pub require_text: String,
+}
+
+/// A comma-separated list, blanks dropped.
+fn items(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl CheckSettings {
+    /// `--neurom`, `--checks NAME,...`, `--neurom-preset morph-check`,
+    /// `--neurom-set CHECK.PARAM=VALUE,...` and `--require WHAT,...`; a mistake is a usage
+    /// error naming the option.
+    pub fn parse(flags: CheckFlags) -> Result<CheckSettings, String> {
+        let mut neurom = match flags.preset.as_deref().map(str::trim) {
+            None => None,
+            Some("morph-check" | "morph_check") => Some(NeuromOptions::morph_check()),
+            Some(other) => {
+                return Err(format!(
+                    "--neurom-preset '{}': the preset is morph-check (NeuroM's morph_check.yaml)",
+                    neuromorpho::text::escape(other)
+                ))
+            }
+        };
+        if flags.neurom && neurom.is_none() {
+            neurom = Some(NeuromOptions::new());
+        }
+        if let Some(list) = &flags.checks {
+            let checks = items(list)
+                .map(|n| n.parse::<NeuromCheck>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("--checks: {e}"))?;
+            if checks.is_empty() {
+                return Err("--checks: no check named (e.g. has_axon,has_no_fat_ends)".into());
+            }
+            neurom = Some(neurom.unwrap_or_default().checks(checks));
+        }
+        for list in &flags.set {
+            for item in items(list) {
+                let (name, value) = item.split_once('=').ok_or_else(|| {
+                    format!(
+                        "--neurom-set '{}': expected CHECK.PARAMETER=VALUE (e.g. has_no_jumps.max_distance=20)",
+                        neuromorpho::text::escape(item)
+                    )
+                })?;
+                let (check, parameter) = name.trim().split_once('.').ok_or_else(|| {
+                    format!(
+                        "--neurom-set '{}': expected CHECK.PARAMETER=VALUE (e.g. has_no_jumps.max_distance=20)",
+                        neuromorpho::text::escape(item)
+                    )
+                })?;
+                let check: NeuromCheck = check.parse().map_err(|e| format!("--neurom-set: {e}"))?;
+                let options = neurom.take().unwrap_or_default();
+                neurom = Some(
+                    options
+                        .set(check, parameter.trim(), value)
+                        .map_err(|e| format!("--neurom-set: {e}"))?,
+                );
+            }
+        }
+        let mut require = None;
+        let mut require_text = Vec::new();
+        for list in &flags.require {
+            for item in items(list) {
+                let r = require.take().unwrap_or_else(Requirements::none);
+                require = Some(match item {
+                    "swc" => r.swc(true),
+                    "morphio" => r.morphio(true),
+                    "neurom" => {
+                        let options = neurom.get_or_insert_with(NeuromOptions::new);
+                        r.neurom(options.checks.iter().copied())
+                    }
+                    name => {
+                        let check: NeuromCheck = name
+                            .parse()
+                            .map_err(|e| format!("--require: {e}; or swc, morphio, neurom"))?;
+                        r.neurom([check])
+                    }
+                });
+                require_text.push(item.to_string());
+            }
+        }
+        if !flags.require.is_empty() && require.is_none() {
+            return Err(
+                "--require: nothing named (swc, morphio, neurom, or NeuroM check names)".into(),
+            );
+        }
+        Ok(CheckSettings {
+            neurom,
+            require,
+            require_text: require_text.join(","),
+        })
+    }
+}
 
 pub fn run(
     config: &Config,
     paths: &[PathBuf],
     format: CheckFormat,
     threads: Option<usize>,
+    settings: &CheckSettings,
 ) -> Result<u8, Failure> {
     logging::init(config.verbosity, None);
     let mut options = CheckOptions::new().max_file_size(config.net.max_file_size);
     if let Some(n) = threads {
         options = options.threads(n);
     }
+    if let Some(neurom) = &settings.neurom {
+        options = options.neurom(neurom.clone());
+    }
+    if let Some(required) = &settings.require {
+        options = options.require(required.clone());
+    }
+    let with_neurom = settings.neurom.is_some()
+        || settings
+            .require
+            .as_ref()
+            .is_some_and(|r| !r.neurom.is_empty());
     let mut header = format == CheckFormat::Table;
     let mut readable = 0usize;
     let mut out_error: Option<OutError> = None;
@@ -48,10 +180,10 @@ pub fn run(
         match format {
             CheckFormat::Table => {
                 if header {
-                    text.push_str(&header_line());
+                    text.push_str(&header_line(with_neurom));
                     header = false;
                 }
-                push_rows(&mut text, &file.path, &file.report);
+                push_rows(&mut text, &file.path, &file.report, with_neurom);
             }
             CheckFormat::Jsonl => {
                 text.push_str(&file.to_json_line());
@@ -84,15 +216,24 @@ pub fn run(
         )));
     }
     if config.verbosity != Verbosity::Quiet {
+        let kept = if settings.require.is_some() {
+            format!(
+                "{} kept, {} rejected (--require {}); ",
+                summary.kept, summary.rejected, settings.require_text
+            )
+        } else {
+            String::new()
+        };
         output::say(&format!(
-            "checked {}: {} without error, {} with errors, {} with warnings",
+            "checked {}: {kept}{} without error, {} with errors, {} with warnings; MorphIO 3.5 loads {}",
             plural(summary.files as u64, "file", "files"),
             summary.usable,
             summary.with_errors,
-            summary.with_warnings
+            summary.with_warnings,
+            summary.morphio_loads
         ));
     }
-    Ok(if summary.with_errors > 0 {
+    Ok(if summary.rejected > 0 {
         exit::PARTIAL
     } else {
         exit::OK
@@ -105,19 +246,63 @@ fn was_read(report: &SwcReport) -> bool {
     !report.issues.iter().any(|i| i.code == IssueCode::Io)
 }
 
-fn header_line() -> String {
+fn columns(with_neurom: bool) -> impl Iterator<Item = (&'static str, usize)> {
+    COLUMNS
+        .into_iter()
+        .chain(with_neurom.then_some(NEUROM_COLUMN))
+}
+
+fn header_line(with_neurom: bool) -> String {
     let mut line = String::new();
-    for (name, width) in COLUMNS {
+    for (name, width) in columns(with_neurom) {
         line.push_str(&format!("{name:>width$}  "));
     }
     line.push_str("file\n");
     line
 }
 
-/// A file's row, then one indented line per issue.
-fn push_rows(text: &mut String, path: &Path, r: &SwcReport) {
+/// The NeuroM cell: `ok`, `2 fail`, `2 fail 1 ?` (no verdict), `-` (not loaded).
+fn neurom_cell(n: Option<&NeuromReport>) -> String {
+    let Some(n) = n else {
+        return "-".to_string();
+    };
+    if n.load_error.is_some() {
+        return "-".to_string();
+    }
+    let failed = n.failed().count();
+    let undecided = n.undecided().count();
+    match (failed, undecided) {
+        (0, 0) => "ok".to_string(),
+        (f, 0) => format!("{f} fail"),
+        (0, u) => format!("{u} ?"),
+        (f, u) => format!("{f} fail {u} ?"),
+    }
+}
+
+/// Lines for a message: the first few, then how many more.
+fn shown_lines(lines: &[usize]) -> String {
+    let mut text: Vec<String> = lines
+        .iter()
+        .take(LINES_SHOWN)
+        .map(|l| l.to_string())
+        .collect();
+    if lines.len() > LINES_SHOWN {
+        text.push(format!("and {} more", lines.len() - LINES_SHOWN));
+    }
+    let word = if lines.len() == 1 { "line" } else { "lines" };
+    format!("{word} {}", text.join(", "))
+}
+
+/// A file's row, then one indented line per issue, per MorphIO refusal or warning, and per
+/// NeuroM check that fails or gives no verdict.
+fn push_rows(text: &mut String, path: &Path, r: &SwcReport, with_neurom: bool) {
     let count = |n: Option<usize>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
-    let cells = [
+    let morphio = match &r.morphio {
+        None => "-",
+        Some(m) if m.loads => "loads",
+        Some(_) => "refuses",
+    };
+    let mut cells = vec![
         count(r.points),
         count(r.stems),
         count(r.bifurcations),
@@ -126,16 +311,66 @@ fn push_rows(text: &mut String, path: &Path, r: &SwcReport) {
             .map_or_else(|| "-".to_string(), |l| format!("{l:.2}")),
         r.errors.to_string(),
         r.warnings.to_string(),
+        morphio.to_string(),
     ];
-    for ((_, width), cell) in COLUMNS.iter().zip(cells) {
-        text.push_str(&format!("{cell:>width$}  ", width = *width));
+    if with_neurom {
+        cells.push(neurom_cell(r.neurom.as_ref()));
+    }
+    for ((_, width), cell) in columns(with_neurom).zip(cells) {
+        text.push_str(&format!("{cell:>width$}  "));
     }
     text.push_str(&neuromorpho::text::escape(&path.to_string_lossy()));
     text.push('\n');
-    for issue in &r.issues {
+    let mut notes: Vec<String> = r.issues.iter().map(|i| i.to_string()).collect();
+    if let Some(m) = &r.morphio {
+        if let Some(refusal) = &m.refusal {
+            notes.push(format!(
+                "MorphIO refuses the file: {refusal} [{}]",
+                refusal.class
+            ));
+        }
+        if !m.warnings.is_empty() {
+            let warnings: Vec<String> = m
+                .warnings
+                .iter()
+                .map(|w| match (w.line, w.count) {
+                    (Some(l), 1) => format!("{} (line {l})", w.kind),
+                    (Some(l), n) => format!("{} ({n} times, first line {l})", w.kind),
+                    (None, 1) => w.kind.to_string(),
+                    (None, n) => format!("{} ({n} times)", w.kind),
+                })
+                .collect();
+            notes.push(format!("MorphIO warns: {}", warnings.join(", ")));
+        }
+    }
+    if let Some(n) = &r.neurom {
+        if let Some(why) = &n.load_error {
+            notes.push(format!("NeuroM: {why}"));
+        } else {
+            for result in &n.results {
+                match result.pass {
+                    Some(true) => {}
+                    Some(false) if result.lines.is_empty() => {
+                        notes.push(format!("NeuroM {} fails", result.check));
+                    }
+                    Some(false) => notes.push(format!(
+                        "NeuroM {} fails: {}",
+                        result.check,
+                        shown_lines(&result.lines)
+                    )),
+                    None => notes.push(format!(
+                        "NeuroM {}: no verdict: {}",
+                        result.check,
+                        result.message.as_deref().unwrap_or("")
+                    )),
+                }
+            }
+        }
+    }
+    for note in notes {
         // The message quotes the file's text: escaped, it cannot act on the terminal.
         text.push_str(ISSUE_INDENT);
-        text.push_str(&neuromorpho::text::escape(&issue.to_string()));
+        text.push_str(&neuromorpho::text::escape(&note));
         text.push('\n');
     }
 }
@@ -157,23 +392,64 @@ fn shown_paths(paths: &[PathBuf]) -> String {
 mod tests {
     use super::*;
 
+    fn flags(require: &[&str]) -> CheckFlags {
+        CheckFlags {
+            neurom: false,
+            checks: None,
+            preset: None,
+            set: Vec::new(),
+            require: require.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
     #[test]
     fn rows_stay_aligned_and_names_are_escaped() {
         let good = neuromorpho::swc::check_bytes(b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n3 3 0 9 0 1 2\n");
         let bad = neuromorpho::swc::check_bytes(b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 7\n");
-        let header = header_line();
-        let mut text = String::new();
-        push_rows(&mut text, Path::new("a.swc"), &good);
-        push_rows(&mut text, Path::new("x\u{1b}[2K.swc"), &bad);
-        let lines: Vec<&str> = text.lines().collect();
-        let file_column = header.find("file").unwrap();
-        assert_eq!(lines[0].find("a.swc"), Some(file_column), "{header}{text}");
-        assert_eq!(lines[1].find("x\\x1b[2K.swc"), Some(file_column), "{text}");
-        assert!(lines[0].contains(" 4.00 "), "{text}");
-        assert!(!text.contains('\u{1b}'));
-        assert!(
-            lines[2].starts_with("    line 2: ") && lines[2].contains("missing-parent"),
-            "{text}"
-        );
+        for with_neurom in [false, true] {
+            let header = header_line(with_neurom);
+            let mut text = String::new();
+            push_rows(&mut text, Path::new("a.swc"), &good, with_neurom);
+            push_rows(&mut text, Path::new("x\u{1b}[2K.swc"), &bad, with_neurom);
+            let lines: Vec<&str> = text.lines().collect();
+            let file_column = header.find("file").unwrap();
+            assert_eq!(lines[0].find("a.swc"), Some(file_column), "{header}{text}");
+            assert_eq!(lines[1].find("x\\x1b[2K.swc"), Some(file_column), "{text}");
+            assert!(
+                lines[0].contains(" 4.00 ") && lines[0].contains(" loads "),
+                "{text}"
+            );
+            assert!(lines[1].contains(" refuses "), "{text}");
+            assert!(!text.contains('\u{1b}'));
+            assert!(
+                lines[2].starts_with("    line 2: ") && lines[2].contains("missing-parent"),
+                "{text}"
+            );
+            assert!(
+                lines[3].starts_with("    MorphIO refuses the file: line 2: Sample id: 2 refers to non-existant parent ID: 7"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn require_names_what_a_file_must_satisfy() {
+        let s = CheckSettings::parse(flags(&["morphio,has_axon"])).unwrap();
+        let r = s.require.unwrap();
+        assert!(r.morphio && !r.swc);
+        assert_eq!(r.neurom, [NeuromCheck::HasAxon]);
+        let s = CheckSettings::parse(flags(&["neurom"])).unwrap();
+        assert_eq!(s.require.unwrap().neurom.len(), NeuromCheck::ALL.len());
+        let e = CheckSettings::parse(flags(&["has_axn"])).unwrap_err();
+        assert!(e.contains("did you mean has_axon"), "{e}");
+        let mut f = flags(&[]);
+        f.set = vec!["has_no_jumps.max_distance=twenty".into()];
+        let e = CheckSettings::parse(f).unwrap_err();
+        assert!(e.contains("expected a number"), "{e}");
+        let mut f = flags(&[]);
+        f.preset = Some("morph-check".into());
+        f.set = vec!["has_no_fat_ends.final_point_count=3".into()];
+        let s = CheckSettings::parse(f).unwrap().neurom.unwrap();
+        assert_eq!((s.checks.len(), s.fat_end_final_point_count), (7, 3));
     }
 }

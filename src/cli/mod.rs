@@ -145,7 +145,8 @@ fn run(config: &Config) -> Result<u8, Failure> {
             paths,
             format,
             threads,
-        } => check::run(config, paths, *format, *threads),
+            settings,
+        } => check::run(config, paths, *format, *threads, settings),
         Command::Doctor => {
             logging::init(config.verbosity, None);
             let client = build_client(&config.net)?;

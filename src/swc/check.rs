@@ -9,12 +9,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
 use super::issue::{Issue, IssueCode, Severity};
+use super::morphio::{MorphioMorphology, MorphioVerdict};
+use super::neurom::{NeuromCheck, NeuromOptions, NeuromReport};
 use super::parse::{Morphology, SwcError};
 
-/// What one file gave: its measures when it is a usable tree, and its issues.
+/// The verdict on one SWC body: its measures when it is a usable tree, its issues (what the
+/// file *is*, in this crate's codes and severities), MorphIO's verdict, and NeuroM's checks
+/// when they were asked for.
 ///
 /// `points` and `roots` are known when the file could be parsed; the tree measures
-/// (`stems`, `bifurcations`, `tips`, `total_length`) only when it has no error.
+/// (`stems`, `bifurcations`, `tips`, `total_length`) only when it has no error. `morphio` is
+/// known whenever the bytes could be read (MorphIO may load a file this crate refuses, and
+/// the other way round).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SwcReport {
@@ -36,6 +42,12 @@ pub struct SwcReport {
     pub errors: usize,
     /// How many warnings were found (folded ones included).
     pub warnings: usize,
+    /// Whether MorphIO 3.5 (and so NeuroM 4) loads the file, why not, and its warnings;
+    /// `None` when the bytes could not be read.
+    pub morphio: Option<MorphioVerdict>,
+    /// NeuroM's checks, when [`CheckOptions::neurom`] asks for them (and the bytes could be
+    /// read).
+    pub neurom: Option<NeuromReport>,
 }
 
 impl SwcReport {
@@ -52,12 +64,90 @@ impl SwcReport {
             errors: usize::from(error),
             warnings: usize::from(!error),
             issues: vec![issue],
+            morphio: None,
+            neurom: None,
         }
     }
 
     /// Whether the file is a usable tree (no error).
     pub fn is_usable(&self) -> bool {
         self.errors == 0
+    }
+
+    /// Whether MorphIO loads the file (false when it could not be read).
+    pub fn morphio_loads(&self) -> bool {
+        self.morphio.as_ref().is_some_and(|m| m.loads)
+    }
+
+    /// Whether the file meets every requirement: no error here (when required), MorphIO
+    /// loads it (when required), and each required NeuroM check passes (a check on which
+    /// NeuroM raises does not pass; nor does one that was not run).
+    pub fn meets(&self, required: &Requirements) -> bool {
+        (!required.swc || self.is_usable())
+            && (!required.morphio || self.morphio_loads())
+            && required.neurom.iter().all(|&c| {
+                self.neurom
+                    .as_ref()
+                    .and_then(|n| n.get(c))
+                    .is_some_and(|r| r.pass == Some(true))
+            })
+    }
+}
+
+/// What a file must satisfy to be kept: the verdicts a script filters on
+/// ([`SwcReport::meets`], [`CheckSummary::kept`]). By default, no error here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Requirements {
+    /// No error found by this crate's validator.
+    pub swc: bool,
+    /// MorphIO 3.5's reader loads the file.
+    pub morphio: bool,
+    /// These NeuroM checks pass (they are run even if [`CheckOptions::neurom`] leaves them
+    /// out).
+    pub neurom: Vec<NeuromCheck>,
+}
+
+impl Default for Requirements {
+    fn default() -> Requirements {
+        Requirements {
+            swc: true,
+            morphio: false,
+            neurom: Vec::new(),
+        }
+    }
+}
+
+impl Requirements {
+    /// No requirement at all (every file is kept).
+    pub fn none() -> Requirements {
+        Requirements {
+            swc: false,
+            morphio: false,
+            neurom: Vec::new(),
+        }
+    }
+
+    /// Set [`Requirements::swc`].
+    pub fn swc(mut self, required: bool) -> Requirements {
+        self.swc = required;
+        self
+    }
+
+    /// Set [`Requirements::morphio`].
+    pub fn morphio(mut self, required: bool) -> Requirements {
+        self.morphio = required;
+        self
+    }
+
+    /// Add NeuroM checks that must pass.
+    pub fn neurom(mut self, checks: impl IntoIterator<Item = NeuromCheck>) -> Requirements {
+        for c in checks {
+            if !self.neurom.contains(&c) {
+                self.neurom.push(c);
+            }
+        }
+        self
     }
 }
 
@@ -72,9 +162,11 @@ pub struct CheckedFile {
 }
 
 impl CheckedFile {
-    /// One JSON object with exactly the fields `file`, `points`, `roots`, `stems`,
-    /// `bifurcations`, `tips`, `total_length` and `issues` (each `{code, severity, line,
-    /// message}`); unknown measures are `null`.
+    /// One JSON object with the fields `file`, `points`, `roots`, `stems`, `bifurcations`,
+    /// `tips`, `total_length`, `issues` (each `{code, severity, line, message}`) and
+    /// `morphio` (`{loads, reason, line, warnings}`, `null` when the file could not be read),
+    /// then `neurom` when its checks ran (`{"has_axon": {"pass", "lines"}, ...}`, with a
+    /// `message` where `pass` is `null`); unknown measures are `null`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
@@ -92,7 +184,7 @@ impl serde::Serialize for CheckedFile {
     ) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let r = &self.report;
-        let mut s = serializer.serialize_struct("CheckedFile", 8)?;
+        let mut s = serializer.serialize_struct("CheckedFile", 10)?;
         s.serialize_field("file", &self.path.to_string_lossy())?;
         s.serialize_field("points", &r.points)?;
         s.serialize_field("roots", &r.roots)?;
@@ -101,16 +193,42 @@ impl serde::Serialize for CheckedFile {
         s.serialize_field("tips", &r.tips)?;
         s.serialize_field("total_length", &r.total_length)?;
         s.serialize_field("issues", &r.issues)?;
+        s.serialize_field("morphio", &r.morphio)?;
+        if let Some(neurom) = &r.neurom {
+            s.serialize_field("neurom", neurom)?;
+        } else {
+            s.skip_field("neurom")?;
+        }
         s.end()
     }
 }
 
-/// Parse, validate and measure SWC bytes. Never fails: a file that cannot be parsed gives a
-/// report with its one parse error.
+/// Parse, validate and measure SWC bytes, and give MorphIO's verdict. Never fails: a file
+/// that cannot be parsed gives a report with its one parse error (and MorphIO's verdict).
 pub fn check_bytes(bytes: &[u8]) -> SwcReport {
-    let morphology = match Morphology::from_bytes(bytes) {
+    check_bytes_with(bytes, None)
+}
+
+/// [`check_bytes`], with NeuroM's checks when `neurom` asks for them.
+pub fn check_bytes_with(bytes: &[u8], neurom: Option<&NeuromOptions>) -> SwcReport {
+    let parsed = Morphology::from_bytes(bytes);
+    // MorphIO's reading: from our points when MorphIO reads the text alike, else its own.
+    let morphio = parsed
+        .as_ref()
+        .ok()
+        .and_then(MorphioMorphology::from_morphology)
+        .unwrap_or_else(|| MorphioMorphology::from_bytes(bytes));
+    let neurom = neurom.map(|o| morphio.neurom_checks(o));
+    let morphio = Some(morphio.verdict().clone());
+    let morphology = match parsed {
         Ok(m) => m,
-        Err(e) => return SwcReport::failed(e.to_issue()),
+        Err(e) => {
+            return SwcReport {
+                morphio,
+                neurom,
+                ..SwcReport::failed(e.to_issue())
+            }
+        }
     };
     let validation = morphology.validate();
     let m = morphology.measures();
@@ -125,12 +243,22 @@ pub fn check_bytes(bytes: &[u8]) -> SwcReport {
         issues: validation.issues,
         errors: validation.errors,
         warnings: validation.warnings,
+        morphio,
+        neurom,
     }
 }
 
 /// Read everything from `reader` (at most `max_size` bytes) and check it. Never fails: a
 /// read error is an `io` issue, more than `max_size` bytes a `too-large` one.
 pub fn check_reader<R: Read>(reader: R, max_size: u64) -> SwcReport {
+    check_reader_with(reader, max_size, None)
+}
+
+fn check_reader_with<R: Read>(
+    reader: R,
+    max_size: u64,
+    neurom: Option<&NeuromOptions>,
+) -> SwcReport {
     let mut bytes = Vec::new();
     match reader
         .take(max_size.saturating_add(1))
@@ -138,7 +266,7 @@ pub fn check_reader<R: Read>(reader: R, max_size: u64) -> SwcReport {
     {
         Err(e) => SwcReport::failed(Issue::new(IssueCode::Io, None, format!("cannot read: {e}"))),
         Ok(n) if n as u64 > max_size => SwcReport::failed(too_large(max_size)),
-        Ok(_) => check_bytes(&bytes),
+        Ok(_) => check_bytes_with(&bytes, neurom),
     }
 }
 
@@ -153,8 +281,10 @@ fn too_large(max_size: u64) -> Issue {
 /// Check one file (`-` is standard input). Never fails: see [`check_reader`].
 pub fn check_file(path: impl AsRef<Path>, options: &CheckOptions) -> CheckedFile {
     let path = path.as_ref();
+    let neurom = options.neurom_to_run();
+    let neurom = neurom.as_ref();
     let report = if path == Path::new("-") {
-        check_reader(std::io::stdin().lock(), options.max_file_size)
+        check_reader_with(std::io::stdin().lock(), options.max_file_size, neurom)
     } else {
         match std::fs::File::open(path) {
             Err(e) => {
@@ -168,7 +298,7 @@ pub fn check_file(path: impl AsRef<Path>, options: &CheckOptions) -> CheckedFile
                 Ok(md) if md.is_dir() => {
                     SwcReport::failed(Issue::new(IssueCode::Io, None, "is a folder".to_string()))
                 }
-                _ => check_reader(f, options.max_file_size),
+                _ => check_reader_with(f, options.max_file_size, neurom),
             },
         }
     };
@@ -188,6 +318,10 @@ pub struct CheckOptions {
     /// Larger files get a `too-large` error instead of being read. Default: 1 GiB (the
     /// largest NeuroMorpho.Org files are a few tens of MB).
     pub max_file_size: u64,
+    /// NeuroM's checks to run, with their parameters. Default: none.
+    pub neurom: Option<NeuromOptions>,
+    /// What a file must satisfy to be kept ([`CheckSummary::kept`]). Default: no error.
+    pub require: Requirements,
 }
 
 impl Default for CheckOptions {
@@ -197,6 +331,8 @@ impl Default for CheckOptions {
                 .map_or(1, |n| n.get())
                 .min(8),
             max_file_size: 1 << 30,
+            neurom: None,
+            require: Requirements::default(),
         }
     }
 }
@@ -218,6 +354,36 @@ impl CheckOptions {
         self.max_file_size = bytes;
         self
     }
+
+    /// Run NeuroM's checks ([`CheckOptions::neurom`]).
+    pub fn neurom(mut self, options: NeuromOptions) -> CheckOptions {
+        self.neurom = Some(options);
+        self
+    }
+
+    /// Set [`CheckOptions::require`].
+    pub fn require(mut self, required: Requirements) -> CheckOptions {
+        self.require = required;
+        self
+    }
+
+    /// The NeuroM checks that run: those asked for, then the required ones not among them.
+    fn neurom_to_run(&self) -> Option<NeuromOptions> {
+        let required = &self.require.neurom;
+        match &self.neurom {
+            None if required.is_empty() => None,
+            None => Some(NeuromOptions::default().checks(required.iter().copied())),
+            Some(o) => {
+                let mut o = o.clone();
+                for &c in required {
+                    if !o.checks.contains(&c) {
+                        o.checks.push(c);
+                    }
+                }
+                Some(o)
+            }
+        }
+    }
 }
 
 /// The totals of a [`check_paths`] run.
@@ -236,13 +402,25 @@ pub struct CheckSummary {
     pub errors: usize,
     /// Warnings in all.
     pub warnings: usize,
+    /// Of which MorphIO loads.
+    pub morphio_loads: usize,
+    /// Of which meet [`CheckOptions::require`] (by default: without error).
+    pub kept: usize,
+    /// Of which do not.
+    pub rejected: usize,
     /// The callback asked to stop before every file was checked.
     pub stopped: bool,
 }
 
 impl CheckSummary {
-    fn add(&mut self, r: &SwcReport) {
+    fn add(&mut self, r: &SwcReport, required: &Requirements) {
         self.files += 1;
+        self.morphio_loads += usize::from(r.morphio_loads());
+        if r.meets(required) {
+            self.kept += 1;
+        } else {
+            self.rejected += 1;
+        }
         if r.is_usable() {
             self.usable += 1;
         } else {
@@ -457,7 +635,7 @@ where
         // Hand over what is next in order; wait for it if it is not there yet.
         while let Some(report) = waiting.remove(&delivered) {
             delivered += 1;
-            summary.add(&report.report);
+            summary.add(&report.report, &options.require);
             if on_report(report).is_break() {
                 summary.stopped = true;
                 cancel.store(true, Ordering::Relaxed);

@@ -40,14 +40,23 @@ pub use sniff::{SwcCheck, Verdict};
 mod check;
 mod issue;
 mod measure;
+mod morphio;
+mod neurom;
 mod parse;
 mod validate;
 
 pub use check::{
-    check_bytes, check_file, check_paths, check_reader, CheckOptions, CheckSummary, CheckedFile,
-    SwcReport,
+    check_bytes, check_bytes_with, check_file, check_paths, check_reader, CheckOptions,
+    CheckSummary, CheckedFile, Requirements, SwcReport,
 };
 pub use issue::{Issue, IssueCode, Severity};
 pub use measure::{BoundingBox, Measures};
+pub use morphio::{
+    MorphioMorphology, MorphioRefusal, MorphioVerdict, MorphioWarning, MorphioWarningKind,
+};
+pub use neurom::{
+    Fault, FlatMethod, NeuriteFilter, NeuromCheck, NeuromOptionError, NeuromOptions, NeuromReport,
+    NeuromResult, FAULTS_PER_CHECK,
+};
 pub use parse::{Comment, Morphology, ParseError, Point, SwcError};
 pub use validate::{Validation, ISSUES_PER_CODE};

@@ -230,6 +230,8 @@ pub struct Morphology {
     /// Points whose id was already used by an earlier point.
     duplicates: Vec<u32>,
     text: TextStats,
+    /// MorphIO's tokenizer reads the same samples from the bytes (see `reads_as_morphio`).
+    morphio_plain: bool,
 }
 
 impl Morphology {
@@ -343,6 +345,13 @@ impl Morphology {
 
     pub(crate) fn text_stats(&self) -> TextStats {
         self.text
+    }
+
+    /// Whether MorphIO's tokenizer reads the same samples from the bytes: no byte order
+    /// mark, no CR that is not part of a CRLF, only spaces and tabs between fields, and no
+    /// number that MorphIO reads otherwise (an unsigned `inf` or `nan`, which it refuses).
+    pub(crate) fn reads_as_morphio(&self) -> bool {
+        self.morphio_plain
     }
 }
 
@@ -461,12 +470,16 @@ struct Parser<'a> {
     points: Vec<Point>,
     comments: Vec<Comment>,
     text: TextStats,
+    morphio_plain: bool,
 }
 
 impl<'a> Parser<'a> {
     fn new(bytes: &'a [u8]) -> Parser<'a> {
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let without_bom = bytes.strip_prefix(b"\xEF\xBB\xBF");
+        let morphio_plain = without_bom.is_none();
+        let bytes = without_bom.unwrap_or(bytes);
         Parser {
+            morphio_plain,
             bytes,
             pos: 0,
             line_no: 0,
@@ -482,7 +495,11 @@ impl<'a> Parser<'a> {
     }
 
     fn skip_spaces(&mut self) {
-        while self.peek().is_some_and(is_space) {
+        while let Some(b) = self.peek().filter(|&b| is_space(b)) {
+            if b != b' ' && b != b'\t' {
+                // MorphIO separates fields by spaces, tabs and CRs only.
+                self.morphio_plain = false;
+            }
             self.pos += 1;
         }
     }
@@ -503,6 +520,9 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 if self.peek() == Some(b'\n') {
                     self.pos += 1;
+                } else {
+                    // A CR alone ends a line here, not for MorphIO.
+                    self.morphio_plain = false;
                 }
             }
             Some(b'\n') => self.pos += 1,
@@ -586,7 +606,9 @@ impl<'a> Parser<'a> {
             let line = self.line_no.max(1);
             return Err(ParseError::new(IssueCode::Empty, line, what.to_string()));
         }
-        Ok(build(self.points, self.comments, self.text))
+        let mut morphology = build(self.points, self.comments, self.text);
+        morphology.morphio_plain = self.morphio_plain;
+        Ok(morphology)
     }
 
     /// A data line, from its first field to its line ending (not included).
@@ -733,6 +755,10 @@ impl<'a> Parser<'a> {
             }
         }
         let field = self.finish_field(start);
+        if field.first().is_some_and(u8::is_ascii_alphabetic) {
+            // `inf` or `nan` without a sign: MorphIO cannot parse the line.
+            self.morphio_plain = false;
+        }
         parse_f64(field).ok_or_else(|| {
             let name = FIELD_NAMES.get(n).copied().unwrap_or("field");
             self.error(
@@ -832,6 +858,7 @@ fn build(points: Vec<Point>, comments: Vec<Comment>, text: TextStats) -> Morphol
         ids,
         duplicates,
         text,
+        morphio_plain: false,
     }
 }
 

@@ -1,0 +1,392 @@
+//! The checks on a neurite's geometry: back-tracks, overlapping points, flatness.
+
+use std::collections::HashMap;
+
+use super::numpy;
+use super::view::View;
+use super::{Fault, FlatMethod, NeuromCheck, NeuromResult};
+use crate::swc::morphio::TreePoint;
+
+/// `has_no_back_tracking` (`morphtree.back_tracking_segments`): in each section of more than
+/// two points, its segments that are not of zero length (`np.allclose`); a segment `i + 1`
+/// back-tracks into an earlier one `j` when it points against it and its end lies within
+/// the earlier segment's cylinder. NeuroM reports `(section, i, j)` and the section's point
+/// `i`.
+pub(super) fn back_tracking(v: &View<'_>) -> NeuromResult {
+    let mut r = NeuromResult::new(NeuromCheck::HasNoBackTracking);
+    for s in 0..v.section_count() {
+        let points = v.points(s);
+        if points.len() <= 2 {
+            continue;
+        }
+        let segments: Vec<(&TreePoint, &TreePoint)> = points
+            .windows(2)
+            .filter_map(|w| match w {
+                [a, b] => Some((a, b)),
+                _ => None,
+            })
+            .filter(|(a, b)| {
+                !a.xyz
+                    .iter()
+                    .zip(b.xyz.iter())
+                    .all(|(&x, &y)| numpy::isclose(x, y))
+            })
+            .collect();
+        for (i, seg1) in segments.iter().skip(1).enumerate() {
+            for (j, seg2) in segments.iter().take(i + 1).enumerate() {
+                if inside_cylinder(*seg1, *seg2) {
+                    let Some(p) = points.get(i) else { continue };
+                    r.add(Fault {
+                        index: Some(i),
+                        other_index: Some(j),
+                        points: vec![p.xyz],
+                        ..Fault::section(s, p.line)
+                    });
+                }
+            }
+        }
+    }
+    r.finish()
+}
+
+type Segment<'a> = (&'a TreePoint, &'a TreePoint);
+
+fn inside_cylinder(seg1: Segment<'_>, seg2: Segment<'_>) -> bool {
+    let v1 = numpy::sub(seg2.1.xyz, seg2.0.xyz);
+    let v2 = numpy::sub(seg1.1.xyz, seg1.0.xyz);
+    let same_verse = numpy::dot(v1, v2) >= 0.0;
+    !same_verse && overlaps(seg1, seg2)
+}
+
+/// `is_seg1_overlapping_with_seg2`, in float32.
+fn overlaps(seg1: Segment<'_>, seg2: Segment<'_>) -> bool {
+    let (s1, s2) = (seg2.0.xyz, seg2.1.xyz);
+    let [a, b, c] = s1;
+    let [x, y, z] = s2;
+    let center = [0.5 * (a + x), 0.5 * (b + y), 0.5 * (c + z)];
+    let cp = numpy::sub(seg1.1.xyz, center);
+    let s1s2 = numpy::sub(s2, s1);
+    let length = numpy::norm(s1s2);
+    let scalar = numpy::dot(cp, s1s2) / length;
+    let prj = s1s2.map(|e| scalar * e / length);
+    let max_radius = |s: Segment<'_>| if s.1.r > s.0.r { s.1.r } else { s.0.r };
+    let within = numpy::norm(numpy::sub(cp, prj)) <= max_radius(seg1) + max_radius(seg2);
+    if !within {
+        return false;
+    }
+    numpy::norm(prj) < 0.55 * length
+}
+
+/// `has_no_overlapping_point` (`morphtree.overlapping_points`): pairs of a neurite's points
+/// (its first point, then each section's points but the first) closer than `tolerance`
+/// (equal, for 0); NeuroM reports both sections and the first point.
+pub(super) fn overlapping(v: &View<'_>, tolerance: f64) -> NeuromResult {
+    let mut r = NeuromResult::new(NeuromCheck::HasNoOverlappingPoint);
+    for sections in v.neurites() {
+        let points: Vec<(usize, &TreePoint)> = v.neurite_points(sections).collect();
+        let mut pair = |i: usize, j: usize| {
+            if let (Some(&(si, a)), Some(&(sj, b))) = (points.get(i), points.get(j)) {
+                r.add(Fault {
+                    other_section: Some(sj),
+                    points: vec![a.xyz],
+                    other_line: Some(b.line as usize),
+                    ..Fault::section(si, a.line)
+                });
+            }
+        };
+        if tolerance > 0.0 {
+            near_pairs(&points, tolerance, &mut pair);
+        } else if tolerance == 0.0 {
+            equal_pairs(&points, &mut pair);
+        }
+    }
+    r.finish()
+}
+
+/// A point's coordinates as a key: -0 is 0; NaN never equals anything.
+fn key(p: &TreePoint) -> Option<[u32; 3]> {
+    if p.xyz.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    Some(p.xyz.map(|v| if v == 0.0 { 0 } else { v.to_bits() }))
+}
+
+fn equal_pairs(points: &[(usize, &TreePoint)], pair: &mut impl FnMut(usize, usize)) {
+    let mut groups: HashMap<[u32; 3], Vec<usize>> = HashMap::new();
+    let mut order: Vec<[u32; 3]> = Vec::new();
+    for (i, (_, p)) in points.iter().enumerate() {
+        let Some(k) = key(p) else { continue };
+        let g = groups.entry(k).or_default();
+        if g.is_empty() {
+            order.push(k);
+        }
+        g.push(i);
+    }
+    for k in order {
+        let Some(g) = groups.get(&k) else { continue };
+        for (n, &i) in g.iter().enumerate() {
+            for &j in g.iter().skip(n + 1) {
+                pair(i, j);
+            }
+        }
+    }
+}
+
+/// Pairs within `tolerance` (as scipy's KD-tree measures: in float64), found through a grid
+/// of cells of that size.
+fn near_pairs(points: &[(usize, &TreePoint)], tolerance: f64, pair: &mut impl FnMut(usize, usize)) {
+    let cell = |p: &TreePoint| -> Option<[i64; 3]> {
+        let c = p.xyz.map(|v| (f64::from(v) / tolerance).floor());
+        c.iter()
+            .all(|v| v.is_finite() && v.abs() < 1e15)
+            .then(|| c.map(|v| v as i64))
+    };
+    let mut grid: HashMap<[i64; 3], Vec<usize>> = HashMap::new();
+    for (i, (_, p)) in points.iter().enumerate() {
+        if let Some(c) = cell(p) {
+            grid.entry(c).or_default().push(i);
+        }
+    }
+    let limit = tolerance * tolerance;
+    for (i, (_, p)) in points.iter().enumerate() {
+        let Some([x, y, z]) = cell(p) else { continue };
+        let mut near: Vec<usize> = Vec::new();
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                for dz in -1..=1 {
+                    if let Some(g) = grid.get(&[x + dx, y + dy, z + dz]) {
+                        near.extend(g.iter().copied().filter(|&j| j > i));
+                    }
+                }
+            }
+        }
+        near.sort_unstable();
+        for j in near {
+            let Some((_, q)) = points.get(j) else {
+                continue;
+            };
+            let d2: f64 = p
+                .xyz
+                .iter()
+                .zip(q.xyz.iter())
+                .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                .sum();
+            if d2 <= limit {
+                pair(i, j);
+            }
+        }
+    }
+}
+
+/// Below this fraction of a neurite's largest extent, an extent is rounding noise.
+const NOISE: f64 = 1e-9;
+
+/// `has_no_flat_neurites` (`morphtree.is_flat`): each neurite's principal extents (the
+/// range of its unique points along the eigenvectors of their covariance).
+///
+/// NumPy's eigenvectors come from LAPACK; ours from an exact treatment of the axes the
+/// covariance leaves apart and a Jacobi rotation for the rest, equal to LAPACK's to rounding.
+/// The verdict is NeuroM's except where NeuroM's depends on that rounding: a neurite whose
+/// points lie on a line that is not an axis has two extents of rounding noise, and their
+/// ratio is noise too; its verdict is then `None`.
+pub(super) fn flat(v: &View<'_>, tol: f64, method: FlatMethod) -> NeuromResult {
+    let check = NeuromCheck::HasNoFlatNeurites;
+    let mut r = NeuromResult::new(check);
+    for sections in v.neurites() {
+        let root = sections.start;
+        let line = v.points(root).first().map_or(0, |p| p.line);
+        let mut points: Vec<[f32; 3]> = v.neurite_points(sections).map(|(_, p)| p.xyz).collect();
+        if points.iter().flatten().any(|c| !c.is_finite()) {
+            return NeuromResult::raised(check, "LinAlgError: Eigenvalues did not converge");
+        }
+        // `np.unique(points, axis=0)`: sorted rows, each once (-0 equals 0).
+        points.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        points.dedup_by(|a, b| a == b);
+        if points.len() < 2 {
+            return NeuromResult::raised(
+                check,
+                format!(
+                    "LinAlgError: Eigenvalues did not converge (a neurite of one point, line {line})"
+                ),
+            );
+        }
+        let extents = match principal_extents(&points) {
+            Extents::Known(e) => e,
+            Extents::Collinear => {
+                return NeuromResult::raised(
+                    check,
+                    format!(
+                        "undecided: the neurite at line {line} lies on a line, so that NeuroM's verdict depends on rounding noise"
+                    ),
+                )
+            }
+        };
+        let mut e = extents;
+        e.sort_by(f64::total_cmp);
+        let [e0, e1, _] = e;
+        let is_flat = match method {
+            FlatMethod::Ratio => e0 / e1 < tol,
+            FlatMethod::Tolerance => e.iter().any(|&x| x < tol),
+        };
+        if is_flat {
+            r.add(Fault::section(root, line));
+        }
+    }
+    // NeuroM gives no info, only the verdict: the faults name the flat neurites.
+    let flat_neurites = std::mem::take(&mut r.faults);
+    let mut done = r.finish();
+    done.count = 0;
+    done.faults = flat_neurites;
+    done
+}
+
+enum Extents {
+    Known([f64; 3]),
+    Collinear,
+}
+
+/// The three extents of points along their covariance's eigenvectors (NumPy's `pca` and
+/// `np.ptp`): the points centered in float32, the covariance in float64.
+fn principal_extents(points: &[[f32; 3]]) -> Extents {
+    let center = numpy::mean_rows(points.iter().copied());
+    let centered: Vec<[f32; 3]> = points.iter().map(|&p| numpy::sub(p, center)).collect();
+    let n = centered.len() as f64;
+    let mut mean = [0.0f64; 3];
+    for p in &centered {
+        for (m, &c) in mean.iter_mut().zip(p) {
+            *m += f64::from(c);
+        }
+    }
+    let mean = mean.map(|m| m / n);
+    let mut cov = [[0.0f64; 3]; 3];
+    for p in &centered {
+        let d: Vec<f64> = p.iter().zip(mean).map(|(&c, m)| f64::from(c) - m).collect();
+        for (row, &di) in cov.iter_mut().zip(&d) {
+            for (cell, &dj) in row.iter_mut().zip(&d) {
+                *cell += di * dj;
+            }
+        }
+    }
+    let vectors = eigenvectors(cov);
+    let mut extents = [0.0f64; 3];
+    for (e, v) in extents.iter_mut().zip(vectors.iter()) {
+        let (lo, hi) = centered
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+                let d: f64 = p.iter().zip(v).map(|(&c, &w)| f64::from(c) * w).sum();
+                (lo.min(d), hi.max(d))
+            });
+        *e = hi - lo;
+    }
+    let mut sorted = extents;
+    sorted.sort_by(f64::total_cmp);
+    let [e0, e1, e2] = sorted;
+    // Two extents of noise: the points are on a line. On an axis, LAPACK keeps the other
+    // two axes exactly (their extents are exactly 0, and NeuroM's ratio is NaN: not flat);
+    // on any other line its verdict is rounding.
+    if e1 <= NOISE * e2 && !(e0 == 0.0 && e1 == 0.0) {
+        return Extents::Collinear;
+    }
+    Extents::Known(extents)
+}
+
+/// The eigenvectors of a symmetric 3x3 matrix. An axis whose row has no off-diagonal
+/// coupling is an eigenvector exactly (as LAPACK's balancing isolates it); the rest by
+/// Jacobi rotations.
+fn eigenvectors(a: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
+    let get = |m: &[[f64; 3]; 3], i: usize, j: usize| {
+        m.get(i).and_then(|r| r.get(j)).copied().unwrap_or(0.0)
+    };
+    let mut m = a;
+    let mut vectors = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    for _sweep in 0..64 {
+        let mut off = 0.0;
+        for (p, q) in [(0, 1), (0, 2), (1, 2)] {
+            off += get(&m, p, q).abs();
+        }
+        if off == 0.0 {
+            break;
+        }
+        for (p, q) in [(0, 1), (0, 2), (1, 2)] {
+            let apq = get(&m, p, q);
+            if apq == 0.0 {
+                continue;
+            }
+            let (app, aqq) = (get(&m, p, p), get(&m, q, q));
+            let theta = (aqq - app) / (2.0 * apq);
+            let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+            let t = if theta == 0.0 { 1.0 } else { t };
+            let c = 1.0 / (t * t + 1.0).sqrt();
+            let s = t * c;
+            // m = J^T m J, with J the rotation in the (p, q) plane.
+            let mut next = m;
+            for k in 0..3 {
+                let (mkp, mkq) = (get(&m, k, p), get(&m, k, q));
+                if let Some(row) = next.get_mut(k) {
+                    if let Some(x) = row.get_mut(p) {
+                        *x = c * mkp - s * mkq;
+                    }
+                    if let Some(x) = row.get_mut(q) {
+                        *x = s * mkp + c * mkq;
+                    }
+                }
+            }
+            let half = next;
+            for k in 0..3 {
+                let (mpk, mqk) = (get(&half, p, k), get(&half, q, k));
+                if let Some(x) = next.get_mut(p).and_then(|r| r.get_mut(k)) {
+                    *x = c * mpk - s * mqk;
+                }
+                if let Some(x) = next.get_mut(q).and_then(|r| r.get_mut(k)) {
+                    *x = s * mpk + c * mqk;
+                }
+            }
+            if let Some(x) = next.get_mut(p).and_then(|r| r.get_mut(q)) {
+                *x = 0.0;
+            }
+            if let Some(x) = next.get_mut(q).and_then(|r| r.get_mut(p)) {
+                *x = 0.0;
+            }
+            m = next;
+            // The eigenvectors are the columns of the product of rotations; kept as rows.
+            let (vp, vq) = (
+                vectors.get(p).copied().unwrap_or_default(),
+                vectors.get(q).copied().unwrap_or_default(),
+            );
+            let rp: Vec<f64> = vp.iter().zip(vq).map(|(&x, y)| c * x - s * y).collect();
+            let rq: Vec<f64> = vp.iter().zip(vq).map(|(&x, y)| s * x + c * y).collect();
+            if let Some(row) = vectors.get_mut(p) {
+                row.iter_mut().zip(rp).for_each(|(d, x)| *d = x);
+            }
+            if let Some(row) = vectors.get_mut(q) {
+                row.iter_mut().zip(rq).for_each(|(d, x)| *d = x);
+            }
+        }
+    }
+    vectors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eigenvectors_diagonalise() {
+        let a = [[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 1.0]];
+        let v = eigenvectors(a);
+        for e in v {
+            // a e = lambda e
+            let ae: Vec<f64> = a
+                .iter()
+                .map(|row| row.iter().zip(e).map(|(x, y)| x * y).sum())
+                .collect();
+            let lambda: f64 = ae.iter().zip(e).map(|(x, y)| x * y).sum();
+            for (x, y) in ae.iter().zip(e) {
+                assert!((x - lambda * y).abs() < 1e-12, "{v:?}");
+            }
+        }
+        // An uncoupled axis stays exactly an axis.
+        let v = eigenvectors([[2.0, 1.0, 0.0], [1.0, 2.0, 0.0], [0.0, 0.0, 5.0]]);
+        assert_eq!(v[2], [0.0, 0.0, 1.0]);
+    }
+}
