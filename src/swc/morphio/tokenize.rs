@@ -96,7 +96,9 @@ impl FileLines {
             }
             self.pos = to;
         }
-        self.line + 1
+        // A CR just before an LF is that LF's line ending, not one of its own.
+        let crlf = self.after_cr && bytes.get(to) == Some(&b'\n');
+        self.line + 1 - usize::from(crlf)
     }
 }
 

@@ -260,6 +260,9 @@ pub struct NeuromOptions {
     pub narrow_section_min_length: f64,
     /// `has_no_overlapping_point(tolerance)` (NeuroM's `None` is 0).
     pub overlap_tolerance: f64,
+    /// The most faults kept per check (all are counted, and all their lines listed).
+    /// Default: [`FAULTS_PER_CHECK`].
+    pub max_faults: usize,
 }
 
 impl Default for NeuromOptions {
@@ -284,6 +287,7 @@ impl Default for NeuromOptions {
             narrow_section_radius_threshold: 0.05,
             narrow_section_min_length: 50.0,
             overlap_tolerance: 0.0,
+            max_faults: FAULTS_PER_CHECK,
         }
     }
 }
@@ -331,6 +335,12 @@ impl NeuromOptions {
             flat_method: FlatMethod::Ratio,
             ..NeuromOptions::default()
         }
+    }
+
+    /// Set [`NeuromOptions::max_faults`].
+    pub fn max_faults(mut self, n: usize) -> NeuromOptions {
+        self.max_faults = n;
+        self
     }
 
     /// Run only these checks, in this order.
@@ -473,7 +483,7 @@ impl Fault {
     }
 }
 
-/// The most faults kept per check (all are counted, and all their lines listed).
+/// The most faults kept per check by default (all are counted, and all their lines listed).
 pub const FAULTS_PER_CHECK: usize = 1000;
 
 /// One check's verdict.
@@ -487,13 +497,15 @@ pub struct NeuromResult {
     pub pass: Option<bool>,
     /// The length of NeuroM's `info` (the faults), 0 for checks that give none.
     pub count: usize,
-    /// The first [`FAULTS_PER_CHECK`] faults, in NeuroM's order.
+    /// The first [`NeuromOptions::max_faults`] faults, in NeuroM's order.
     pub faults: Vec<Fault>,
     /// Every line at fault, sorted, each once.
     pub lines: Vec<usize>,
     /// Why `pass` is `None`: NeuroM's exception (`IndexError: index 1 is out of bounds for
     /// axis 0 with size 1`), or why the verdict is not NeuroM's to give.
     pub message: Option<String>,
+    /// How many faults to keep.
+    keep: usize,
 }
 
 impl NeuromResult {
@@ -505,6 +517,15 @@ impl NeuromResult {
             faults: Vec::new(),
             lines: Vec::new(),
             message: None,
+            keep: FAULTS_PER_CHECK,
+        }
+    }
+
+    /// An empty result that keeps at most `keep` faults.
+    fn keeping(check: NeuromCheck, keep: usize) -> NeuromResult {
+        NeuromResult {
+            keep,
+            ..NeuromResult::new(check)
         }
     }
 
@@ -523,8 +544,12 @@ impl NeuromResult {
     }
 
     /// A verdict from faults: passes when there is none.
-    fn from_faults(check: NeuromCheck, faults: impl IntoIterator<Item = Fault>) -> NeuromResult {
-        let mut r = NeuromResult::new(check);
+    fn from_faults(
+        check: NeuromCheck,
+        keep: usize,
+        faults: impl IntoIterator<Item = Fault>,
+    ) -> NeuromResult {
+        let mut r = NeuromResult::keeping(check, keep);
         for f in faults {
             r.add(f);
         }
@@ -537,7 +562,7 @@ impl NeuromResult {
         if let Some(l) = f.other_line {
             self.lines.push(l);
         }
-        if self.faults.len() < FAULTS_PER_CHECK {
+        if self.faults.len() < self.keep {
             self.faults.push(f);
         }
     }
@@ -644,7 +669,7 @@ impl MorphioMorphology {
                     .collect(),
             };
         };
-        let view = View::new(tree);
+        let view = View::new(tree, options.max_faults);
         if let Some(why) = view.soma_load_error() {
             let message = format!("NeuroM cannot load the file: {why}");
             return NeuromReport {

@@ -13,7 +13,7 @@ use crate::swc::morphio::TreePoint;
 /// the earlier segment's cylinder. NeuroM reports `(section, i, j)` and the section's point
 /// `i`.
 pub(super) fn back_tracking(v: &View<'_>) -> NeuromResult {
-    let mut r = NeuromResult::new(NeuromCheck::HasNoBackTracking);
+    let mut r = NeuromResult::keeping(NeuromCheck::HasNoBackTracking, v.keep());
     for s in 0..v.section_count() {
         let points = v.points(s);
         if points.len() <= 2 {
@@ -81,8 +81,18 @@ fn overlaps(seg1: Segment<'_>, seg2: Segment<'_>) -> bool {
 /// (its first point, then each section's points but the first) closer than `tolerance`
 /// (equal, for 0); NeuroM reports both sections and the first point.
 pub(super) fn overlapping(v: &View<'_>, tolerance: f64) -> NeuromResult {
-    let mut r = NeuromResult::new(NeuromCheck::HasNoOverlappingPoint);
+    let check = NeuromCheck::HasNoOverlappingPoint;
+    let mut r = NeuromResult::keeping(check, v.keep());
     for sections in v.neurites() {
+        // scipy's KD-tree refuses points that are not finite.
+        if v.neurite_points(sections.clone())
+            .any(|(_, p)| p.xyz.iter().any(|c| !c.is_finite()))
+        {
+            return NeuromResult::raised(
+                check,
+                "ValueError: data must be finite, check for nan or inf values",
+            );
+        }
         let points: Vec<(usize, &TreePoint)> = v.neurite_points(sections).collect();
         let mut pair = |i: usize, j: usize| {
             if let (Some(&(si, a)), Some(&(sj, b))) = (points.get(i), points.get(j)) {
@@ -191,7 +201,10 @@ const NOISE: f64 = 1e-9;
 /// ratio is noise too; its verdict is then `None`.
 pub(super) fn flat(v: &View<'_>, tol: f64, method: FlatMethod) -> NeuromResult {
     let check = NeuromCheck::HasNoFlatNeurites;
-    let mut r = NeuromResult::new(check);
+    let mut r = NeuromResult::keeping(check, v.keep());
+    // NeuroM looks at every neurite before it answers: an exception on any one is the
+    // answer; else one flat neurite fails the check, whatever the undecided ones.
+    let mut undecided: Option<usize> = None;
     for sections in v.neurites() {
         let root = sections.start;
         let line = v.points(root).first().map_or(0, |p| p.line);
@@ -210,18 +223,13 @@ pub(super) fn flat(v: &View<'_>, tol: f64, method: FlatMethod) -> NeuromResult {
                 ),
             );
         }
-        let extents = match principal_extents(&points) {
+        let mut e = match principal_extents(&points) {
             Extents::Known(e) => e,
             Extents::Collinear => {
-                return NeuromResult::raised(
-                    check,
-                    format!(
-                        "undecided: the neurite at line {line} lies on a line, so that NeuroM's verdict depends on rounding noise"
-                    ),
-                )
+                undecided.get_or_insert(line as usize);
+                continue;
             }
         };
-        let mut e = extents;
         e.sort_by(f64::total_cmp);
         let [e0, e1, _] = e;
         let is_flat = match method {
@@ -231,6 +239,14 @@ pub(super) fn flat(v: &View<'_>, tol: f64, method: FlatMethod) -> NeuromResult {
         if is_flat {
             r.add(Fault::section(root, line));
         }
+    }
+    if let (0, Some(line)) = (r.count, undecided) {
+        return NeuromResult::raised(
+            check,
+            format!(
+                "undecided: no neurite is flat but the one at line {line}, which lies on a line, so that NeuroM's verdict on it depends on rounding noise"
+            ),
+        );
     }
     // NeuroM gives no info, only the verdict: the faults name the flat neurites.
     let flat_neurites = std::mem::take(&mut r.faults);
@@ -280,11 +296,18 @@ fn principal_extents(points: &[[f32; 3]]) -> Extents {
     }
     let mut sorted = extents;
     sorted.sort_by(f64::total_cmp);
-    let [e0, e1, e2] = sorted;
-    // Two extents of noise: the points are on a line. On an axis, LAPACK keeps the other
+    let [_, e1, e2] = sorted;
+    // Two extents of noise: the points are on a line. Along an axis, LAPACK keeps the other
     // two axes exactly (their extents are exactly 0, and NeuroM's ratio is NaN: not flat);
-    // on any other line its verdict is rounding.
-    if e1 <= NOISE * e2 && !(e0 == 0.0 && e1 == 0.0) {
+    // along any other line its verdict is rounding.
+    let constant = (0..3)
+        .filter(|&k| {
+            let mut values = points.iter().filter_map(|p| p.get(k));
+            let first = values.next();
+            values.all(|v| Some(v) == first)
+        })
+        .count();
+    if e1 <= NOISE * e2 && constant < 2 {
         return Extents::Collinear;
     }
     Extents::Known(extents)

@@ -29,7 +29,7 @@ pub(super) fn neurite_radii(v: &View<'_>, threshold: f64) -> NeuromResult {
                 ..Fault::section(s, p.line)
             })
     });
-    NeuromResult::from_faults(NeuromCheck::HasAllNonzeroNeuriteRadii, faults)
+    NeuromResult::from_faults(NeuromCheck::HasAllNonzeroNeuriteRadii, v.keep(), faults)
 }
 
 pub(super) fn segment_lengths(v: &View<'_>, threshold: f64) -> NeuromResult {
@@ -46,7 +46,7 @@ pub(super) fn segment_lengths(v: &View<'_>, threshold: f64) -> NeuromResult {
                 _ => None,
             })
     });
-    NeuromResult::from_faults(NeuromCheck::HasAllNonzeroSegmentLengths, faults)
+    NeuromResult::from_faults(NeuromCheck::HasAllNonzeroSegmentLengths, v.keep(), faults)
 }
 
 pub(super) fn section_lengths(v: &View<'_>, threshold: f64) -> NeuromResult {
@@ -54,7 +54,7 @@ pub(super) fn section_lengths(v: &View<'_>, threshold: f64) -> NeuromResult {
     let faults = (0..v.section_count())
         .filter(|&s| section_length(v.points(s)) <= threshold)
         .map(|s| Fault::section(s, v.section_line(s)));
-    NeuromResult::from_faults(NeuromCheck::HasAllNonzeroSectionLengths, faults)
+    NeuromResult::from_faults(NeuromCheck::HasAllNonzeroSectionLengths, v.keep(), faults)
 }
 
 pub(super) fn soma_radius(v: &View<'_>, threshold: f64) -> NeuromResult {
@@ -98,7 +98,7 @@ pub(super) fn fat_ends(
                 ..Fault::section(s, last.line)
             })
         });
-    NeuromResult::from_faults(NeuromCheck::HasNoFatEnds, faults)
+    NeuromResult::from_faults(NeuromCheck::HasNoFatEnds, v.keep(), faults)
 }
 
 /// `has_no_narrow_start`: each neurite's first radius against `frac` times its second;
@@ -127,7 +127,7 @@ pub(super) fn narrow_start(v: &View<'_>, frac: f64) -> NeuromResult {
             });
         }
     }
-    NeuromResult::from_faults(check, faults)
+    NeuromResult::from_faults(check, v.keep(), faults)
 }
 
 /// `has_no_narrow_neurite_section`: sections of the filtered neurites, longer than the
@@ -167,5 +167,5 @@ pub(super) fn narrow_sections(
             }
         }
     }
-    NeuromResult::from_faults(NeuromCheck::HasNoNarrowNeuriteSection, faults)
+    NeuromResult::from_faults(NeuromCheck::HasNoNarrowNeuriteSection, v.keep(), faults)
 }

@@ -30,7 +30,7 @@ pub(super) fn jumps(v: &View<'_>, max_distance: f64, axis: usize) -> NeuromResul
             }
         }
     }
-    NeuromResult::from_faults(NeuromCheck::HasNoJumps, faults)
+    NeuromResult::from_faults(NeuromCheck::HasNoJumps, v.keep(), faults)
 }
 
 /// `has_no_root_node_jumps`: each neurite's first point within `radius_multiplier` soma
@@ -61,7 +61,7 @@ pub(super) fn root_node_jumps(v: &View<'_>, radius_multiplier: f64) -> NeuromRes
             });
         }
     }
-    NeuromResult::from_faults(check, faults)
+    NeuromResult::from_faults(check, v.keep(), faults)
 }
 
 /// `has_no_dangling_branch`: a neurite whose first point is more than 12 µm beyond the
@@ -117,5 +117,5 @@ pub(super) fn dangling(v: &View<'_>) -> NeuromResult {
             });
         }
     }
-    NeuromResult::from_faults(check, faults)
+    NeuromResult::from_faults(check, v.keep(), faults)
 }

@@ -34,5 +34,5 @@ pub(super) fn children_count(
             }
             Some(f)
         });
-    NeuromResult::from_faults(check, faults)
+    NeuromResult::from_faults(check, v.keep(), faults)
 }

@@ -13,10 +13,12 @@ pub(crate) struct View<'a> {
     /// The root sections, in order; a neurite's sections are the ids from its root to the
     /// next root (MorphIO numbers sections depth first).
     roots: Vec<u32>,
+    /// The most faults a check keeps.
+    keep: usize,
 }
 
 impl<'a> View<'a> {
-    pub(crate) fn new(tree: &'a Tree) -> View<'a> {
+    pub(crate) fn new(tree: &'a Tree, keep: usize) -> View<'a> {
         let n = tree.sections.len();
         let mut child_start = vec![0u32; n + 1];
         for s in &tree.sections {
@@ -47,7 +49,12 @@ impl<'a> View<'a> {
             child_start,
             children,
             roots,
+            keep,
         }
+    }
+
+    pub(crate) fn keep(&self) -> usize {
+        self.keep
     }
 
     pub(crate) fn soma_kind(&self) -> SomaKind {
