@@ -13,13 +13,21 @@
 //! * `parse`: [`Morphology::from_bytes`] over every copy, on one thread.
 //! * `parse + validate + measures`: the same, then [`Morphology::validate`] and
 //!   [`Morphology::measures`].
+//! * `+ MorphIO verdict + all NeuroM checks`: [`check_bytes_with`] with every NeuroM check
+//!   (NeuroM's defaults): what `neuromorpho check --neurom` does per file.
 //!
 //! Then the copies are written to a temporary folder (the fixtures MorphIO refuses, i.e.
 //! `dCH-cobalt.CNG.swc`, left out), and timed on the same files:
 //! * `ours, files`: [`Morphology::from_path`] + validate + measures over every file, one thread;
-//! * `check_paths`: the whole check of the folder on `T` threads;
-//! * with `--morphio`: `morphio.Morphology(path)` over the same files in one Python process,
-//!   timing only the load loop (the files are in the page cache: both sides read them).
+//! * `ours, files, --neurom`: [`check_file`] with every NeuroM check (read, validate,
+//!   measure, MorphIO's verdict, NeuroM's checks), one thread;
+//! * `check_paths`: the whole check of the folder on `T` threads, with every NeuroM check;
+//! * MorphIO: `morphio.Morphology(path)` over the same files in one Python process, timing
+//!   only the load loop (the files are in the page cache: both sides read them). The Python
+//!   is `--morphio PYTHON`, else `$MORPHIO_PYTHON`, else `venv/bin/python` or
+//!   `.venv/bin/python` of the repository when it has `morphio`; without one, a note says so.
+//!
+//! The ratio that matters is MorphIO's load over `ours, files, --neurom`: at least 4x.
 
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -27,7 +35,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use neuromorpho::swc::{check_paths, CheckOptions, IssueCode, Morphology};
+use neuromorpho::swc::{
+    check_bytes_with, check_file, check_paths, CheckOptions, IssueCode, Morphology, NeuromOptions,
+};
 
 const USAGE: &str = "usage: swc-bench [--mb N] [--threads T] [--morphio PYTHON] [--keep]";
 
@@ -207,6 +217,22 @@ fn run(args: &Args) -> Result<(), String> {
         "{}",
         line("parse + validate + measures (1 thread)", t, corpus.bytes, n)
     );
+    let all_checks = NeuromOptions::new();
+    let (t, n) = best_of_3(|| {
+        corpus
+            .inputs
+            .iter()
+            .map(|(_, b)| {
+                let r = check_bytes_with(b, Some(&all_checks));
+                std::hint::black_box(&r.neurom);
+                r.points.unwrap_or(0)
+            })
+            .sum()
+    });
+    println!(
+        "{}",
+        line("  + MorphIO verdict + all NeuroM checks", t, corpus.bytes, n)
+    );
 
     // The same files on disk, without the one MorphIO refuses.
     let dir = std::env::temp_dir().join(format!("swc-bench-{}", std::process::id()));
@@ -262,9 +288,31 @@ fn on_files(args: &Args, corpus: &Corpus, dir: &Path) -> Result<(), String> {
             file_points
         )
     );
+    let one_thread = CheckOptions::new().threads(1).neurom(NeuromOptions::new());
+    let (full, _) = best_of_3(|| {
+        paths
+            .iter()
+            .map(|p| {
+                let r = check_file(p, &one_thread).report;
+                std::hint::black_box(&r.neurom);
+                r.points.unwrap_or(0)
+            })
+            .sum()
+    });
+    println!(
+        "{}",
+        line(
+            "ours, files, --neurom: + MorphIO + NeuroM checks",
+            full,
+            bytes,
+            file_points
+        )
+    );
     let (t, n) = best_of_3(|| {
         let mut points = 0;
-        let options = CheckOptions::new().threads(args.threads);
+        let options = CheckOptions::new()
+            .threads(args.threads)
+            .neurom(NeuromOptions::new());
         let _ = check_paths([dir], &options, |r| {
             points += r.report.points.unwrap_or(0);
             ControlFlow::Continue(())
@@ -274,17 +322,20 @@ fn on_files(args: &Args, corpus: &Corpus, dir: &Path) -> Result<(), String> {
     println!(
         "{}",
         line(
-            &format!("check_paths ({} threads)", args.threads),
+            &format!("check_paths --neurom ({} threads)", args.threads),
             t,
             bytes,
             n
         )
     );
 
-    let Some(python) = &args.morphio else {
-        println!("(MorphIO: not run; give --morphio PYTHON)");
+    let Some(python) = morphio_python(args) else {
+        println!(
+            "(MorphIO not run: no Python with morphio; give --morphio PYTHON or set MORPHIO_PYTHON)"
+        );
         return Ok(());
     };
+    let python = &python;
     let list = dir.join("files.txt");
     let mut f = std::fs::File::create(&list).map_err(|e| format!("{}: {e}", list.display()))?;
     for p in &paths {
@@ -321,10 +372,38 @@ fn on_files(args: &Args, corpus: &Corpus, dir: &Path) -> Result<(), String> {
         )
     );
     println!(
-        "ours / MorphIO: {:.1}x (one thread each; the check on {} threads: {:.1}x)",
+        "MorphIO / ours with every NeuroM check: {:.1}x (one thread each; target: at least 4x)",
+        morphio.as_secs_f64() / full.as_secs_f64()
+    );
+    println!(
+        "MorphIO / ours without them: {:.1}x; MorphIO / check_paths --neurom on {} threads: {:.1}x",
         morphio.as_secs_f64() / ours.as_secs_f64(),
         args.threads,
         morphio.as_secs_f64() / t.as_secs_f64()
     );
     Ok(())
+}
+
+/// The Python that runs MorphIO: `--morphio`, `$MORPHIO_PYTHON`, or the repository's venv
+/// when it can import morphio.
+fn morphio_python(args: &Args) -> Option<String> {
+    if let Some(p) = &args.morphio {
+        return Some(p.clone());
+    }
+    if let Ok(p) = std::env::var("MORPHIO_PYTHON") {
+        if !p.is_empty() {
+            return Some(p);
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["venv/bin/python", ".venv/bin/python"]
+        .iter()
+        .map(|p| root.join(p))
+        .find(|p| {
+            Command::new(p)
+                .args(["-c", "import morphio"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(|p| p.display().to_string())
 }

@@ -75,7 +75,7 @@ fn index_ids(samples: &[Sample]) -> (Ids, Option<(usize, usize)>) {
 }
 
 /// Children of each sample, in file order (compressed rows).
-struct Children {
+pub(crate) struct Children {
     start: Vec<u32>,
     list: Vec<u32>,
 }
@@ -115,6 +115,35 @@ impl Children {
     }
 }
 
+/// How samples are linked, once every parent is known: each one's parent (an index, or
+/// `u32::MAX` for a root) and children (in file order).
+pub(crate) trait Links {
+    fn parents(&self) -> &[u32];
+    fn children(&self, i: usize) -> &[u32];
+}
+
+struct OwnLinks {
+    parents: Vec<u32>,
+    children: Children,
+}
+
+impl Links for OwnLinks {
+    fn parents(&self) -> &[u32] {
+        &self.parents
+    }
+
+    fn children(&self, i: usize) -> &[u32] {
+        self.children.of(i)
+    }
+}
+
+/// What the checks before the soma need to know of the ids: the first sample whose id
+/// repeats an earlier one (with that one), and the first whose parent is no sample.
+pub(crate) struct IdFacts {
+    pub(crate) repeat: Option<(usize, usize)>,
+    pub(crate) missing_parent: Option<usize>,
+}
+
 fn refuse(kind: RefusalKind, s: &Sample) -> Refusal {
     Refusal::new(kind, Some(s.line as usize), s.morphio_line as usize)
 }
@@ -122,11 +151,40 @@ fn refuse(kind: RefusalKind, s: &Sample) -> Refusal {
 /// What MorphIO does with the samples: its warnings in the order it emits them, and the tree
 /// it builds or why it refuses the file.
 pub(crate) fn build(samples: &[Sample], warnings: &mut Warnings) -> Result<Tree, Refusal> {
+    let (ids, repeat) = index_ids(samples);
+    let mut parents = Vec::with_capacity(samples.len());
+    let mut missing_parent = None;
+    for (i, s) in samples.iter().enumerate() {
+        if s.parent == SWC_ROOT {
+            parents.push(NO_PARENT);
+        } else if let Some(p) = ids.get(s.parent) {
+            parents.push(p);
+        } else {
+            missing_parent.get_or_insert(i);
+            parents.push(NO_PARENT);
+        }
+    }
+    let children = Children::new(&parents);
+    let links = OwnLinks { parents, children };
+    let facts = IdFacts {
+        repeat,
+        missing_parent,
+    };
+    build_linked(samples, &facts, &links, warnings)
+}
+
+/// [`build`] with the links already known.
+pub(crate) fn build_linked(
+    samples: &[Sample],
+    facts: &IdFacts,
+    links: &dyn Links,
+    warnings: &mut Warnings,
+) -> Result<Tree, Refusal> {
     // An id equal to MorphIO's root marker makes it loop on the roots (it never returns).
     if let Some(s) = samples.iter().find(|s| s.id == SWC_ROOT) {
         return Err(refuse(RefusalKind::RootMarkerId, s));
     }
-    let (ids, repeat) = index_ids(samples);
+    let repeat = facts.repeat;
     for (i, s) in samples.iter().enumerate() {
         if s.diameter < EPSILON {
             warnings.push(WarningKind::ZeroDiameter, Some(s.line as usize));
@@ -151,30 +209,19 @@ pub(crate) fn build(samples: &[Sample], warnings: &mut Warnings) -> Result<Tree,
             ));
         }
     }
-    let mut parents = Vec::with_capacity(samples.len());
-    for s in samples {
-        if s.parent == SWC_ROOT {
-            parents.push(NO_PARENT);
-        } else {
-            match ids.get(s.parent) {
-                Some(p) => parents.push(p),
-                None => {
-                    return Err(refuse(
-                        RefusalKind::MissingParent {
-                            id: s.id,
-                            parent: s.parent,
-                        },
-                        s,
-                    ))
-                }
-            }
-        }
+    if let Some(s) = facts.missing_parent.and_then(|i| samples.get(i)) {
+        return Err(refuse(
+            RefusalKind::MissingParent {
+                id: s.id,
+                parent: s.parent,
+            },
+            s,
+        ));
     }
-    let children = Children::new(&parents);
     let mut b = Builder {
         samples,
-        parents: &parents,
-        children: &children,
+        parents: links.parents(),
+        links,
         warnings,
         tree: Tree::default(),
     };
@@ -186,7 +233,7 @@ pub(crate) fn build(samples: &[Sample], warnings: &mut Warnings) -> Result<Tree,
 struct Builder<'a, 'w> {
     samples: &'a [Sample],
     parents: &'a [u32],
-    children: &'a Children,
+    links: &'a dyn Links,
     warnings: &'w mut Warnings,
     tree: Tree,
 }
@@ -264,7 +311,7 @@ impl Builder<'_, '_> {
             } else if !self.parent_is_soma(i) {
                 return Err(refuse(RefusalKind::SomaWithNeuriteParent, s));
             }
-            let kids = self.children.of(i);
+            let kids = self.links.children(i);
             if kids.len() > 1 && s.parent != SWC_ROOT {
                 let forks: Vec<usize> = kids
                     .iter()
@@ -296,7 +343,7 @@ impl Builder<'_, '_> {
             if root.parent != SWC_ROOT && root.kind != SOMA {
                 continue;
             }
-            let kids = self.children.of(r);
+            let kids = self.links.children(r);
             if kids.is_empty() {
                 continue;
             }
@@ -340,7 +387,7 @@ impl Builder<'_, '_> {
             }
             let mut at = start;
             loop {
-                let kids = self.children.of(at);
+                let kids = self.links.children(at);
                 let [only] = kids else { break };
                 let (Some(here), Some(next)) = (self.sample(at), self.sample(*only as usize))
                 else {
@@ -376,7 +423,7 @@ impl Builder<'_, '_> {
                 start: section_start,
                 end: self.tree.points.len() as u32,
             });
-            let kids = self.children.of(at);
+            let kids = self.links.children(at);
             if kids.len() > 1 {
                 for &k in kids.iter().rev() {
                     stack.push((k as usize, id, Some(end_point)));

@@ -409,13 +409,36 @@ impl MorphioMorphology {
         if !morphology.reads_as_morphio() {
             return None;
         }
-        let samples = samples_of(morphology.points())?;
-        Some(MorphioMorphology::from_samples(samples))
+        let samples = match samples_of(morphology.points())? {
+            Ok(s) => s,
+            Err(refusal) => return Some(MorphioMorphology::from_result(Err(refusal), Warnings::default())),
+        };
+        // This crate's reader already linked the points: the same links as MorphIO's (ids
+        // are equal as 64-bit values exactly when they are as 32-bit ones here).
+        let repeat = morphology.duplicate_indices().first().and_then(|&d| {
+            let p = morphology.points().get(d as usize)?;
+            Some((d as usize, morphology.index_of(p.id)?))
+        });
+        let missing_parent = morphology
+            .parent_indices()
+            .iter()
+            .position(|&p| p == super::parse::MISSING);
+        let facts = build::IdFacts {
+            repeat,
+            missing_parent,
+        };
+        let mut warnings = Warnings::default();
+        let built = build::build_linked(&samples, &facts, morphology, &mut warnings);
+        Some(MorphioMorphology::from_result(built, warnings))
     }
 
     fn from_samples(samples: Result<Vec<Sample>, Refusal>) -> MorphioMorphology {
         let mut warnings = Warnings::default();
         let built = samples.and_then(|s| build::build(&s, &mut warnings));
+        MorphioMorphology::from_result(built, warnings)
+    }
+
+    fn from_result(built: Result<Tree, Refusal>, warnings: Warnings) -> MorphioMorphology {
         let (tree, refusal) = match built {
             Ok(t) => (Some(t), None),
             Err(r) => (None, Some(r.to_public())),
@@ -465,6 +488,9 @@ fn samples_of(points: &[Point]) -> Option<Result<Vec<Sample>, Refusal>> {
         let diameter = 2.0 * to_f32(p.radius)?;
         let parent = if p.parent < -1 {
             return refuse(RefusalKind::NegativeId);
+        } else if p.parent == i64::from(SWC_ROOT) {
+            // MorphIO reads this parent as "no parent"; its own path handles that.
+            return None;
         } else if p.parent == -1 {
             SWC_ROOT
         } else {
@@ -491,6 +517,12 @@ fn samples_of(points: &[Point]) -> Option<Result<Vec<Sample>, Refusal>> {
 /// unless the f64 is exactly halfway between two f32 (then the text decides).
 fn to_f32(v: f64) -> Option<f32> {
     let f = v as f32;
+    let magnitude = v.abs();
+    if (f64::from(f32::MIN_POSITIVE)..=f64::from(f32::MAX)).contains(&magnitude) {
+        // A normal f32: halfway between two of them means the 29 bits below f32's 23 are
+        // exactly 1 followed by zeros.
+        return (v.to_bits() & 0x1FFF_FFFF != 0x1000_0000).then_some(f);
+    }
     if !f.is_finite() || f64::from(f) == v {
         return Some(f);
     }
@@ -501,6 +533,17 @@ fn to_f32(v: f64) -> Option<f32> {
     };
     let half = (f64::from(f) + f64::from(other)) / 2.0;
     (half != v).then_some(f)
+}
+
+impl build::Links for Morphology {
+    fn parents(&self) -> &[u32] {
+        // ROOT is `u32::MAX`, as in the builder; MISSING is refused before links are used.
+        self.parent_indices()
+    }
+
+    fn children(&self, i: usize) -> &[u32] {
+        self.children_slice(i)
+    }
 }
 
 #[cfg(test)]

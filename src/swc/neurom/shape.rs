@@ -32,8 +32,12 @@ pub(super) fn back_tracking(v: &View<'_>) -> NeuromResult {
                     .all(|(&x, &y)| numpy::isclose(x, y))
             })
             .collect();
+        let near = Near::new(&segments);
+        let mut candidates = Vec::new();
         for (i, seg1) in segments.iter().skip(1).enumerate() {
-            for (j, seg2) in segments.iter().take(i + 1).enumerate() {
+            near.candidates(*seg1, i, &mut candidates);
+            for &j in &candidates {
+                let Some(seg2) = segments.get(j) else { continue };
                 if inside_cylinder(*seg1, *seg2) {
                     let Some(p) = points.get(i) else { continue };
                     r.add(Fault {
@@ -47,6 +51,114 @@ pub(super) fn back_tracking(v: &View<'_>) -> NeuromResult {
         }
     }
     r.finish()
+}
+
+/// The earlier segments that a segment's end may back-track into: those whose center is
+/// within `0.55 length + both radii` of it (NeuroM's cylinder test implies it), with a wide
+/// margin for rounding, so that NeuroM's exact test runs on every pair that could pass it and
+/// on few others. Segments are grouped in blocks of consecutive ones, each with the box of
+/// its centers' reach, so that far blocks are skipped at once.
+struct Near {
+    centers: Vec<[f64; 3]>,
+    reach: Vec<f64>,
+    /// Per block of `BLOCK` segments: the smallest and largest `center ± reach` per axis.
+    boxes: Vec<([f64; 3], [f64; 3])>,
+    /// Some center or reach is not finite: every pair goes to NeuroM's test.
+    odd: bool,
+}
+
+const BLOCK: usize = 8;
+
+fn max_radius(s: Segment<'_>) -> f32 {
+    if s.1.r > s.0.r {
+        s.1.r
+    } else {
+        s.0.r
+    }
+}
+
+/// Slack on a distance bound: relative, and absolute to the coordinates' size.
+fn slack(bound: f64, size: f64) -> f64 {
+    bound * 1e-3 + size * 1e-4 + 1e-6
+}
+
+impl Near {
+    fn new(segments: &[Segment<'_>]) -> Near {
+        let mut centers = Vec::with_capacity(segments.len());
+        let mut reach = Vec::with_capacity(segments.len());
+        let mut odd = false;
+        for &(a, b) in segments {
+            let [x, y, z] = a.xyz.map(f64::from);
+            let [u, v, w] = b.xyz.map(f64::from);
+            let c = [(x + u) / 2.0, (y + v) / 2.0, (z + w) / 2.0];
+            let length = ((u - x).powi(2) + (v - y).powi(2) + (w - z).powi(2)).sqrt();
+            let r = 0.55 * length + f64::from(max_radius((a, b)));
+            odd |= !r.is_finite() || c.iter().any(|v| !v.is_finite());
+            centers.push(c);
+            reach.push(r);
+        }
+        let boxes = centers
+            .chunks(BLOCK)
+            .zip(reach.chunks(BLOCK))
+            .map(|(cs, rs)| {
+                let mut lo = [f64::INFINITY; 3];
+                let mut hi = [f64::NEG_INFINITY; 3];
+                for (c, &r) in cs.iter().zip(rs) {
+                    for ((l, h), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(c) {
+                        *l = l.min(v - r);
+                        *h = h.max(v + r);
+                    }
+                }
+                (lo, hi)
+            })
+            .collect();
+        Near {
+            centers,
+            reach,
+            boxes,
+            odd,
+        }
+    }
+
+    /// The segments `j <= i` that `seg1`'s end may lie in, in increasing order.
+    fn candidates(&self, seg1: Segment<'_>, i: usize, out: &mut Vec<usize>) {
+        out.clear();
+        let p = seg1.1.xyz.map(f64::from);
+        let r1 = f64::from(max_radius(seg1));
+        if self.odd || !r1.is_finite() || p.iter().any(|v| !v.is_finite()) {
+            // Let NeuroM's test decide on every pair.
+            out.extend(0..=i);
+            return;
+        }
+        let size = p.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (b, (lo, hi)) in self.boxes.iter().enumerate() {
+            let first = b * BLOCK;
+            if first > i {
+                break;
+            }
+            // The distance from p to the block's box.
+            let d2: f64 = p
+                .iter()
+                .zip(lo.iter().zip(hi))
+                .map(|(&v, (&l, &h))| (l - v).max(v - h).max(0.0).powi(2))
+                .sum();
+            let room = r1 + slack(r1 + size, size);
+            if d2 > room * room {
+                continue;
+            }
+            for j in first..(first + BLOCK).min(i + 1) {
+                let (Some(c), Some(&reach)) = (self.centers.get(j), self.reach.get(j)) else {
+                    continue;
+                };
+                let bound = reach + r1;
+                let bound = bound + slack(bound, size);
+                let d2: f64 = c.iter().zip(p).map(|(c, q)| (c - q).powi(2)).sum();
+                if d2 <= bound * bound {
+                    out.push(j);
+                }
+            }
+        }
+    }
 }
 
 type Segment<'a> = (&'a TreePoint, &'a TreePoint);
@@ -69,7 +181,6 @@ fn overlaps(seg1: Segment<'_>, seg2: Segment<'_>) -> bool {
     let length = numpy::norm(s1s2);
     let scalar = numpy::dot(cp, s1s2) / length;
     let prj = s1s2.map(|e| scalar * e / length);
-    let max_radius = |s: Segment<'_>| if s.1.r > s.0.r { s.1.r } else { s.0.r };
     let within = numpy::norm(numpy::sub(cp, prj)) <= max_radius(seg1) + max_radius(seg2);
     if !within {
         return false;
@@ -121,21 +232,74 @@ fn key(p: &TreePoint) -> Option<[u32; 3]> {
     Some(p.xyz.map(|v| if v == 0.0 { 0 } else { v.to_bits() }))
 }
 
+/// A fast hash for point keys (the keys come from the file, but a collision costs only
+/// time, and the table's size is bounded by the points).
+#[derive(Default)]
+pub(super) struct PointHasher(u64);
+
+impl std::hash::Hasher for PointHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word.get_mut(..rest.len()).map(|w| w.copy_from_slice(rest));
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(23) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_i64(&mut self, v: i64) {
+        self.write_u64(v as u64);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+}
+
+pub(super) type PointMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<PointHasher>>;
+
 fn equal_pairs(points: &[(usize, &TreePoint)], pair: &mut impl FnMut(usize, usize)) {
-    let mut groups: HashMap<[u32; 3], Vec<usize>> = HashMap::new();
-    let mut order: Vec<[u32; 3]> = Vec::new();
+    let mut first: PointMap<[u32; 3], u32> = PointMap::default();
+    first.reserve(points.len());
+    // (the first point with these coordinates, a later one)
+    let mut repeats: Vec<(u32, u32)> = Vec::new();
     for (i, (_, p)) in points.iter().enumerate() {
         let Some(k) = key(p) else { continue };
-        let g = groups.entry(k).or_default();
-        if g.is_empty() {
-            order.push(k);
+        match first.entry(k) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i as u32);
+            }
+            std::collections::hash_map::Entry::Occupied(e) => repeats.push((*e.get(), i as u32)),
         }
-        g.push(i);
     }
-    for k in order {
-        let Some(g) = groups.get(&k) else { continue };
-        for (n, &i) in g.iter().enumerate() {
-            for &j in g.iter().skip(n + 1) {
+    repeats.sort_unstable();
+    for group in repeats.chunk_by(|a, b| a.0 == b.0) {
+        let Some(&(head, _)) = group.first() else {
+            continue;
+        };
+        let members: Vec<usize> = std::iter::once(head as usize)
+            .chain(group.iter().map(|&(_, j)| j as usize))
+            .collect();
+        for (n, &i) in members.iter().enumerate() {
+            for &j in members.iter().skip(n + 1) {
                 pair(i, j);
             }
         }
@@ -151,7 +315,7 @@ fn near_pairs(points: &[(usize, &TreePoint)], tolerance: f64, pair: &mut impl Fn
             .all(|v| v.is_finite() && v.abs() < 1e15)
             .then(|| c.map(|v| v as i64))
     };
-    let mut grid: HashMap<[i64; 3], Vec<usize>> = HashMap::new();
+    let mut grid: PointMap<[i64; 3], Vec<usize>> = PointMap::default();
     for (i, (_, p)) in points.iter().enumerate() {
         if let Some(c) = cell(p) {
             grid.entry(c).or_default().push(i);
@@ -212,9 +376,14 @@ pub(super) fn flat(v: &View<'_>, tol: f64, method: FlatMethod) -> NeuromResult {
         if points.iter().flatten().any(|c| !c.is_finite()) {
             return NeuromResult::raised(check, "LinAlgError: Eigenvalues did not converge");
         }
-        // `np.unique(points, axis=0)`: sorted rows, each once (-0 equals 0).
-        points.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-        points.dedup_by(|a, b| a == b);
+        // `np.unique(points, axis=0)`: each point once (-0 equals 0). NumPy sorts them too,
+        // which changes the float32 centering only in its last bits.
+        let mut seen: PointMap<[u32; 3], ()> = PointMap::default();
+        seen.reserve(points.len());
+        points.retain(|p| {
+            let k = p.map(|v| if v == 0.0 { 0 } else { v.to_bits() });
+            seen.insert(k, ()).is_none()
+        });
         if points.len() < 2 {
             return NeuromResult::raised(
                 check,
