@@ -671,7 +671,8 @@ struct SortedLines {
 }
 
 /// Lines (or bytes of lines) sorted in memory before a run is written.
-const RUN: usize = 32 * 1024;
+// Small in unit tests, so that they merge many runs.
+const RUN: usize = if cfg!(test) { 7 } else { 32 * 1024 };
 const RUN_BYTES: usize = 16 * 1024 * 1024;
 
 impl SortedLines {
@@ -979,6 +980,59 @@ mod tests {
             !path.exists() && !dir.join(SUMS).exists(),
             "an emptied manifest goes"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn compaction_merges_sorted_runs_keeps_the_last_line_and_lists_what_it_keeps() {
+        let dir = std::env::temp_dir().join(format!("nm-manifest-runs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = manifest_path(&dir, "");
+        // 100 paths in a scrambled order (many runs of RUN lines), each written twice: the
+        // second line (a later time) must win.
+        let paths: Vec<String> = (0..100u64)
+            .map(|i| format!("downloads/n{:03}.swc", (i * 37) % 100))
+            .collect();
+        for round in [1u64, 2] {
+            let entries: Vec<ManifestEntry> =
+                paths.iter().map(|p| entry(p, round * 1000)).collect();
+            append(&path, &entries).unwrap();
+        }
+        let m = Manifest::load(&dir).unwrap();
+        assert_eq!(m.len(), 100);
+        assert_eq!(m.get("downloads/n042.swc").unwrap().fetched_at.unix(), 2000);
+        assert!(m.get("downloads/n100.swc").is_none());
+        compact(&dir, "", false, &|_| false).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let got: Vec<ManifestEntry> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut want = paths.clone();
+        want.sort();
+        let got_paths: Vec<&str> = got.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(got_paths, want, "sorted by path, each once");
+        assert!(
+            got.iter().all(|e| e.fetched_at.unix() == 2000),
+            "the last line won"
+        );
+        let sums = std::fs::read_to_string(dir.join(SUMS)).unwrap();
+        let listed: Vec<&str> = sums.lines().map(|l| &l[66..]).collect();
+        assert_eq!(
+            listed, want,
+            "the checksum list names the same paths, in order"
+        );
+        // The index after compaction reads the same entries.
+        let again = Manifest::load(&dir).unwrap();
+        let mut streamed = Vec::new();
+        again
+            .each(|e| {
+                streamed.push(e.path);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(streamed, want);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
