@@ -213,6 +213,7 @@ pub use api::lookup::NameLookup;
 pub use api::search::{SearchEvent, SkippedRecord};
 pub use archive::files::FileKind;
 pub use archive::query::{Query, Sort};
+pub use archive::sample::{Limit, Percent, Sample, SampleKeeper, Sampler};
 pub use archive::Neuron;
 pub use cancel::CancelToken;
 pub use client::{
