@@ -210,6 +210,7 @@ mod job;
 pub struct ReadmeDoctests;
 
 pub use api::lookup::NameLookup;
+pub use api::pvec::{InvalidPvec, PersistenceVector, PvecBatch, PVEC_COEFFICIENTS};
 pub use api::search::{SearchEvent, SkippedRecord};
 pub use archive::files::FileKind;
 pub use archive::query::{Query, Sort};
