@@ -132,7 +132,8 @@ impl Client {
     /// refuses), one `/api/pvec/id/{id}` request, where a 404 means the neuron has no vector.
     ///
     /// A record that is not a vector (not 100 coefficients, a value that is not a number) is
-    /// listed in [`PvecBatch::invalid`], never a panic or an `Err`. An `Err` is a request
+    /// listed in [`PvecBatch::invalid`], never a panic or an `Err`. The answer is held in
+    /// memory (about 1 KB per neuron): for a whole catalog, ask a page's ids at a time. An `Err` is a request
     /// that failed after its retries, or [`Error::Cancelled`](crate::Error::Cancelled).
     ///
     /// ```no_run

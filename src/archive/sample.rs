@@ -239,18 +239,19 @@ struct Kept<T> {
 ///
 /// ```
 /// use neuromorpho::{Sample, SampleKeeper};
+/// let ids = [5u64, 1, 9, 3];
 /// let mut keeper = SampleKeeper::new(2, 42);
-/// for id in [5u64, 1, 9, 3] {
+/// for id in ids {
 ///     keeper.offer(id, format!("neuron {id}"));
 /// }
-/// let kept = keeper.into_items();
-/// assert_eq!(kept.len(), 2);
-/// // The two smallest keys among 1, 3, 5, 9 under seed 42, in id order:
-/// let mut ids = vec![5u64, 1, 9, 3];
-/// ids.sort_by_key(|&id| Sample::key(id, 42));
-/// let mut want: Vec<String> = ids[..2].iter().map(|id| format!("neuron {id}")).collect();
-/// want.sort_by_key(|s| s[7..].parse::<u64>().unwrap());
-/// assert_eq!(kept, want);
+/// // The two smallest keys under seed 42, in id order.
+/// let mut by_key = ids.to_vec();
+/// by_key.sort_by_key(|&id| Sample::key(id, 42));
+/// let mut want = by_key[..2].to_vec();
+/// want.sort();
+/// let kept = keeper.into_sorted();
+/// assert_eq!(kept.iter().map(|(id, _)| *id).collect::<Vec<_>>(), want);
+/// assert_eq!(kept[0].1, format!("neuron {}", want[0]));
 /// ```
 #[derive(Debug)]
 pub struct SampleKeeper<T> {

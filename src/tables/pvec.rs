@@ -128,10 +128,8 @@ impl PvecWriter {
         self.line.clear();
         let _ = write!(self.line, "{}", v.neuron_id);
         push_field(&mut self.line, neuron_name);
-        for x in [v.distance, v.scaling_factor]
-            .iter()
-            .chain(v.coefficients.iter())
-        {
+        let coefficients = v.coefficients.iter().take(PVEC_COEFFICIENTS);
+        for x in [v.distance, v.scaling_factor].iter().chain(coefficients) {
             let _ = write!(self.line, ",{x}");
         }
         // A vector of another length (built in code) still fills every column, no more.
