@@ -210,9 +210,11 @@ mod job;
 pub struct ReadmeDoctests;
 
 pub use api::lookup::NameLookup;
+pub use api::pvec::{InvalidPvec, PersistenceVector, PvecBatch, PVEC_COEFFICIENTS};
 pub use api::search::{SearchEvent, SkippedRecord};
 pub use archive::files::FileKind;
 pub use archive::query::{Query, Sort};
+pub use archive::sample::{Limit, Percent, Sample, SampleKeeper, Sampler};
 pub use archive::Neuron;
 pub use cancel::CancelToken;
 pub use client::{
