@@ -340,6 +340,12 @@ impl Manifest {
         self.read(self.slot(path)?.at).filter(|e| e.path == path)
     }
 
+    /// The entry of the path whose [`key_of`] is `key`.
+    pub(crate) fn get_by_key(&self, key: &[u64; 2]) -> Option<ManifestEntry> {
+        let i = self.index.binary_search_by(|s| s.key.cmp(key)).ok()?;
+        self.read(self.index.get(i)?.at)
+    }
+
     /// Whether a path relative to the output folder is recorded.
     pub fn contains(&self, path: &str) -> bool {
         self.slot(path).is_some()

@@ -25,7 +25,6 @@
 //! the subset. (A program other than this tool that edits a subset's file in place would
 //! change the mirror's copy too; [`Mirror::hard_links`] turns links off for such a subset.)
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -34,7 +33,7 @@ use std::path::{Path, PathBuf};
 use crate::archive::files::FileKind;
 use crate::error::{Error, Result};
 use crate::store::atomic_file::{sync_dir, temp_path_for};
-use crate::store::manifest::{Manifest, ManifestEntry, Sha256};
+use crate::store::manifest::{key_of, Manifest, ManifestEntry, Sha256};
 use crate::store::safe_fs::{check_folders, open_regular};
 
 /// How a file is linked (replaced in tests, to take the copy path on any file system).
@@ -98,15 +97,26 @@ impl Taken {
 #[derive(Clone)]
 pub struct Mirror {
     dir: PathBuf,
-    /// URL key (see [`url_key`]) -> the entries of that URL, in path order.
-    by_url: HashMap<String, Vec<ManifestEntry>>,
-    /// `(neuron_id, kind)` -> URL key.
-    by_neuron: HashMap<(u64, FileKind), String>,
+    /// The mirror's manifest: an index of 24 bytes a file, its entries read when needed.
+    manifest: Manifest,
+    /// (key of the URL's file part, key of the path), sorted: 32 bytes a file, so that a
+    /// mirror of the whole archive is opened in a few tens of megabytes.
+    by_url: Vec<([u64; 2], [u64; 2])>,
+    /// (neuron_id, kind's place in `FileKind::ALL`, key of the URL's file part), sorted.
+    by_neuron: Vec<(u64, u8, [u64; 2])>,
     files: usize,
     unusable_lines: usize,
     links: bool,
     durable: bool,
     linker: Linker,
+}
+
+/// A kind's place in [`FileKind::ALL`] (a byte of the neuron index).
+fn kind_index(kind: FileKind) -> u8 {
+    FileKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .map_or(u8::MAX, |i| i as u8)
 }
 
 impl std::fmt::Debug for Mirror {
@@ -246,28 +256,33 @@ impl Mirror {
                 manifest.bad_lines.len()
             );
         }
-        let mut by_url: HashMap<String, Vec<ManifestEntry>> = HashMap::new();
-        let mut by_neuron = HashMap::new();
-        let entries = manifest.entries();
-        let files = entries.len();
-        for e in entries {
+        let mut by_url = Vec::with_capacity(manifest.len());
+        let mut by_neuron = Vec::new();
+        let files = manifest.len();
+        manifest.each(|e| {
             let key = url_key(&e.url);
             if key.is_empty() {
-                continue;
+                return Ok(());
             }
+            let url = key_of(key);
             if let Some(id) = e.neuron_id {
-                by_neuron
-                    .entry((id, e.kind))
-                    .or_insert_with(|| key.to_string());
+                by_neuron.push((id, kind_index(e.kind), url));
             }
-            by_url.entry(key.to_string()).or_default().push(e.clone());
-        }
+            by_url.push((url, key_of(&e.path)));
+            Ok(())
+        })?;
+        by_url.sort_unstable();
+        by_neuron.sort_unstable();
+        // The first of a neuron's kind (in URL order) names it.
+        by_neuron.dedup_by(|b, a| (a.0, a.1) == (b.0, b.1));
+        let unusable_lines = manifest.bad_lines.len();
         Ok(Mirror {
             dir,
+            manifest,
             by_url,
             by_neuron,
             files,
-            unusable_lines: manifest.bad_lines.len(),
+            unusable_lines,
             links: true,
             durable: true,
             linker: |from, to| std::fs::hard_link(from, to),
@@ -312,15 +327,34 @@ impl Mirror {
 
     /// The mirror's entry for a file URL (by the part from `/dableFiles/` on, whatever the
     /// host), if it lists one.
-    pub fn entry(&self, url: &str) -> Option<&ManifestEntry> {
-        self.by_url.get(url_key(url)).and_then(|v| v.first())
+    pub fn entry(&self, url: &str) -> Option<ManifestEntry> {
+        self.entries_of(key_of(url_key(url))).into_iter().next()
+    }
+
+    /// The entries of a URL key, in path order.
+    fn entries_of(&self, url: [u64; 2]) -> Vec<ManifestEntry> {
+        let from = self.by_url.partition_point(|(u, _)| *u < url);
+        let mut out: Vec<ManifestEntry> = self
+            .by_url
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|(u, _)| *u == url)
+            .filter_map(|(_, path)| self.manifest.get_by_key(path))
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
     }
 
     /// The mirror's entry for a neuron's file of a kind, if it lists one.
-    pub fn entry_for(&self, neuron_id: u64, kind: FileKind) -> Option<&ManifestEntry> {
-        self.by_url
-            .get(self.by_neuron.get(&(neuron_id, kind))?)
-            .and_then(|v| v.first())
+    pub fn entry_for(&self, neuron_id: u64, kind: FileKind) -> Option<ManifestEntry> {
+        let want = (neuron_id, kind_index(kind));
+        let at = self
+            .by_neuron
+            .binary_search_by(|(id, k, _)| (*id, *k).cmp(&want))
+            .ok()?;
+        let (_, _, url) = self.by_neuron.get(at)?;
+        self.entries_of(*url).into_iter().next()
     }
 
     /// An error unless `out_dir` and the mirror are apart (neither inside the other): a
@@ -353,11 +387,12 @@ impl Mirror {
     /// what is wrong in the mirror is a [`Taken::Damaged`], and nothing is left at
     /// `dest_temp` then.
     pub fn take(&self, url: &str, dest_temp: &Path) -> Result<Taken> {
-        let Some(candidates) = self.by_url.get(url_key(url)) else {
+        let candidates = self.entries_of(key_of(url_key(url)));
+        if candidates.is_empty() {
             return Ok(Taken::Missing);
-        };
+        }
         let mut damage = Vec::new();
-        for entry in candidates {
+        for entry in &candidates {
             match self.take_entry(entry, dest_temp)? {
                 Ok(taken) => return Ok(taken),
                 Err(why) => damage.push(why),
@@ -656,8 +691,8 @@ mod tests {
             .collect();
         assert_eq!(names, ["a.swc"], "no temporary file left");
         assert_eq!(
-            mirror.entry_for(2, FileKind::Cng).map(|e| e.path.as_str()),
-            Some("downloads/b.swc")
+            mirror.entry_for(2, FileKind::Cng).map(|e| e.path),
+            Some("downloads/b.swc".to_string())
         );
         assert!(mirror.entry_for(2, FileKind::Original).is_none());
         assert_eq!(
