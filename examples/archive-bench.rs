@@ -16,7 +16,12 @@
 //!
 //! Flags: `--sizes A,B,..` (default 10000,50000), `--what KINDS` (default
 //! cng,original,logs), `-c N` (default 16), `--bin PATH`, `--fake PATH` (defaults under
-//! target/release), `--keep` (keep the folders, printed).
+//! target/release), `--keep` (keep the folders, printed), `--real-files` (the real fixtures
+//! as bodies, up to a few hundred kB each: a whole archive of them fills a disk; by default
+//! the server sends bodies of a few points, so that the figures are the tool's, not the
+//! disk's).
+//!
+//! Peak RSS is what the run's own summary reports (its `VmHWM`), else `wait4`'s.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -30,6 +35,7 @@ struct Args {
     bin: PathBuf,
     fake: PathBuf,
     keep: bool,
+    real_files: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -63,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
             .map_err(e)?
             .unwrap_or_else(|| "target/release/examples/fake-server".into()),
         keep: a.contains("--keep"),
+        real_files: a.contains("--real-files"),
     };
     if let Some(extra) = a.finish().first() {
         return Err(format!("unknown option {}", extra.to_string_lossy()));
@@ -92,18 +99,23 @@ fn measure(cmd: &mut Command) -> Result<Cost, String> {
         .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
     let pid = child.id() as libc::pid_t;
     let stderr = child.stderr;
-    // Drain stderr so that the child never blocks on it; keep the last lines for errors.
+    // Drain stderr so that the child never blocks on it; keep the last lines for errors,
+    // and the peak memory its summary reports (its own VmHWM, read by the process itself).
     let tail = std::thread::spawn(move || {
         let mut last = Vec::new();
+        let mut peak = None;
         if let Some(err) = stderr {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if let Some(p) = peak_of(&line) {
+                    peak = Some(p);
+                }
                 last.push(line);
                 if last.len() > 5 {
                     last.remove(0);
                 }
             }
         }
-        last
+        (last, peak)
     });
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid value; wait4 fills it for our own child.
@@ -111,7 +123,7 @@ fn measure(cmd: &mut Command) -> Result<Cost, String> {
     // SAFETY: pid is a child of this process, not yet reaped; the pointers are valid.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = started.elapsed();
-    let last = tail.join().unwrap_or_default();
+    let (last, peak) = tail.join().unwrap_or_default();
     if r != pid {
         return Err(format!("wait4 failed for {cmd:?}"));
     }
@@ -127,9 +139,27 @@ fn measure(cmd: &mut Command) -> Result<Cost, String> {
     Ok(Cost {
         wall,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        rss_kb: usage.ru_maxrss as u64,
+        // wait4's figure also counts what the process held before its exec; the summary's
+        // is the run's own.
+        rss_kb: peak.unwrap_or(usage.ru_maxrss as u64),
         code,
     })
+}
+
+/// `... peak memory 45.2 MB` in a summary line: the peak in KiB.
+fn peak_of(line: &str) -> Option<u64> {
+    let rest = line.rsplit_once("peak memory ")?.1;
+    let mut words = rest.split_whitespace();
+    let n: f64 = words.next()?.parse().ok()?;
+    // The CLI's units are decimal (1 MB = 10^6 bytes).
+    let bytes = match words.next()?.trim_end_matches(',') {
+        "B" => 1.0,
+        "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => return None,
+    };
+    Some((n * bytes / 1024.0) as u64)
 }
 
 /// The fake server as a child process, serving `release` of a catalog of `neurons`.
@@ -139,8 +169,18 @@ struct Server {
 }
 
 impl Server {
-    fn start(fake: &Path, neurons: u64, release: u32, port: u16) -> Result<Server, String> {
-        let mut child = Command::new(fake)
+    fn start(
+        fake: &Path,
+        neurons: u64,
+        release: u32,
+        port: u16,
+        small: bool,
+    ) -> Result<Server, String> {
+        let mut cmd = Command::new(fake);
+        if small {
+            cmd.arg("--small-files");
+        }
+        let mut child = cmd
             .args(["--neurons", &neurons.to_string()])
             .args(["--release", &release.to_string()])
             .args(["--port", &port.to_string()])
@@ -202,7 +242,7 @@ fn run_size(args: &Args, neurons: u64, rows: &mut [Vec<Row>; 4]) -> Result<(), S
         cmd
     };
     let o = out.to_string_lossy().into_owned();
-    let server = Server::start(&args.fake, neurons, 1, port)?;
+    let server = Server::start(&args.fake, neurons, 1, port, !args.real_files)?;
     for (i, step) in STEPS.iter().enumerate().take(3) {
         let cost = match *step {
             "verify" => measure(Command::new(&args.bin).args(["verify", &o]))?,
@@ -214,7 +254,7 @@ fn run_size(args: &Args, neurons: u64, rows: &mut [Vec<Row>; 4]) -> Result<(), S
     }
     drop(server);
     // The next release, at the same address: what a lab does when NeuroMorpho.Org publishes.
-    let server = Server::start(&args.fake, neurons, 2, port)?;
+    let server = Server::start(&args.fake, neurons, 2, port, !args.real_files)?;
     let cost = measure(cli(&server.url).args(["download", "--update", "-o", &o, "--no-log"]))?;
     push(rows, 3, neurons, files_of(&out), cost);
     drop(server);
@@ -265,8 +305,9 @@ fn main() {
     };
     let mut rows: [Vec<Row>; 4] = Default::default();
     println!(
-        "every step as its own process; kinds {}; concurrency {}; {} cores",
+        "every step as its own process; kinds {}; {} bodies; concurrency {}; {} cores",
         args.what,
+        if args.real_files { "real" } else { "small" },
         args.concurrency,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );

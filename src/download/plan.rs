@@ -161,10 +161,32 @@ impl Planner {
     /// Take an item: the kinds whose path no earlier item took (the same item passed twice
     /// is fetched once).
     pub(crate) fn add(&mut self, item: DownloadItem) -> Result<()> {
+        // A path is a function of the kind, the group values, the stem (name and id) and,
+        // for the original only, its format: two keys an item stand for all its paths (16
+        // bytes each; a key per path would cost twice as much for four kinds).
+        let stem = crate::store::layout::local_stem(&item.neuron_name, item.neuron_id);
+        // The folder names as the path has them (two values may make one folder).
+        let mut place = item
+            .group_values
+            .iter()
+            .map(|g| crate::store::layout::safe_component(g))
+            .collect::<Vec<_>>()
+            .join("/");
+        place.push('\u{1}');
+        place.push_str(&stem);
+        let shared = key_of(&place);
+        place.push('\u{1}');
+        place.push_str(item.original_format.as_deref().unwrap_or(""));
+        let original = key_of(&place);
+        let (mut new_shared, mut new_original) = (None, None);
         let mut kinds = 0u64;
         for (i, &k) in self.what.iter().enumerate() {
-            let path = path_of(&self.out_dir, &item, k);
-            if self.used.insert(key_of(&path.to_string_lossy())) {
+            let fresh = if k == FileKind::Original {
+                *new_original.get_or_insert_with(|| self.used.insert(original))
+            } else {
+                *new_shared.get_or_insert_with(|| self.used.insert(shared))
+            };
+            if fresh {
                 kinds |= 1 << (i % 64);
             }
         }

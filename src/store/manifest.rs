@@ -195,6 +195,15 @@ fn at(file: usize, offset: u64) -> u64 {
     ((file as u64) << OFFSET_BITS) | (offset & ((1 << OFFSET_BITS) - 1))
 }
 
+/// The slot read last of each key, sorted by key, in place: `at` grows in reading order
+/// (the manifest's number, then the offset), so the largest `at` of a key is its last line.
+fn last_of_each(mut slots: Vec<Slot>) -> Vec<Slot> {
+    slots.sort_unstable_by(|a, b| a.key.cmp(&b.key).then(b.at.cmp(&a.at)));
+    slots.dedup_by_key(|s| s.key);
+    slots.shrink_to_fit();
+    slots
+}
+
 /// A 128-bit key of a path: two independent 64-bit hashes, so that two paths of one folder
 /// never share a key in practice (a million paths: a chance of about 10^-27).
 pub(crate) fn key_of(path: &str) -> [u64; 2] {
@@ -304,17 +313,7 @@ impl Manifest {
             handles.push(handle);
             m.files.push(path);
         }
-        // Stable: among equal keys the reading order stays; the last one of each wins.
-        slots.sort_by_key(|s| s.key);
-        let mut index: Vec<Slot> = Vec::with_capacity(slots.len());
-        for s in slots {
-            match index.last_mut() {
-                Some(last) if last.key == s.key => *last = s,
-                _ => index.push(s),
-            }
-        }
-        index.shrink_to_fit();
-        m.index = index;
+        m.index = last_of_each(slots);
         m.handles = Arc::new(handles);
         Ok(m)
     }
@@ -591,14 +590,7 @@ fn rewrite(
     if !exists && !sums_path.exists() {
         return Ok(());
     }
-    last.sort_by_key(|s| s.key);
-    let mut winners: Vec<Slot> = Vec::with_capacity(last.len());
-    for s in last {
-        match winners.last_mut() {
-            Some(w) if w.key == s.key => *w = s,
-            _ => winners.push(s),
-        }
-    }
+    let winners = last_of_each(last);
     let wins = |path: &str, offset: u64| {
         let key = key_of(path);
         winners
