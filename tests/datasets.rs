@@ -8,11 +8,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use neuromorpho::dataset::Sampler;
 use neuromorpho::store::{Manifest, ManifestEntry, Mirror, Taken};
 use neuromorpho::tables::{pvec_columns, PvecWriter};
 use neuromorpho::{
-    CancelToken, DownloadOptions, Error, JobOptions, Limit, Neuron, Query, Sample, Sampler,
-    SearchEvent, Shard, VerifyOptions,
+    CancelToken, DownloadOptions, Error, JobOptions, Limit, Neuron, Query, Sample, SearchEvent,
+    Shard, VerifyOptions,
 };
 use support::*;
 

@@ -238,7 +238,7 @@ struct Kept<T> {
 /// the number offered. A neuron offered twice is kept once (its first offer).
 ///
 /// ```
-/// use neuromorpho::{Sample, SampleKeeper};
+/// use neuromorpho::{dataset::SampleKeeper, Sample};
 /// let ids = [5u64, 1, 9, 3];
 /// let mut keeper = SampleKeeper::new(2, 42);
 /// for id in ids {
@@ -333,7 +333,7 @@ impl<T> SampleKeeper<T> {
 /// summary ("sampled 10% of 1,200 matches: 118 neurons").
 ///
 /// ```
-/// use neuromorpho::{Sample, Sampler};
+/// use neuromorpho::{dataset::Sampler, Sample};
 /// let mut sampler = Sampler::new("50%".parse::<Sample>()?, 7);
 /// let now: Vec<u64> = (1..=100).filter_map(|id| sampler.offer(Some(id), id)).collect();
 /// assert_eq!(sampler.offered(), 100);
