@@ -36,7 +36,7 @@ pub struct Civil {
 /// Days of a month of the Gregorian calendar (0 for a month that does not exist): a date
 /// read from a file or a server is a real date or no date (no 31 February).
 fn days_in_month(year: u64, month: u32) -> u32 {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
