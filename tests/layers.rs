@@ -58,8 +58,8 @@ fn uses(text: &str) -> Vec<(String, usize)> {
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
             // `crate::{a, b}` lists: each name.
-            if after.starts_with('{') {
-                let list = after[1..].split('}').next().unwrap_or("");
+            if let Some(list) = after.strip_prefix('{') {
+                let list = list.split('}').next().unwrap_or("");
                 for item in list.split(',') {
                     let m: String = item
                         .trim()

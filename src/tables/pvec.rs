@@ -175,19 +175,19 @@ impl PvecWriter {
     /// holds the folder lock.
     pub fn keep_rows_of_final(&mut self) -> Result<u64> {
         // A file of the folder: a FIFO or a link there is an error, never a wait.
-        let text = match crate::store::safe_fs::read_regular(&self.path) {
-            Ok(Some(t)) => t,
+        // Streamed: a whole archive's vectors are hundreds of megabytes.
+        let file = match crate::store::safe_fs::open_regular(&self.path) {
+            Ok(Some(f)) => std::io::BufReader::with_capacity(256 * 1024, f),
             Ok(None) => return Ok(0),
             Err(e) => return Err(Error::io(&self.path, e)),
         };
-        let csv_err = |e: csv::Error| Error::Csv {
-            path: self.path.clone(),
+        let table = self.path.clone();
+        let csv_err = move |e: csv::Error| Error::Csv {
+            path: table.clone(),
             source: e,
         };
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(text.as_slice());
-        let header = reader.headers().map_err(csv_err)?.clone();
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+        let header = reader.headers().map_err(&csv_err)?.clone();
         let columns = pvec_columns();
         let map: Vec<Option<usize>> = columns
             .iter()
@@ -202,11 +202,17 @@ impl PvecWriter {
         };
         let mut seen = IdSet::new();
         let (mut kept, mut dropped) = (0u64, 0u64);
-        for row in reader.records() {
-            let Ok(row) = row else {
-                dropped += 1;
-                continue;
-            };
+        let mut row = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut row) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) if e.is_io_error() => return Err((&csv_err)(e)),
+                Err(_) => {
+                    dropped += 1;
+                    continue;
+                }
+            }
             let Some(id) = row.get(id_col).and_then(|s| s.trim().parse::<u64>().ok()) else {
                 dropped += 1;
                 continue;
