@@ -207,7 +207,7 @@ impl PvecWriter {
             match reader.read_record(&mut row) {
                 Ok(false) => break,
                 Ok(true) => {}
-                Err(e) if e.is_io_error() => return Err((&csv_err)(e)),
+                Err(e) if e.is_io_error() => return Err(csv_err(e)),
                 Err(_) => {
                     dropped += 1;
                     continue;
