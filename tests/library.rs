@@ -213,7 +213,7 @@ fn query_files_report_the_key_at_fault() {
         (
             "e.json",
             "{\"filters\": {\n  \"species\": [\"mouse\",]\n}}",
-            "invalid JSON at line 2 column",
+            "invalid JSON at line 2, column",
         ),
         (
             "f.json",
