@@ -430,7 +430,7 @@ pub(crate) const FLAGS: &[Flag] = &[
         help: "Bring the folder to the server's current release: new neurons are fetched, \
                every file held is revalidated with one conditional request (changed ones \
                replaced, the old copy kept in DIR/previous/DATE/), neurons no longer matched \
-               are listed, never deleted. Without a QUERY, the query saved in DIR is used.",
+               are listed, never deleted. download without a QUERY repeats the query saved in DIR.",
         about: "revalidate held files, fetch new ones",
         ..BASE
     },
