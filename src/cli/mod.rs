@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod completions;
 mod explain;
+mod flags;
 mod help;
 mod job;
 mod logging;
