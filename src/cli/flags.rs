@@ -938,7 +938,6 @@ mod tests {
     /// The README (or docs/) mentions every command and each option it accepts (by one of
     /// its names), so that its command list can be checked against the table.
     #[test]
-    #[ignore = "blocked: README.md mentions neither -j/--threads (verify), -V/--version nor `neuromorpho help`"]
     fn every_option_is_in_the_readme() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut text = std::fs::read_to_string(root.join("README.md")).unwrap();
