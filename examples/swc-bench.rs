@@ -231,7 +231,12 @@ fn run(args: &Args) -> Result<(), String> {
     });
     println!(
         "{}",
-        line("  + MorphIO verdict + all NeuroM checks", t, corpus.bytes, n)
+        line(
+            "  + MorphIO verdict + all NeuroM checks",
+            t,
+            corpus.bytes,
+            n
+        )
     );
 
     // The same files on disk, without the one MorphIO refuses.

@@ -411,7 +411,12 @@ impl MorphioMorphology {
         }
         let samples = match samples_of(morphology.points())? {
             Ok(s) => s,
-            Err(refusal) => return Some(MorphioMorphology::from_result(Err(refusal), Warnings::default())),
+            Err(refusal) => {
+                return Some(MorphioMorphology::from_result(
+                    Err(refusal),
+                    Warnings::default(),
+                ))
+            }
         };
         // This crate's reader already linked the points: the same links as MorphIO's (ids
         // are equal as 64-bit values exactly when they are as 32-bit ones here).

@@ -37,7 +37,9 @@ pub(super) fn back_tracking(v: &View<'_>) -> NeuromResult {
         for (i, seg1) in segments.iter().skip(1).enumerate() {
             near.candidates(*seg1, i, &mut candidates);
             for &j in &candidates {
-                let Some(seg2) = segments.get(j) else { continue };
+                let Some(seg2) = segments.get(j) else {
+                    continue;
+                };
                 if inside_cylinder(*seg1, *seg2) {
                     let Some(p) = points.get(i) else { continue };
                     r.add(Fault {
