@@ -23,6 +23,7 @@ mod library;
 mod live;
 mod manifest;
 mod metadata_formats;
+mod morphio_neurom;
 mod names;
 mod reliability;
 mod resume;
