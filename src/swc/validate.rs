@@ -361,6 +361,11 @@ impl Morphology {
     }
 
     fn check_roots(&self, c: &mut Collector, roots: usize) {
+        // Said first in every message, so that the count survives the folding of a long list.
+        let somata = self
+            .roots()
+            .filter(|&r| self.points().get(r).is_some_and(Point::is_soma))
+            .count();
         let mut soma_roots = 0usize;
         for (n, r) in self.roots().enumerate() {
             let Some(p) = self.points().get(r) else {
@@ -384,7 +389,10 @@ impl Morphology {
                 )
             };
             c.push(IssueCode::SeveralRoots, Some(p.line), || {
-                format!("{roots} roots: point {} is a root too, {why}", p.id)
+                format!(
+                    "{roots} roots ({somata} of them soma points): point {} is a root too, {why}",
+                    p.id
+                )
             });
         }
     }

@@ -1010,7 +1010,8 @@ fn readers_sizes_and_json_lines() {
             "bifurcations",
             "tips",
             "total_length",
-            "issues"
+            "issues",
+            "morphio"
         ]
     );
     assert_eq!(json["file"], path.to_string_lossy().as_ref());
