@@ -1,5 +1,5 @@
 //! `checks.csv`: the verdict of the SWC checks on every file a download holds (errors,
-//! warnings, NeuroM's measures), beside the metadata table, so that bad files can be
+//! warnings, NeuroM's measures, MorphIO 3.5's load verdict), beside the metadata table, so that bad files can be
 //! filtered out before training. A file with errors is still kept: it is what the archive
 //! holds.
 
@@ -15,7 +15,7 @@ use crate::store::manifest::relative;
 use crate::swc::{check_paths, CheckOptions};
 use crate::util::text::for_table;
 
-const HEADER: [&str; 12] = [
+const HEADER: [&str; 14] = [
     "neuron_id",
     "neuron_name",
     "file",
@@ -28,6 +28,8 @@ const HEADER: [&str; 12] = [
     "errors",
     "warnings",
     "issues",
+    "morphio",
+    "morphio_reason",
 ];
 
 /// What checking the files of a download found.
@@ -51,7 +53,7 @@ pub(crate) fn write_checks(out_dir: &Path, files: &[HeldFile], path: &Path) -> R
                     .is_some_and(|e| e.eq_ignore_ascii_case("swc"))
         })
         .collect();
-    let mut rows: Vec<[String; 12]> = Vec::with_capacity(swc.len());
+    let mut rows: Vec<[String; 14]> = Vec::with_capacity(swc.len());
     let mut checked = Checked::default();
     let paths: Vec<&Path> = swc.iter().map(|f| f.path.as_path()).collect();
     let mut i = 0;
@@ -86,6 +88,16 @@ pub(crate) fn write_checks(out_dir: &Path, files: &[HeldFile], path: &Path) -> R
                 r.errors.to_string(),
                 r.warnings.to_string(),
                 issues.join(" "),
+                match &r.morphio {
+                    Some(m) if m.loads => "loads".to_string(),
+                    Some(_) => "refuses".to_string(),
+                    None => String::new(),
+                },
+                r.morphio
+                    .as_ref()
+                    .and_then(|m| m.refusal.as_ref())
+                    .map(|why| for_table(&why.to_string()).into_owned())
+                    .unwrap_or_default(),
             ]);
         }
         i += 1;
@@ -99,7 +111,7 @@ pub(crate) fn write_checks(out_dir: &Path, files: &[HeldFile], path: &Path) -> R
 }
 
 /// Rows of the table in place whose file this run did not check.
-fn keep_other_rows(path: &Path, mine: &HashSet<String>, rows: &mut Vec<[String; 12]>) {
+fn keep_other_rows(path: &Path, mine: &HashSet<String>, rows: &mut Vec<[String; 14]>) {
     // A file of the folder: a FIFO or a link there is never waited on or followed.
     let Ok(Some(file)) = crate::store::safe_fs::open_regular(path) else {
         return;
@@ -114,7 +126,7 @@ fn keep_other_rows(path: &Path, mine: &HashSet<String>, rows: &mut Vec<[String; 
     }
 }
 
-fn write_table(path: &Path, rows: &[[String; 12]]) -> Result<()> {
+fn write_table(path: &Path, rows: &[[String; 14]]) -> Result<()> {
     let csv_err = |source| Error::Csv {
         path: path.to_path_buf(),
         source,

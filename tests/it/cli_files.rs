@@ -382,7 +382,7 @@ fn citations_bib_of_a_shard_cites_its_own_neurons() {
 // ------------------------------------------------------------------------------------------
 // --check: checks.csv
 
-const CHECKS_HEADER: &str = "neuron_id,neuron_name,file,points,roots,stems,bifurcations,tips,total_length,errors,warnings,issues";
+const CHECKS_HEADER: &str = "neuron_id,neuron_name,file,points,roots,stems,bifurcations,tips,total_length,errors,warnings,issues,morphio,morphio_reason";
 
 fn neurom() -> Value {
     let path = fixtures_dir().join("neurom/neurom.json");
@@ -498,6 +498,14 @@ fn download_check_writes_checks_csv_keeps_bad_files_and_counts_them() {
                 "missing-parent@4"
             };
             assert!(row["issues"].split(' ').any(|c| c == code), "{row:?}");
+            // MorphIO's words (fixtures/morphio-neurom/verdicts.json pins them on these files).
+            let reason = if name == "dup_id" {
+                "Repeated ID"
+            } else {
+                "refers to non-existant parent ID"
+            };
+            assert_eq!(row["morphio"], "refuses", "{row:?}");
+            assert!(row["morphio_reason"].contains(reason), "{row:?}");
             for k in ["stems", "bifurcations", "tips", "total_length"] {
                 assert_eq!(
                     row[k], "",
@@ -511,8 +519,18 @@ fn download_check_writes_checks_csv_keeps_bad_files_and_counts_them() {
         let rec = &record["files"][fixture];
         if rec["neurom_loaded"] == false {
             assert!(row["issues"].contains("soma-bifurcation"), "{row:?}");
+            assert_eq!(row["morphio"], "refuses", "{row:?}");
+            assert!(
+                row["morphio_reason"].contains("Found soma bifurcation"),
+                "{row:?}"
+            );
             continue;
         }
+        assert_eq!(
+            (row["morphio"].as_str(), row["morphio_reason"].as_str()),
+            ("loads", ""),
+            "{row:?}"
+        );
         assert_eq!(row["roots"], "1", "{name} ({fixture})");
         assert_eq!(
             row["stems"],
