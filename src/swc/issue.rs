@@ -36,14 +36,15 @@ impl fmt::Display for Severity {
 /// first seven arise while reading (a [`ParseError`](crate::swc::ParseError): reading stops at the first); the
 /// others are found by the validator. Warnings: the tree is usable, but a user, or a tool
 /// downstream, should know. "MorphIO" is MorphIO 3.5.0's SWC reader, which NeuroM 4 uses:
-/// every statement about it was checked on the hand-made files of `fixtures/swc-broken/`
-/// (see `fixtures/neurom/MEASURES.md`).
+/// every statement about it is shown by the file of `fixtures/swc-broken/` named after the
+/// code (or the file named), with MorphIO's and NeuroM's own output pinned in
+/// `fixtures/morphio-neurom/verdicts.json` (see `fixtures/PROVENANCE.md`).
 ///
 /// | code | severity | meaning | downstream |
 /// |---|---|---|---|
 /// | `io` | error | the file cannot be read (missing, permissions, broken link, a folder) | — |
 /// | `too-large` | error | larger than [`CheckOptions::max_file_size`](crate::swc::CheckOptions::max_file_size), or more than 2³²−3 points | — |
-/// | `empty` | error | no data line: an empty file, blank lines, or only comments | MorphIO reads an empty morphology without a word |
+/// | `empty` | error | no data line: an empty file, blank lines, or only comments | MorphIO reads an empty morphology, with a `NoSomaFound` warning |
 /// | `html` | error | the first line that is not blank starts with `<`: an HTML error page (or XML) saved as `.swc` | MorphIO: "Unable to parse this line" |
 /// | `too-few-fields` | error | a data line with fewer than 7 fields | MorphIO: "Unable to parse this line" |
 /// | `not-a-number` | error | a field is not a number (`abc`, `1,5`) | MorphIO: "Unable to parse this line" |
@@ -54,17 +55,17 @@ impl fmt::Display for Severity {
 /// | `missing-parent` | error | a parent id that is no point's id (parents below `-1` included) | MorphIO: `MissingParentError` |
 /// | `cycle` | error | following parents from a point comes back to it (a point that is its own parent included) | MorphIO refuses a point that is its own parent, but loads a longer cycle and silently drops its points |
 /// | `no-root` | error | no point has parent `-1` (there is then a cycle, or a missing parent) | MorphIO refuses it, with whichever error it meets first |
-/// | `several-roots` | warning | more than one point has parent `-1`; the message says whether the extra root is another soma or a neurite not attached to the soma | soma roots: MorphIO refuses ("Multiple somata found"); neurite roots: MorphIO warns (`DisconnectedNeurite`) and NeuroM counts each as a neurite |
+/// | `several-roots` | warning | more than one point has parent `-1`; the message says first how many roots are soma points, then whether the extra root is another soma or a neurite not attached to the soma | soma roots: MorphIO refuses ("Multiple somata found"; `edge-two-somata.swc`, `morphio-neurom/cases/eleven-soma-roots.swc`); neurite roots: MorphIO warns (`DisconnectedNeurite`) and NeuroM counts each as a neurite |
 /// | `no-soma` | warning | no point of type 1 | MorphIO warns (`NoSomaFound`); NeuroM's soma features give 0 (`soma_radius`) |
-/// | `multi-point-soma` | warning | a soma of several points; the message names the shape: NeuroMorpho's 3-point cylinder, a stack of cylinders, a contour (an outline that closes), a branched soma, or several groups | MorphIO recognises the 3-point soma only with ids 1, 2, 3 and parents −1, 1, 1 (else it reads a stack of cylinders); readers that expect one soma point find several (Brayns #620, "3 soma found") |
+/// | `multi-point-soma` | warning | a soma of several points; the message names the shape: NeuroMorpho's 3-point cylinder, a stack of cylinders, a contour (an outline that closes), a branched soma, or several groups | MorphIO recognises the 3-point soma only with ids 1, 2, 3 and parents −1, 1, 1, else it reads a stack of cylinders (`multi-point-soma.swc`, `edge-three-point-soma-other-ids.swc`: the soma type is in the pinned verdicts); readers that expect one soma point find several (Brayns #620, "3 soma found") |
 /// | `soma-bifurcation` | warning | a soma point that is not the soma's root forks into several soma points (the line of that point) | MorphIO and NeuroM refuse the file: "Found soma bifurcation" (NeuroM #613; `dCH-cobalt.CNG.swc`) |
 /// | `soma-child-of-neurite` | warning | a soma point whose parent is a neurite point | MorphIO refuses: "Found a soma point with a neurite as parent" |
-/// | `unsupported-type` | warning | a type that is negative or 20 and above, or 0 ("undefined") | MorphIO 3.5 refuses negative types and types from 20; MorphIO before 3.5 also refuses 0 |
+/// | `unsupported-type` | warning | a type that is negative or 20 and above, or 0 ("undefined") | MorphIO 3.5 refuses negative types and types from 20 (`morphio-neurom/cases/negative-type.swc`, `type-20.swc`) and loads type 0 |
 /// | `unifurcation` | warning | the type changes at a point that has a single child (the line of that point) | MorphIO refuses ("Section type changed without a bifurcation") unless `ALLOW_UNIFURCATED_SECTION_CHANGE`; with it, NeuroM's `has_unifurcation` fails |
 /// | `type-change` | warning | a branch leaving a fork has another type than the fork (an axon from a dendrite) | MorphIO reads it; NeuroM types a neurite by its first section, so per-type measures count the branch under the neurite's type |
-/// | `multifurcation` | warning | a neurite point with three children or more | NeuroM counts it neither as a bifurcation nor as a leaf; its `has_multifurcation` flags only four children or more |
-/// | `non-positive-radius` | warning | a radius of 0 or less | MorphIO warns (`ZeroDiameter`); NeuroM's `has_all_nonzero_neurite_radii` or `has_nonzero_soma_radius` fail |
-/// | `zero-length-segment` | warning | a neurite point at the exact position of its (neurite) parent | NeuroM's `has_all_nonzero_segment_lengths` fails |
+/// | `multifurcation` | warning | a neurite point with three children or more | NeuroM counts it neither as a bifurcation nor as a leaf; its `has_multifurcation` counts MorphIO's sections, not the file's children: it passes on `multifurcation.swc` (three one-point children) and fails on `edge-four-children.swc` |
+/// | `non-positive-radius` | warning | a radius of 0 or less | MorphIO warns (`ZeroDiameter`); NeuroM's `has_all_nonzero_neurite_radii` or `has_nonzero_soma_radius` fail (the latter also for a soma whose points all coincide: `morphio-neurom/cases/coinciding-soma.swc`) |
+/// | `zero-length-segment` | warning | a neurite point at the exact position of its (neurite) parent | NeuroM's `has_all_nonzero_segment_lengths` fails, except for the first point of a branch at its fork's position, where MorphIO starts the section (`morphio-neurom/cases/fork-children-at-fork.swc`) |
 /// | `out-of-order` | warning | a point's parent is listed after it | MorphIO and NeuroM read it; a reader that builds the tree in one pass, parents first, may not |
 /// | `non-ascii` | warning | bytes that are not ASCII in comments or extra fields (the message says whether they are valid UTF-8) | MorphIO reads it; Python's `open()` in text mode fails on bytes that are not UTF-8 (`UnicodeDecodeError`) |
 ///

@@ -267,7 +267,14 @@ fn assert_well_formed(v: &Value) {
     assert!(m["loads"].is_boolean(), "{v}");
     assert_eq!(m["reason"].is_string(), m["loads"] == false, "{v}");
     assert!(m["line"].is_u64() || m["line"].is_null(), "{v}");
-    assert!(m["warnings"].as_array().unwrap().iter().all(Value::is_string), "{v}");
+    assert!(
+        m["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(Value::is_string),
+        "{v}"
+    );
     for k in ["points", "roots", "stems", "bifurcations", "tips"] {
         assert!(v[k].is_u64() || v[k].is_null(), "{k}: {v}");
     }
