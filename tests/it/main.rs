@@ -12,6 +12,7 @@ mod cli_output;
 mod cli_usage;
 mod concurrent;
 mod datasets;
+mod docs;
 mod economy;
 mod fake_server;
 mod hostile;
