@@ -648,9 +648,10 @@ impl MorphioMorphology {
     /// let report = m.neurom_checks(&NeuromOptions::new());
     /// let axon = report.get(NeuromCheck::HasAxon).unwrap();
     /// assert_eq!(axon.pass, Some(true));
-    /// // Point 4 sits on point 3: a zero-length segment in a one-point section.
+    /// // The axon forks at its first point: its first section is that one point (line 2),
+    /// // of length 0 (NeuroM 4.0.6 reports section 0).
     /// let lengths = report.get(NeuromCheck::HasAllNonzeroSectionLengths).unwrap();
-    /// assert_eq!((lengths.pass, lengths.lines.as_slice()), (Some(false), &[4][..]));
+    /// assert_eq!((lengths.pass, lengths.lines.as_slice()), (Some(false), &[2][..]));
     /// ```
     pub fn neurom_checks(&self, options: &NeuromOptions) -> NeuromReport {
         let Some(tree) = self.tree() else {
