@@ -51,8 +51,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use neuromorpho::{search_and_download, JobOptions};
 use neuromorpho::{Client, Progress, ProxyMode, Query};
+use neuromorpho::{DownloadOptions, JobOptions};
 
 const PAGE: u64 = 500;
 
@@ -160,9 +160,8 @@ fn child(args: &Args, kind: &str) -> Result<(), String> {
         .rate(args.rate)
         .build()
         .map_err(|e| e.to_string())?;
-    let mut options = JobOptions::new(&out);
-    options.download = download;
-    options.durable = durable;
+    let options =
+        JobOptions::from(DownloadOptions::new(&out).durable(durable)).metadata_only(!download);
     // The files phase: from the moment downloads start to the last file done.
     let phase: Mutex<(Option<Instant>, Option<Instant>)> = Mutex::new((None, None));
     let progress = |p: &Progress| match p {
@@ -176,7 +175,8 @@ fn child(args: &Args, kind: &str) -> Result<(), String> {
     };
     let cpu0 = cpu_seconds().unwrap_or((0.0, 0.0));
     let started = Instant::now();
-    let summary = search_and_download(&client, &Query::all(), &options, progress)
+    let summary = client
+        .download_query(&Query::all(), &options, progress)
         .map_err(|e| e.to_string())?;
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds().map(|(u, s)| (u - cpu0.0, s - cpu0.1));
@@ -628,12 +628,12 @@ fn integrity(args: &Args, server_exe: &Path, root: &Path) -> Result<Integrity, S
     };
     let lat = args.latency_ms;
     let folder = root.join("durable");
-    let options = neuromorpho::VerifyOptions::default();
-    let verify_threads = options.threads;
+    // The library's default: the CPUs, at most 8 (said in the table).
+    let verify_threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    let options = neuromorpho::VerifyOptions::default().threads(verify_threads);
     eprintln!("integrity: verify (SHA-256) of {f} files...");
     let verify_hash = verify_timed(&folder, &options, "verify (size + SHA-256)")?;
-    let mut sizes = options.clone();
-    sizes.hash = false;
+    let sizes = options.clone().hash(false);
     eprintln!("integrity: verify --no-hash of {f} files...");
     let verify_sizes = verify_timed(&folder, &sizes, "verify --no-hash (sizes)")?;
     eprintln!("integrity: sha256sum -c SHA256SUMS...");
@@ -665,7 +665,10 @@ fn verify_timed(
 ) -> Result<Timed, String> {
     let cpu0 = cpu_seconds();
     let t = Instant::now();
-    let report = neuromorpho::verify(folder, options, |_| {}).map_err(|e| e.to_string())?;
+    let report = neuromorpho::Client::new()
+        .map_err(|e| e.to_string())?
+        .verify(folder, options, |_| {})
+        .map_err(|e| e.to_string())?;
     let wall = t.elapsed().as_secs_f64();
     if !report.is_ok() {
         return Err(format!(

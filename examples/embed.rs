@@ -20,9 +20,10 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use neuromorpho::tables::MetadataWriter;
 use neuromorpho::{
-    CancelToken, Client, DownloadItem, DownloadOptions, Error, MetadataFormat, MetadataWriter,
-    Progress, ProxyMode, Query, SearchEvent,
+    CancelToken, Client, DownloadOptions, Error, MetadataFormat, Neuron, Progress, ProxyMode,
+    Query, SearchEvent,
 };
 
 /// What the example is asked to do.
@@ -152,7 +153,7 @@ pub fn run(args: &Args) -> neuromorpho::Result<Outcome> {
     // 4. Stream every page into the metadata table; keep only what a download needs for the
     //    first few neurons (memory stays flat however large the result).
     let mut table = MetadataWriter::create(args.out.join("metadata.csv"), MetadataFormat::Csv)?;
-    let mut to_download: Vec<DownloadItem> = Vec::new();
+    let mut to_download: Vec<Neuron> = Vec::new();
     client.search_each(&query, |event| match event {
         SearchEvent::Started { restart, .. } => {
             if restart {
@@ -164,12 +165,7 @@ pub fn run(args: &Args) -> neuromorpho::Result<Outcome> {
         }
         SearchEvent::Page { neurons, .. } => {
             let room = args.files.saturating_sub(to_download.len());
-            to_download.extend(
-                neurons
-                    .iter()
-                    .take(room)
-                    .map(|n| DownloadItem::from_neuron::<&str>(n, &[])),
-            );
+            to_download.extend(neurons.iter().take(room).cloned());
             table.write(&neurons)
         }
         _ => Ok(()),

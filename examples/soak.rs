@@ -9,7 +9,7 @@
 //! The fake server runs in this process on 127.0.0.1 with `set_random_faults(rate, seed)`:
 //! 503, 429 (`Retry-After: 0`), a reset before the headers, a body cut short and an HTML
 //! page with status 200, never more than twice in a row for one URL, so that the library's
-//! default 4 attempts always get through. `search_and_download` (the one-call job of the CLI)
+//! default 4 attempts always get through. `Client::download_query` (the one-call job of the CLI)
 //! fetches the whole catalog into a temporary folder; then each file is compared with the
 //! catalog's bytes. Exit status 1 if any file is corrupt or missing, or a temporary file is left.
 
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fake_server::{Catalog, FakeServer, ServerOptions};
-use neuromorpho::{search_and_download, JobOptions};
+use neuromorpho::JobOptions;
 use neuromorpho::{Client, ProxyMode, Query};
 
 struct Args {
@@ -133,7 +133,7 @@ fn main() {
     };
 
     let started = Instant::now();
-    let result = search_and_download(&client, &Query::all(), &JobOptions::new(&out), |_| {});
+    let result = client.download_query(&Query::all(), &JobOptions::new(&out), |_| {});
     let seconds = started.elapsed().as_secs_f64();
 
     let (mut complete, mut corrupt, mut missing) = (0usize, 0usize, 0usize);
@@ -164,7 +164,7 @@ fn main() {
         Ok(s) => format!(
             "{} failed (in failed.csv: {})",
             s.failed.len(),
-            s.failed_csv.is_some()
+            s.written.failed_list.is_some()
         ),
         Err(e) => format!("error: {e}"),
     };

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use neuromorpho::{check_paths, CheckOptions, IssueCode, Morphology};
+use neuromorpho::swc::{check_paths, CheckOptions, IssueCode, Morphology};
 
 const USAGE: &str = "usage: swc-bench [--mb N] [--threads T] [--morphio PYTHON] [--keep]";
 

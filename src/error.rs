@@ -19,6 +19,9 @@ pub enum FailureKind {
     RateLimited,
     /// Any other 4xx answer (not retried).
     Http4xx,
+    /// A status the request did not ask for: a `304 Not Modified` to a request that carried
+    /// no validator, a redirect without a place to go, a 1xx (not retried).
+    UnexpectedStatus,
     /// A 5xx answer.
     Http5xx,
     /// No answer, a body that stalled or crawled, or a transfer over its time limit.
@@ -50,6 +53,7 @@ impl FailureKind {
             FailureKind::NotFound => "not-found",
             FailureKind::RateLimited => "rate-limited",
             FailureKind::Http4xx => "http-4xx",
+            FailureKind::UnexpectedStatus => "unexpected-status",
             FailureKind::Http5xx => "http-5xx",
             FailureKind::Timeout => "timeout",
             FailureKind::Connection => "connection",
@@ -111,7 +115,7 @@ impl InvalidItem {
 
 impl fmt::Display for InvalidItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = |s: &str| crate::text::escape(s).into_owned();
+        let shown = |s: &str| crate::util::text::escape(s).into_owned();
         match &self.value {
             None => write!(f, "unknown field '{}'", shown(&self.field))?,
             Some(v) => write!(
@@ -147,9 +151,18 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Every error the library returns.
 ///
 /// Each variant keeps its facts: the URL and HTTP status of a failed request, the path of a
-/// file, the cause through [`source()`](std::error::Error::source). `Display` gives one line
-/// that names the thing at fault; text that came from the server is shown with control
-/// characters escaped and credentials in URLs hidden.
+/// file, the cause through [`source()`](std::error::Error::source). `Display` says what went
+/// wrong at its own level, in one line that names the thing at fault, and never repeats the
+/// cause: a program prints the chain (`Display`, then each `source()`, as `anyhow` does) and
+/// reads each part once. Text that came from the server is shown with control characters
+/// escaped and credentials in URLs hidden.
+///
+/// ```
+/// use std::error::Error as _;
+/// let e = neuromorpho::Query::from_file("no/such/query.json").unwrap_err();
+/// assert_eq!(e.to_string(), "no/such/query.json");
+/// assert!(e.source().is_some_and(|s| s.to_string().contains("No such file")));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -164,7 +177,7 @@ pub enum Error {
     /// A query file, a names file or a metadata file we were given is malformed.
     Input {
         /// The file (or `query` for a query built in code).
-        source: String,
+        file: String,
         /// What is wrong, naming the key or line (and column for a syntax error).
         message: String,
     },
@@ -211,12 +224,13 @@ pub enum Error {
         source: csv::Error,
     },
     /// A file fetched into memory is not readable SWC (it passed the download's checks, but
-    /// the reader refused a line). `Display` names the URL and the line.
+    /// the reader refused a line). `Display` names the URL; the cause, a
+    /// [`ParseError`](crate::swc::ParseError) (see [`Error::parse_error`]), names the line.
     Swc {
         /// The URL of the file (credentials hidden).
         url: String,
-        /// What is wrong, and on which line.
-        source: crate::swc::ParseError,
+        /// What is wrong, and on which line: a [`ParseError`](crate::swc::ParseError).
+        source: Cause,
     },
     /// A neuron record lacks what a file's URL is built from (its name or archive, or for an
     /// original its `original_format`): nothing was requested.
@@ -281,6 +295,15 @@ impl Error {
         false
     }
 
+    /// A request error's own words (without its URL, which a report has apart), or the
+    /// whole `Display` of any other.
+    pub(crate) fn detail_or_display(&self) -> String {
+        match self {
+            Error::Request { detail, .. } => crate::util::text::escape(detail).into_owned(),
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),
@@ -290,7 +313,7 @@ impl Error {
 
     pub(crate) fn input(source: impl Into<String>, message: impl Into<String>) -> Error {
         Error::Input {
-            source: source.into(),
+            file: source.into(),
             message: message.into(),
         }
     }
@@ -305,13 +328,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::text::escape;
+        use crate::util::text::escape;
         match self {
             Error::InvalidSetting { setting, message } => {
                 write!(f, "invalid setting {setting}: {}", escape(message))
             }
-            Error::Input { source, message } => {
-                write!(f, "{}: {}", escape(source), escape(message))
+            Error::Input { file, message } => {
+                write!(f, "{}: {}", escape(file), escape(message))
             }
             Error::InvalidQuery(items) => {
                 let parts: Vec<String> = items.iter().map(|i| i.to_string()).collect();
@@ -331,22 +354,29 @@ impl fmt::Display for Error {
                 escape(detail)
             ),
             Error::Cancelled => f.write_str("cancelled"),
-            Error::Io { path, source } => {
-                write!(f, "{}: {source}", escape(&path.display().to_string()))
+            // The path at fault; what went wrong with it is the source.
+            Error::Io { path, .. } | Error::Csv { path, .. } => {
+                f.write_str(&escape(&path.display().to_string()))
             }
-            Error::Csv { path, source } => {
-                write!(f, "{}: {source}", escape(&path.display().to_string()))
-            }
-            Error::Swc { url, source } => write!(
-                f,
-                "{}: {} [{}]",
-                escape(url),
-                escape(&source.to_string()),
-                source.code
-            ),
+            Error::Swc { url, .. } => write!(f, "{}: not readable SWC", escape(url)),
             Error::InvalidRecord { message, .. } => f.write_str(&escape(message)),
         }
     }
+}
+
+/// `: cause: its cause ...` for every error under `e` (credentials hidden, escaped): what a
+/// report line adds to a failure's own words.
+pub(crate) fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&crate::util::text::escape(&crate::util::text::redact(
+            &s.to_string(),
+        )));
+        next = s.source();
+    }
+    out
 }
 
 impl std::error::Error for Error {
@@ -354,7 +384,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::Csv { source, .. } => Some(source),
-            Error::Swc { source, .. } => Some(source),
+            Error::Swc { source, .. } => Some(source.as_ref()),
             Error::Request {
                 cause: Some(cause), ..
             } => Some(cause.as_ref()),

@@ -36,7 +36,8 @@
 //! straight into a metadata table.
 //!
 //! ```no_run
-//! use neuromorpho::{Client, MetadataFormat, MetadataWriter, Query, SearchEvent};
+//! use neuromorpho::tables::MetadataWriter;
+//! use neuromorpho::{Client, MetadataFormat, Query, SearchEvent};
 //!
 //! let client = Client::new()?;
 //! let mut table = MetadataWriter::create("all/metadata.csv", MetadataFormat::Csv)?;
@@ -56,25 +57,40 @@
 //! when complete. A failure never stops the others; it is listed in the [`DownloadReport`].
 //!
 //! ```no_run
-//! use neuromorpho::{Client, DownloadItem, DownloadOptions, Progress, Query};
+//! use neuromorpho::{Client, DownloadOptions, FileKind, Progress, Query};
 //!
 //! let client = Client::new()?;
 //! let neurons = client.search(&Query::new().filter("archive", ["Wearne_Hof"]))?;
-//! let items: Vec<DownloadItem> =
-//!     neurons.iter().map(|n| DownloadItem::from_neuron(n, &["species"])).collect();
+//! let options = DownloadOptions::new("neurons")
+//!     .what([FileKind::Cng, FileKind::Original])
+//!     .group_by(["species"]);
 //! let mut files_done = 0; // a plain counter: the callback runs on this thread
-//! let report = client.download(&items, &DownloadOptions::new("neurons"), |p| {
+//! let report = client.download(&neurons, &options, |p| {
 //!     if let Progress::File { done, .. } = p {
 //!         files_done = *done;
 //!     }
 //! })?;
 //! for failed in &report.failed {
-//!     eprintln!("{}: {} [{}]", failed.neuron_name, failed.detail, failed.kind);
+//!     eprintln!("{}: {} [{}]", failed.neuron_name, failed.detail, failed.reason);
 //! }
 //! # Ok::<(), neuromorpho::Error>(())
 //! ```
 //!
-//! Or everything in one call, with [`search_and_download`].
+//! Or the whole job of the command line in one call — search, files, `metadata.csv`, the
+//! manifest, `failed.csv` — with [`Client::download_query`] (or [`Client::download_names`]);
+//! [`Client::verify`] later checks the folder against its manifest.
+//!
+//! # The shape of the API
+//!
+//! Every job is a method of [`Client`], so one client's concurrency budget, politeness,
+//! proxy and [`CancelToken`] govern all of it. What a job is told is an options value built
+//! with `new` (or `Default`) and chainable setters ([`DownloadOptions`], [`JobOptions`],
+//! [`VerifyOptions`], [`swc::CheckOptions`]); what it returns is a plain struct of public
+//! fields ([`DownloadReport`], [`JobSummary`], [`VerifyReport`]), `#[non_exhaustive]` so that
+//! later versions can add to it. Each long job takes a progress callback and can be cancelled.
+//! The modules hold what is not a job: [`swc`] (reading and checking SWC), [`store`] (the
+//! folder's manifest and what `verify` finds), [`tables`] (the tables written beside the
+//! files), [`text`] and [`doctor`].
 //!
 //! # What is an `Err`, and what is an entry of a report
 //!
@@ -87,7 +103,7 @@
 //!
 //! When one file among many cannot be had — a 404, a body that is not SWC, a record without a
 //! name, a name the server does not know — the call goes on and succeeds: that file is a
-//! [`FailedFile`] in the [`DownloadReport`] (or the job's [`Summary`]), with a
+//! [`FailedFile`] in the [`DownloadReport`] (or the job's [`JobSummary`]), with a
 //! [`FailureKind`], and a row of `failed.csv`.
 //!
 //! # Stopping
@@ -122,7 +138,10 @@
 //! Everything that needs no server runs as is:
 //!
 //! ```
-//! use neuromorpho::{clean_value, escape, Query};
+//! use neuromorpho::swc::{check_bytes, IssueCode};
+//! use neuromorpho::tables::clean_value;
+//! use neuromorpho::text::escape;
+//! use neuromorpho::Query;
 //!
 //! let query = Query::from_json_str(
 //!     r#"{"filters": {"species": ["mouse"]}, "sort": {"field": "neuron_id", "ascending": false}}"#,
@@ -134,6 +153,10 @@
 //! // neuromorphopy's metadata.csv cleaning:
 //! let cleaned = clean_value(&serde_json::json!(["Local projecting", "pyramidal", "principal cell"]));
 //! assert_eq!(cleaned, "local_projecting, pyramidal, principal_cell");
+//!
+//! // An SWC file checked: a point whose parent is not in the file is an error.
+//! let report = check_bytes(b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 7\n");
+//! assert!(report.issues.iter().any(|i| i.code == IssueCode::MissingParent));
 //!
 //! // Server text shown safely: a name cannot erase a line on screen.
 //! assert_eq!(escape("x\u{1b}[2K\rfake"), "x\\x1b[2K\\rfake");
@@ -151,77 +174,72 @@
 
 #![warn(missing_docs)]
 
-// The layers, bottom-up: a module uses only modules of its own layer or the layers above
-// it here (`python3 ../shared/tools/modgraph.py` shows the graph).
+// The layers, bottom-up, one folder each: a module uses only modules of its own layer or of
+// the layers above it here (`python3 ../shared/tools/modgraph.py` from the repository's
+// parent folder prints the graph; it has no cycle).
 
-// Facts and text, depending on nothing else.
+// What every layer uses.
 mod cancel;
 mod error;
-mod files;
-mod id_set;
-mod json_view;
 mod progress;
-mod suggest;
-mod text;
-mod time;
+mod util;
 
-// The data model and local files.
-mod atomic_file;
-mod lock;
-mod manifest;
-mod model;
-mod query;
-mod swc;
+// What NeuroMorpho.Org holds (records, pages, queries, a neuron's files), and SWC files.
+mod archive;
+pub mod swc;
 
-// The network.
+// The local collection: names, atomic files, the lock, the manifest, verify.
+pub mod store;
+
+// The network: one HTTP client, its politeness, retries and workers.
 mod client;
 
 // What is asked of the server.
-mod fetch;
-mod lookup;
-mod search;
+mod api;
 
-// What is written.
-mod checks;
-mod citations;
+// What is written: downloads, and the tables beside them.
 mod download;
-mod metadata;
+pub mod tables;
 
 // Whole jobs.
-mod doctor;
 mod job;
-mod verify;
 
 /// The README's Rust examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub use api::lookup::NameLookup;
+pub use api::search::{SearchEvent, SkippedRecord};
+pub use archive::files::FileKind;
+pub use archive::query::{Query, Sort};
+pub use archive::Neuron;
 pub use cancel::CancelToken;
-pub use citations::Citations;
 pub use client::{
     Client, ClientBuilder, ProxyMode, ALTERNATE_BASE_URL, DEFAULT_BASE_URL, DEFAULT_USER_AGENT,
 };
-pub use doctor::Check;
-pub use download::{DownloadItem, DownloadOptions, DownloadReport, FailedFile, HeldFile};
+pub use download::{DownloadOptions, DownloadReport, FailedFile, HeldFile};
 pub use error::{Cause, Error, FailureKind, InvalidItem, Result};
-pub use files::FileKind;
-pub use job::{
-    download_names, names_from_metadata, saved_query, search_and_download, JobOptions, Shard,
-    Summary,
-};
-pub use lookup::{NameLookup, MORPHOMETRY_FIELDS};
-pub use manifest::{Manifest, ManifestEntry};
-pub use metadata::{clean_value, raw_value, MetadataFormat, MetadataWriter};
-pub use model::Neuron;
+pub use job::{CheckedFiles, JobOptions, JobSummary, SavedRun, Shard, UpdateSummary, WrittenFiles};
 pub use progress::Progress;
-pub use query::{Query, Sort};
-pub use search::{SearchEvent, SkippedRecord};
-pub use swc::{
-    check_bytes, check_file, check_paths, check_reader, BoundingBox, CheckOptions, CheckSummary,
-    Comment, FileReport, Issue, IssueCode, Measures, Morphology, ParseError, Point, Report,
-    Severity, SwcError, Validation, ISSUES_PER_CODE,
-};
-pub use text::{escape, redact};
-pub use time::{Civil, Timestamp};
-pub use verify::{verify, Problem, VerifyOptions, VerifyProblem, VerifyReport};
+pub use store::verify::{VerifyOptions, VerifyReport};
+pub use tables::metadata::MetadataFormat;
+
+/// What `neuromorpho doctor` checks: each step on the way to the server, with a hint where
+/// one fails. See [`Client::diagnose`].
+pub mod doctor {
+    pub use crate::api::doctor::Diagnostic;
+}
+
+/// Text from the server or from a file, shown safely: control characters and bidirectional
+/// overrides escaped (a name cannot erase a line on screen or reorder it), and passwords in
+/// URLs hidden.
+///
+/// ```
+/// use neuromorpho::text::{escape, redact};
+/// assert_eq!(escape("x\u{1b}[2K\rfake"), "x\\x1b[2K\\rfake");
+/// assert_eq!(redact("http://me:secret@proxy:3128"), "http://***@proxy:3128");
+/// ```
+pub mod text {
+    pub use crate::util::text::{escape, redact};
+}

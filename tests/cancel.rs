@@ -17,9 +17,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use neuromorpho::{
-    CancelToken, DownloadItem, DownloadOptions, Error, Progress, Query, SearchEvent,
-};
+use neuromorpho::{CancelToken, DownloadOptions, Error, Neuron, Progress, Query, SearchEvent};
 use support::*;
 
 /// "Promptly": a cancelled call returns within about one request's time (100 ms in these
@@ -27,13 +25,8 @@ use support::*;
 const PROMPTLY: Duration = Duration::from_secs(2);
 
 /// Download items of the whole catalog, searched with a client of its own.
-fn items_of(server: &FakeServer) -> Vec<DownloadItem> {
-    client(server)
-        .search(&Query::all())
-        .unwrap()
-        .iter()
-        .map(|n| DownloadItem::from_neuron::<&str>(n, &[]))
-        .collect()
+fn items_of(server: &FakeServer) -> Vec<Neuron> {
+    client(server).search(&Query::all()).unwrap()
 }
 
 /// The file hits of every catalog row.
@@ -54,7 +47,7 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
 
 /// After an interrupted download into `out`: a rerun with a client without a token fetches
 /// exactly the files that are not in place, once each, and leaves the whole set.
-fn rerun_fetches_only_what_is_missing(server: &FakeServer, out: &Path, items: &[DownloadItem]) {
+fn rerun_fetches_only_what_is_missing(server: &FakeServer, out: &Path, items: &[Neuron]) {
     server.set_latency(Duration::ZERO);
     let present = rows_in_place(out, server);
     let before = hits_per_row(server);
@@ -555,10 +548,7 @@ fn two_threads_sharing_a_client_share_its_concurrency() {
             s.spawn(move || {
                 let all = c.search(&Query::all()).unwrap();
                 assert_eq!(all.len(), 3000);
-                let items: Vec<DownloadItem> = all[range]
-                    .iter()
-                    .map(|n| DownloadItem::from_neuron::<&str>(n, &[]))
-                    .collect();
+                let items: Vec<Neuron> = all[range].to_vec();
                 let report = c
                     .download(&items, &DownloadOptions::new(out), |_| {})
                     .unwrap();
@@ -604,12 +594,7 @@ fn the_library_runs_inside_a_callers_rayon_pool() {
                 || ids(c.search(&mice).unwrap()),
             )
         });
-        let items: Vec<DownloadItem> = c
-            .first(&Query::all(), 30)
-            .unwrap()
-            .iter()
-            .map(|n| DownloadItem::from_neuron::<&str>(n, &[]))
-            .collect();
+        let items: Vec<Neuron> = c.first(&Query::all(), 30).unwrap();
         let (a, b) = (dir.join("a"), dir.join("b"));
         let reports = pool.install(|| {
             rayon::join(
@@ -648,11 +633,7 @@ fn a_download_from_inside_a_search_callback_does_not_deadlock() {
         let mut downloaded = 0;
         c.search_each(&Query::all(), |e| {
             if let SearchEvent::Page { neurons, .. } = e {
-                let items: Vec<DownloadItem> = neurons
-                    .iter()
-                    .take(3)
-                    .map(|n| DownloadItem::from_neuron::<&str>(n, &[]))
-                    .collect();
+                let items: Vec<Neuron> = neurons.iter().take(3).cloned().collect();
                 downloaded += c
                     .download(&items, &DownloadOptions::new(&dir), |_| {})?
                     .downloaded;

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use neuromorpho::{Error, FailureKind, FileKind, IssueCode, Morphology, Neuron, Severity};
+use neuromorpho::swc::{IssueCode, Morphology, Severity};
+use neuromorpho::{Error, FailureKind, FileKind, Neuron};
 use serde_json::{json, Value};
 use support::*;
 
@@ -129,17 +130,24 @@ fn a_body_the_reader_refuses_names_the_url_and_the_line() {
     let server = FakeServer::start(catalog);
     let n = neuron(&server, row);
     let e = client(&server).fetch_morphology(&n).unwrap_err();
-    let Error::Swc { url, source } = &e else {
+    let Error::Swc { url, .. } = &e else {
         panic!("not an Swc error: {e:?}")
     };
     assert_eq!(url, &n.swc_url(&server.base_url()).unwrap());
+    let source = e
+        .parse_error()
+        .expect("the cause is the reader's ParseError");
     assert_eq!((source.code, source.line), (IssueCode::NotANumber, 3));
+    // Display says what went wrong at its level (the URL), the cause says where: each once.
     let text = e.to_string();
+    assert!(text.starts_with(url.as_str()), "{text}");
     assert!(
-        text.starts_with(url.as_str()) && text.contains("line 3: 'abc' is not a number"),
-        "{text}"
+        !text.contains("line 3"),
+        "the cause is not repeated: {text}"
     );
-    assert!(text.ends_with("[not-a-number]"), "{text}");
+    let chain = format!("{text}: {}", e.source().unwrap());
+    assert!(chain.contains("line 3: 'abc' is not a number"), "{chain}");
+    assert_eq!(source.code.as_str(), "not-a-number");
     assert_eq!(e.kind(), Some(FailureKind::NotSwc));
     assert_eq!(
         e.source().map(|s| s.to_string()),

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use neuromorpho::Timestamp;
+use neuromorpho::store::Timestamp;
 use support::*;
 
 /// A loopback address where nothing listens (bound, then let go).

@@ -135,7 +135,7 @@ fn assert_folder_complete(server: &FakeServer, out: &Path, n: usize) {
     }
     let table = std::fs::read_to_string(out.join("metadata.csv")).unwrap();
     assert_eq!(table.lines().count(), n + 1, "one row per neuron:\n{table}");
-    let mut names = neuromorpho::names_from_metadata(&out.join("metadata.csv")).unwrap();
+    let mut names = neuromorpho::tables::names_from_metadata(&out.join("metadata.csv")).unwrap();
     names.sort();
     names.dedup();
     assert_eq!(names.len(), n);
@@ -164,7 +164,7 @@ fn assert_logs_whole(out: &Path, runs: usize, n: usize) {
         for line in text.lines() {
             let stamp = line.split(' ').next().unwrap();
             assert!(
-                neuromorpho::Timestamp::parse_rfc3339(stamp).is_some(),
+                neuromorpho::store::Timestamp::parse_rfc3339(stamp).is_some(),
                 "{}: a garbled line {line:?}",
                 log.display()
             );
@@ -323,7 +323,7 @@ fn two_different_queries_at_once_keep_each_others_rows_entries_and_citations() {
     want.sort();
     assert_eq!(paths_of(&manifest(out.path())), want);
     let mut ids: Vec<String> =
-        neuromorpho::names_from_metadata(&out.path().join("metadata.csv")).unwrap();
+        neuromorpho::tables::names_from_metadata(&out.path().join("metadata.csv")).unwrap();
     ids.sort();
     let mut names: Vec<String> = both.iter().map(|&i| catalog.name(i).into_owned()).collect();
     names.sort();
@@ -393,7 +393,9 @@ fn shards_and_a_get_in_one_folder_run_in_parallel_and_keep_their_own_records() {
         }
         let table = out.path().join(format!("metadata.shard-{k}-of-2.csv"));
         assert_eq!(
-            neuromorpho::names_from_metadata(&table).unwrap().len(),
+            neuromorpho::tables::names_from_metadata(&table)
+                .unwrap()
+                .len(),
             mine.len()
         );
         assert!(out
@@ -413,7 +415,7 @@ fn shards_and_a_get_in_one_folder_run_in_parallel_and_keep_their_own_records() {
     all.sort();
     assert_eq!(union, all, "every file recorded");
     assert_eq!(
-        neuromorpho::names_from_metadata(&out.path().join("metadata.csv")).unwrap(),
+        neuromorpho::tables::names_from_metadata(&out.path().join("metadata.csv")).unwrap(),
         [extra]
     );
     assert_eq!(log_files(out.path()).len(), 3);

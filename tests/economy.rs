@@ -6,10 +6,9 @@
 
 mod support;
 
-use neuromorpho::{download_names, search_and_download, JobOptions};
-use neuromorpho::{
-    Client, MetadataFormat, MetadataWriter, NameLookup, ProxyMode, Query, SearchEvent,
-};
+use neuromorpho::tables::MetadataWriter;
+use neuromorpho::JobOptions;
+use neuromorpho::{Client, MetadataFormat, NameLookup, ProxyMode, Query, SearchEvent};
 use support::*;
 
 const PAGE: usize = 500;
@@ -55,8 +54,9 @@ fn whole_catalog_job_is_one_count_one_request_per_page_and_per_file() {
     let server = FakeServer::start(Catalog::generate(n));
     let out = TempDir::new();
     let c = client(&server, 8);
-    let summary =
-        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), |_| {}).unwrap();
+    let summary = c
+        .download_query(&Query::all(), &JobOptions::new(out.path()), |_| {})
+        .unwrap();
     assert_eq!(summary.matched, n as u64);
     assert_eq!(summary.downloaded, n as u64);
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
@@ -90,7 +90,9 @@ fn select_job_counts_only_matching_pages_and_files() {
     let out = TempDir::new();
     let c = client(&server, 8);
     let query = Query::new().filter("species", ["mouse"]);
-    let summary = search_and_download(&c, &query, &JobOptions::new(out.path()), |_| {}).unwrap();
+    let summary = c
+        .download_query(&query, &JobOptions::new(out.path()), |_| {})
+        .unwrap();
     assert_eq!(summary.matched, expected as u64);
     assert_eq!(summary.downloaded, expected as u64);
 
@@ -109,8 +111,8 @@ fn metadata_only_job_sends_the_count_and_the_pages_only() {
     let out = TempDir::new();
     let c = client(&server, 8);
     let mut options = JobOptions::new(out.path());
-    options.download = false;
-    let summary = search_and_download(&c, &Query::all(), &options, |_| {}).unwrap();
+    options = options.metadata_only(true);
+    let summary = c.download_query(&Query::all(), &options, |_| {}).unwrap();
     assert_eq!(summary.matched, n as u64);
     assert_eq!(summary.downloaded, 0);
     assert_eq!(csv_rows(&out.path().join("metadata.csv")), n);
@@ -167,8 +169,9 @@ fn connections_are_reused_across_hundreds_of_requests() {
     let server = FakeServer::start(Catalog::generate(n));
     let out = TempDir::new();
     let c = client(&server, concurrency);
-    let summary =
-        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), |_| {}).unwrap();
+    let summary = c
+        .download_query(&Query::all(), &JobOptions::new(out.path()), |_| {})
+        .unwrap();
     assert_eq!(summary.downloaded, n as u64);
     let counters = server.counters();
     assert_eq!(counters.requests, 1 + 1 + n);
@@ -188,8 +191,9 @@ fn connections_are_reused_across_hundreds_of_requests() {
     // The same client again: its idle connections serve the next job (the count and the
     // page open nothing new; the files are on disk and skipped).
     let before = server.counters();
-    let again =
-        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), |_| {}).unwrap();
+    let again = c
+        .download_query(&Query::all(), &JobOptions::new(out.path()), |_| {})
+        .unwrap();
     assert_eq!(again.skipped, n as u64);
     let after = server.counters();
     assert_eq!(after.requests - before.requests, 2);
@@ -205,21 +209,18 @@ fn a_rerun_downloads_nothing_again() {
     let n = 640;
     let server = FakeServer::start(Catalog::generate(n));
     let out = TempDir::new();
-    let first = search_and_download(
-        &client(&server, 8),
-        &Query::all(),
-        &JobOptions::new(out.path()),
-        |_| {},
-    )
-    .unwrap();
+    let first = client(&server, 8)
+        .download_query(&Query::all(), &JobOptions::new(out.path()), |_| {})
+        .unwrap();
     assert_eq!(first.downloaded, n as u64);
     assert_eq!(server.counters().files, n);
 
     server.reset_counters();
     // A new client (a new process would have one): the files on disk decide, not a cache.
     let c = client(&server, 8);
-    let second =
-        search_and_download(&c, &Query::all(), &JobOptions::new(out.path()), |_| {}).unwrap();
+    let second = c
+        .download_query(&Query::all(), &JobOptions::new(out.path()), |_| {})
+        .unwrap();
     assert_eq!(second.downloaded, 0);
     assert_eq!(second.skipped, n as u64);
     assert_eq!(second.bytes, 0);
@@ -257,7 +258,9 @@ fn names_are_looked_up_five_hundred_per_request() {
     // `get` (download_names): the same selects, then one request per file found.
     server.reset_counters();
     let out = TempDir::new();
-    let summary = download_names(&c, &names, &JobOptions::new(out.path()), |_| {}).unwrap();
+    let summary = c
+        .download_names(&names, &JobOptions::new(out.path()), |_| {})
+        .unwrap();
     assert_eq!(summary.downloaded, 1200);
     assert_eq!(summary.not_found, ["no_such_neuron"]);
     let counters = server.counters();

@@ -1205,6 +1205,65 @@ fn close_delimited_bodies_end_with_the_connection() {
 }
 
 #[test]
+fn not_modified_answers_304_to_any_request_whatever_its_headers() {
+    let server = FakeServer::start(Catalog::generate(3));
+    let catalog = server.catalog();
+    let path = catalog.cng_path(0).unwrap();
+    server.reset_counters();
+    // A plain GET (no validator at all) gets a 304, with the file's own validators.
+    server.push_fault(FaultRule::new(Target::AnyFile, 2, Fault::NotModified));
+    let got = raw_get(&server, &path, "");
+    assert!(
+        got.head.starts_with("HTTP/1.1 304 Not Modified\r\n"),
+        "{}",
+        got.head
+    );
+    assert!(got.body.is_empty());
+    assert_eq!(got.header("content-length"), None);
+    assert_eq!(got.header("etag"), catalog.cng_etag(0));
+    // A validator that does not match gets one too.
+    let got = raw_get(&server, &path, "If-None-Match: \"0000000000000000\"\r\n");
+    assert!(got.head.starts_with("HTTP/1.1 304 "), "{}", got.head);
+    // An API answer as well, and without validators there are none in the 304.
+    server.set_validators(false);
+    server.push_fault(FaultRule::new(Target::Any, 2, Fault::NotModified));
+    let got = raw_get(&server, "/api/neuron/id/1", "");
+    assert!(got.head.starts_with("HTTP/1.1 304 "), "{}", got.head);
+    assert!(got.body.is_empty());
+    let got = raw_get(&server, &path, "");
+    assert!(got.head.starts_with("HTTP/1.1 304 "), "{}", got.head);
+    assert_eq!(got.header("etag"), None);
+    let t = server.transfer_counters();
+    assert_eq!((t.not_modified, t.file_bodies), (4, 0), "{t:?}");
+    assert_eq!(server.counters().faults, 4);
+    // Used up: normal again.
+    let got = raw_get(&server, &path, "");
+    assert!(got.head.starts_with("HTTP/1.1 200 OK\r\n"), "{}", got.head);
+    assert_eq!(got.body, catalog.swc_bytes(0));
+}
+
+#[test]
+fn empty_200_answers_ok_with_no_body_and_no_validators() {
+    let server = FakeServer::start(Catalog::generate(3));
+    let path = server.catalog().cng_path(0).unwrap();
+    server.reset_counters();
+    server.push_fault(FaultRule::new(Target::AnyFile, 1, Fault::Empty200));
+    let got = raw_get(&server, &path, "");
+    assert!(got.head.starts_with("HTTP/1.1 200 OK\r\n"), "{}", got.head);
+    assert_eq!(got.header("content-length").as_deref(), Some("0"));
+    assert_eq!(got.header("etag"), None);
+    assert_eq!(got.header("last-modified"), None);
+    assert!(got.body.is_empty());
+    assert_eq!(got.end, None);
+    assert_eq!(server.transfer_counters().file_bodies, 0);
+    assert_eq!(server.counters().faults, 1);
+    assert_eq!(
+        raw_get(&server, &path, "").body,
+        server.catalog().swc_bytes(0)
+    );
+}
+
+#[test]
 fn in_flight_max_counts_requests_handled_at_once() {
     let server = FakeServer::start(Catalog::generate(10));
     let url = format!("{}/api/neuron/id/1", server.base_url());

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use neuromorpho::{DownloadItem, DownloadOptions, Error, FailureKind, Query};
+use neuromorpho::{DownloadOptions, Error, FailureKind, Neuron, Query};
 use support::*;
 
 // ------------------------------------------------------------------------------------------
@@ -31,13 +31,8 @@ fn file_fault(server: &FakeServer, i: usize, times: usize, fault: Fault) {
     ));
 }
 
-fn items(server: &FakeServer) -> Vec<DownloadItem> {
-    client(server)
-        .search(&Query::all())
-        .unwrap()
-        .iter()
-        .map(|n| DownloadItem::from_neuron::<&str>(n, &[]))
-        .collect()
+fn items(server: &FakeServer) -> Vec<Neuron> {
+    client(server).search(&Query::all()).unwrap()
 }
 
 /// `download --all -o OUT --no-log` plus `extra`.
@@ -112,7 +107,7 @@ fn a_trickling_file_is_abandoned_by_the_speed_floor_then_retried() {
     );
     assert_eq!(report.failed.len(), 1);
     let f = &report.failed[0];
-    assert_eq!(f.kind, FailureKind::Timeout);
+    assert_eq!(f.reason, FailureKind::Timeout);
     assert!(
         f.detail.contains("too slow") && f.detail.contains("--speed-limit"),
         "{}",
@@ -533,7 +528,7 @@ fn a_206_is_a_retried_failure_never_a_file() {
     assert_eq!(report.failed.len(), 1);
     let f = &report.failed[0];
     assert_eq!(f.neuron_name, server.catalog().name(2));
-    assert_eq!(f.kind, FailureKind::Incomplete);
+    assert_eq!(f.reason, FailureKind::Incomplete);
     assert!(f.detail.starts_with("206 Partial Content"), "{}", f.detail);
     assert!(!cng_file(out.path(), &server, 2).exists());
     no_part_files(out.path());
@@ -592,7 +587,7 @@ fn an_swc_body_without_a_length_cut_inside_a_line_is_refused() {
         "a whole body is kept"
     );
     assert_eq!(report.failed.len(), 1);
-    assert_eq!(report.failed[0].kind, FailureKind::Incomplete);
+    assert_eq!(report.failed[0].reason, FailureKind::Incomplete);
     assert!(
         report.failed[0].detail.contains("middle of a line"),
         "{}",

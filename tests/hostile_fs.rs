@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use std::sync::Mutex;
 
-use neuromorpho::{DownloadItem, DownloadOptions, MetadataFormat, MetadataWriter, Query};
+use neuromorpho::tables::MetadataWriter;
+use neuromorpho::{DownloadOptions, MetadataFormat, Query};
 use support::*;
 
 /// Held by every test that writes files in this process (the CLI tests run the binary).
@@ -124,7 +125,7 @@ fn assert_regular_and_whole(path: &Path, bytes: &[u8]) {
 fn symlinks_and_fifos_at_our_own_temporary_names_are_never_followed_or_opened() {
     let server = FakeServer::start(Catalog::generate(2));
     let neurons = client(&server).search(&Query::all()).unwrap();
-    let item = DownloadItem::from_neuron::<&str>(&neurons[1], &[]);
+    let item = neurons[1].clone();
     let name = server.catalog().name(1).to_string();
     let out = TempDir::new();
     let downloads = out.path().join("downloads");
@@ -252,10 +253,7 @@ fn cli_symlinks_and_fifos_at_temporary_names_are_never_followed() {
 fn a_symlink_at_a_final_name_is_replaced_when_fetched_never_written_through() {
     let server = FakeServer::start(Catalog::generate(3));
     let neurons = client(&server).search(&Query::all()).unwrap();
-    let items: Vec<DownloadItem> = neurons
-        .iter()
-        .map(|n| DownloadItem::from_neuron::<&str>(n, &[]))
-        .collect();
+    let items = neurons.clone();
     let out = TempDir::new();
     let downloads = out.path().join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
@@ -269,7 +267,7 @@ fn a_symlink_at_a_final_name_is_replaced_when_fetched_never_written_through() {
         std::os::unix::fs::symlink(target, cng_file(out.path(), &server, i)).unwrap();
     }
     let mut options = DownloadOptions::new(out.path());
-    options.skip_existing = false;
+    options = options.skip_existing(false);
     let _turn = IN_PROCESS.lock().unwrap_or_else(|p| p.into_inner());
     let report = client(&server).download(&items, &options, |_| {}).unwrap();
     assert_eq!((report.downloaded, report.failed.len()), (3, 0));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use neuromorpho::{DownloadItem, DownloadOptions, FailureKind, FileKind, Query, SearchEvent};
+use neuromorpho::{DownloadOptions, FailureKind, FileKind, Query, SearchEvent};
 use serde_json::json;
 use support::*;
 
@@ -556,7 +556,7 @@ fn cli_a_names_file_with_a_bom_and_crlf_and_duplicates() {
 fn the_same_item_passed_four_times_is_fetched_once() {
     let server = FakeServer::start(Catalog::generate(3));
     let neurons = client(&server).search(&Query::all()).unwrap();
-    let one = DownloadItem::from_neuron::<&str>(&neurons[1], &[]);
+    let one = neurons[1].clone();
     let items = vec![one.clone(), one.clone(), one.clone(), one];
     let out = TempDir::new();
     let report = client(&server)
@@ -632,14 +632,8 @@ fn with_original(bytes: Vec<u8>, format: &str) -> (FakeServer, usize) {
 }
 
 fn originals_only(server: &FakeServer, out: &Path) -> neuromorpho::DownloadReport {
-    let items: Vec<DownloadItem> = client(server)
-        .search(&Query::all())
-        .unwrap()
-        .iter()
-        .map(|n| DownloadItem::from_neuron::<&str>(n, &[]))
-        .collect();
-    let mut options = DownloadOptions::new(out);
-    options.what = vec![FileKind::Original];
+    let items = client(server).search(&Query::all()).unwrap();
+    let options = DownloadOptions::new(out).what([FileKind::Original]);
     client(server).download(&items, &options, |_| {}).unwrap()
 }
 
@@ -689,7 +683,7 @@ fn an_original_is_refused_only_when_empty_or_an_html_page() {
         assert_eq!(report.failed.len(), 1, "{why}");
         let f = &report.failed[0];
         assert_eq!(f.neuron_name, server.catalog().name(row));
-        assert_eq!(f.kind, FailureKind::NotSwc, "{why}");
+        assert_eq!(f.reason, FailureKind::NotSwc, "{why}");
         assert!(f.detail.contains(why), "{why}: {}", f.detail);
         assert!(!out.path().join("original/catmaid_skeleton_1.json").exists());
         no_part_files(out.path());
@@ -708,7 +702,7 @@ fn an_original_shorter_than_its_announced_length_is_refused() {
     let out = TempDir::new();
     let report = originals_only(&server, out.path());
     assert_eq!(report.failed.len(), 1);
-    assert_eq!(report.failed[0].kind, FailureKind::Incomplete);
+    assert_eq!(report.failed[0].reason, FailureKind::Incomplete);
     assert!(!out.path().join("original/catmaid_skeleton_1.json").exists());
     no_part_files(out.path());
     // Once only: the retry gets it whole.

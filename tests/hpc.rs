@@ -9,7 +9,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use neuromorpho::raw_value;
+use neuromorpho::tables::raw_value;
 use serde_json::Value;
 use support::*;
 

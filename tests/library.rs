@@ -3,11 +3,9 @@
 
 mod support;
 
-use neuromorpho::{search_and_download, JobOptions};
-use neuromorpho::{
-    DownloadItem, DownloadOptions, Error, FailureKind, MetadataFormat, MetadataWriter, Neuron,
-    Query,
-};
+use neuromorpho::tables::MetadataWriter;
+use neuromorpho::JobOptions;
+use neuromorpho::{DownloadOptions, Error, FailureKind, MetadataFormat, Neuron, Query};
 use serde_json::{json, Value};
 use support::*;
 
@@ -270,7 +268,7 @@ fn downloads_are_byte_identical_and_skip_existing() {
     let neurons = c.search(&Query::all()).unwrap();
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(
         (report.downloaded, report.skipped, report.failed.len()),
@@ -295,7 +293,7 @@ fn downloads_are_byte_identical_and_skip_existing() {
     }
     // Again: every file is skipped, no request made.
     let again = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!((again.downloaded, again.skipped), (0, 60));
     assert_eq!(server.counters().files, 60);
@@ -311,13 +309,13 @@ fn a_missing_file_is_reported_while_the_others_succeed() {
     let neurons = c.search(&Query::all()).unwrap();
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.downloaded, 19);
     assert_eq!(report.failed.len(), 1);
     let f = &report.failed[0];
     assert_eq!(f.neuron_name, gone);
-    assert_eq!(f.kind, FailureKind::NotFound);
+    assert_eq!(f.reason, FailureKind::NotFound);
     assert!(f.url.ends_with(&format!("/{gone}.CNG.swc")), "{}", f.url);
     assert!(!out
         .path()
@@ -326,7 +324,10 @@ fn a_missing_file_is_reported_while_the_others_succeed() {
         .exists());
     // A 404 is not retried.
     assert_eq!(server.file_hits(&gone), 1);
-    let csv = report.write_failed_csv(out.path()).unwrap().unwrap();
+    let csv = report
+        .write_failed_csv(&out.path().join("failed.csv"))
+        .unwrap()
+        .unwrap();
     let text = std::fs::read_to_string(csv).unwrap();
     assert!(
         text.starts_with("neuron_name,url,reason,detail\n"),
@@ -364,13 +365,8 @@ fn group_by_paths_are_safe_even_for_hostile_values() {
     assert_eq!(neurons.len(), 9);
     let out = TempDir::new();
     let group_by = vec!["species".to_string(), "brain_region".to_string()];
-    let items: Vec<DownloadItem> = neurons
-        .iter()
-        .map(|n| DownloadItem::from_neuron(n, &group_by))
-        .collect();
-    let report = c
-        .download(&items, &DownloadOptions::new(out.path()), |_| {})
-        .unwrap();
+    let options = DownloadOptions::new(out.path()).group_by(&group_by);
+    let report = c.download(&neurons, &options, |_| {}).unwrap();
     assert_eq!(report.failed, vec![], "all downloaded");
     let downloads = out.path().join("downloads").canonicalize().unwrap();
     let files = files_but_records(out.path());
@@ -440,11 +436,11 @@ fn a_record_without_name_or_archive_is_a_listed_failure() {
     let neurons = c.search(&Query::all()).unwrap();
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.downloaded, 2);
     assert_eq!(report.failed.len(), 1);
-    assert_eq!(report.failed[0].kind, FailureKind::InvalidRecord);
+    assert_eq!(report.failed[0].reason, FailureKind::InvalidRecord);
     assert!(report.failed[0].detail.contains("no archive"));
 }
 
@@ -504,7 +500,9 @@ fn search_and_download_writes_everything_with_minimal_requests() {
     let c = client(&server);
     let out = TempDir::new();
     let q = Query::new().filter("species", ["mouse", "rat", "human"]);
-    let summary = search_and_download(&c, &q, &JobOptions::new(out.path()), |_| {}).unwrap();
+    let summary = c
+        .download_query(&q, &JobOptions::new(out.path()), |_| {})
+        .unwrap();
     assert!(
         summary.matched > 500,
         "more than one page: {}",
@@ -540,7 +538,7 @@ fn an_empty_file_at_a_final_path_is_fetched_again() {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, b"").unwrap();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!((report.downloaded, report.skipped), (3, 0));
     assert_eq!(std::fs::read(&path).unwrap(), server.catalog().swc_bytes(1));

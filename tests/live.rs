@@ -92,7 +92,7 @@ fn live_downloads_one_file() {
     let found = c.neurons_by_name([NAME]).unwrap().found;
     let out = TempDir::new();
     let report = c
-        .download_neurons(&found, &DownloadOptions::new(out.path()))
+        .download(&found, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!(report.downloaded, 1);

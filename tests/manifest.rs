@@ -9,7 +9,8 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use neuromorpho::{verify, DownloadItem, DownloadOptions, Manifest, Timestamp, VerifyOptions};
+use neuromorpho::store::{Manifest, Timestamp};
+use neuromorpho::{DownloadOptions, VerifyOptions};
 use serde_json::Value;
 use support::*;
 
@@ -322,7 +323,9 @@ fn shards_keep_their_own_manifest_and_checksums() {
         }
     }
     // One folder for verify: both manifests.
-    let report = verify(out.path(), &VerifyOptions::default(), |_| {}).unwrap();
+    let report = verifier()
+        .verify(out.path(), &VerifyOptions::default(), |_| {})
+        .unwrap();
     assert!(report.is_ok(), "{:?}", report.problems);
     assert_eq!((report.entries, report.manifests.len()), (n as u64, 2));
     // A run of the whole query later trusts the shards' entries: nothing to fetch.
@@ -337,20 +340,17 @@ fn the_library_writes_no_manifest_when_told_not_to() {
     let server = FakeServer::start(Catalog::generate(3));
     let client = client(&server);
     let neurons = client.search(&neuromorpho::Query::all()).unwrap();
-    let items: Vec<DownloadItem> = neurons
-        .iter()
-        .map(|n| DownloadItem::from_neuron::<&str>(n, &[]))
-        .collect();
+    let items = neurons;
     let out = TempDir::new();
     let mut options = DownloadOptions::new(out.path());
-    options.manifest = false;
+    options = options.manifest(false);
     let report = client.download(&items, &options, |_| {}).unwrap();
     assert_eq!(report.downloaded, 3);
     let mut want: Vec<String> = (0..3).map(|i| rel_of(&server, i)).collect();
     want.sort();
     assert_eq!(rel_files(out.path()), want);
     // With it (the default): entries for what is there, fetched or found.
-    options.manifest = true;
+    options = options.manifest(true);
     let report = client.download(&items, &options, |_| {}).unwrap();
     assert_eq!((report.downloaded, report.skipped), (0, 3));
     let entries = manifest(out.path());

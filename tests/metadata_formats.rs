@@ -12,7 +12,8 @@ mod support;
 
 use std::path::PathBuf;
 
-use neuromorpho::{MetadataFormat, MetadataWriter, Neuron};
+use neuromorpho::tables::MetadataWriter;
+use neuromorpho::{MetadataFormat, Neuron};
 use support::*;
 
 /// Records that trouble CSV and JSON writers, in the real record's shape.
@@ -175,10 +176,12 @@ fn rows_rendered_where_pages_are_parsed_are_the_writers_rows() {
     ] {
         let dir = TempDir::new();
         let mut options = neuromorpho::JobOptions::new(dir.path().join("run"));
-        options.download = false;
-        options.metadata_format = format;
-        neuromorpho::search_and_download(&client, &neuromorpho::Query::all(), &options, |_| {})
+        options = options.metadata_only(true);
+        options = options.metadata_format(format);
+        let summary = client
+            .download_query(&neuromorpho::Query::all(), &options, |_| {})
             .unwrap();
+        assert_eq!(summary.selected, neurons.len() as u64, "{summary:?}");
         let got = std::fs::read(options.metadata_path()).unwrap();
         let alone = dir.path().join("alone");
         let mut w = MetadataWriter::create(&alone, format).unwrap();

@@ -9,8 +9,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use neuromorpho::{search_and_download, JobOptions};
-use neuromorpho::{DownloadItem, DownloadOptions, Error, FailureKind, Query, SearchEvent};
+use neuromorpho::JobOptions;
+use neuromorpho::{DownloadOptions, Error, FailureKind, Query, SearchEvent};
 use serde_json::json;
 use support::*;
 
@@ -102,7 +102,7 @@ fn transient_file_faults_end_byte_identical_with_the_expected_attempts() {
     assert_eq!(neurons.len(), 14);
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.failed, vec![], "every fault was transient");
     assert_eq!(report.downloaded, 14);
@@ -167,7 +167,7 @@ fn a_response_slower_than_the_read_timeout_is_retried() {
     assert_eq!(neurons.len(), 3);
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.failed, vec![]);
     assert_complete(out.path(), &server, 0..3);
@@ -187,10 +187,10 @@ fn a_response_slower_than_the_read_timeout_is_retried() {
         .unwrap();
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons[2..], &DownloadOptions::new(out.path()))
+        .download(&neurons[2..], &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.failed.len(), 1);
-    assert_eq!(report.failed[0].kind, FailureKind::Timeout);
+    assert_eq!(report.failed[0].reason, FailureKind::Timeout);
     assert_eq!(server.file_hits(&file_needle(&server, 2)), 1 + 2);
     assert!(!swc_path(out.path(), &server, 2).exists());
     assert_eq!(part_files(out.path()), Vec::<PathBuf>::new());
@@ -212,7 +212,7 @@ fn retry_after_is_honoured() {
     let out = TempDir::new();
     let started = Instant::now();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     let waited = started.elapsed();
     assert_eq!(report.failed, vec![]);
@@ -246,13 +246,13 @@ fn other_4xx_answers_are_not_retried() {
     file_fault(&server, 3, 10, Fault::Status(400));
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.downloaded, 3);
     let mut kinds: Vec<(String, FailureKind)> = report
         .failed
         .iter()
-        .map(|f| (f.neuron_name.clone(), f.kind))
+        .map(|f| (f.neuron_name.clone(), f.reason))
         .collect();
     kinds.sort_by(|a, b| a.0.cmp(&b.0));
     let mut expected = vec![
@@ -292,13 +292,13 @@ fn one_attempt_means_no_retry() {
     file_fault(&server, 2, 1, Fault::ResetBeforeHeaders);
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.downloaded, 1);
     assert_eq!(report.failed.len(), 2);
     assert_eq!(server.file_hits(&file_needle(&server, 1)), 1);
     assert_eq!(server.file_hits(&file_needle(&server, 2)), 1);
-    let kinds: Vec<FailureKind> = report.failed.iter().map(|f| f.kind).collect();
+    let kinds: Vec<FailureKind> = report.failed.iter().map(|f| f.reason).collect();
     assert!(kinds.contains(&FailureKind::Http5xx), "{kinds:?}");
     assert!(kinds.contains(&FailureKind::Connection), "{kinds:?}");
     assert_eq!(part_files(out.path()), Vec::<PathBuf>::new());
@@ -314,12 +314,12 @@ fn a_body_larger_than_the_maximum_is_too_large_and_not_kept() {
     let neurons = c.search(&Query::all()).unwrap();
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.downloaded, 1);
     assert_eq!(report.failed.len(), 3);
     for f in &report.failed {
-        assert_eq!(f.kind, FailureKind::TooLarge, "{f:?}");
+        assert_eq!(f.reason, FailureKind::TooLarge, "{f:?}");
         assert!(f.detail.contains("1000"), "{f:?}");
     }
     for i in 0..3 {
@@ -342,12 +342,12 @@ fn an_html_page_with_status_200_is_not_swc_after_the_retries_and_not_kept() {
     file_fault(&server, 2, 100, Fault::Html200);
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.downloaded, 3);
     assert_eq!(report.failed.len(), 1);
     let f = &report.failed[0];
-    assert_eq!(f.kind, FailureKind::NotSwc);
+    assert_eq!(f.reason, FailureKind::NotSwc);
     assert!(f.detail.contains("HTML"), "{f:?}");
     assert_eq!(
         server.file_hits(&file_needle(&server, 2)),
@@ -369,7 +369,7 @@ fn a_non_utf8_swc_body_is_saved_byte_identical() {
     let neurons = c.search(&Query::all()).unwrap();
     let out = TempDir::new();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!(report.failed, vec![]);
     let saved = std::fs::read(swc_path(out.path(), &server, i)).unwrap();
@@ -431,8 +431,8 @@ fn a_page_reporting_another_total_makes_the_search_start_over() {
     ));
     let out = TempDir::new();
     let mut options = JobOptions::new(out.path());
-    options.download = false;
-    let summary = search_and_download(&c, &Query::all(), &options, |_| {}).unwrap();
+    options = options.metadata_only(true);
+    let summary = c.download_query(&Query::all(), &options, |_| {}).unwrap();
     assert_eq!(summary.matched, 1200);
     let mut r = csv::Reader::from_path(out.path().join("metadata.csv")).unwrap();
     let col = r
@@ -559,7 +559,7 @@ fn a_temporary_file_left_by_a_killed_run_is_replaced_not_trusted() {
     .unwrap();
     std::fs::write(downloads.join(format!(".{name1}.swc.part")), b"junk").unwrap();
     let report = c
-        .download_neurons(&neurons, &DownloadOptions::new(out.path()))
+        .download(&neurons, &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!((report.downloaded, report.skipped), (2, 1));
     assert_complete(out.path(), &server, 0..3);
@@ -588,18 +588,13 @@ fn hostile_names_never_write_outside_the_output_folder() {
     let root = TempDir::new();
     let out = root.path().join("out");
     let neurons = c.search(&Query::all()).unwrap();
-    let items: Vec<DownloadItem> = neurons
-        .iter()
-        .map(|n| DownloadItem::from_neuron(n, &["neuron_name".to_string()]))
-        .collect();
-    let report = c
-        .download(&items, &DownloadOptions::new(&out), |_| {})
-        .unwrap();
+    let options = DownloadOptions::new(&out).group_by(["neuron_name"]);
+    let report = c.download(&neurons, &options, |_| {}).unwrap();
     // Only the blank name fails: it cannot make a URL.
     assert_eq!(report.failed.len(), 1, "{:?}", report.failed);
-    assert_eq!(report.failed[0].kind, FailureKind::InvalidRecord);
+    assert_eq!(report.failed[0].reason, FailureKind::InvalidRecord);
     assert_eq!(report.downloaded as usize, server.catalog().len() - 1);
-    report.write_failed_csv(&out).unwrap();
+    report.write_failed_csv(&out.join("failed.csv")).unwrap();
     let entries: Vec<String> = std::fs::read_dir(root.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -7,8 +7,8 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use neuromorpho::{check_bytes, check_file, check_paths, check_reader, CheckOptions};
-use neuromorpho::{IssueCode, Morphology, Point, Severity, ISSUES_PER_CODE};
+use neuromorpho::swc::{check_bytes, check_file, check_paths, check_reader, CheckOptions};
+use neuromorpho::swc::{IssueCode, Morphology, Point, Severity, ISSUES_PER_CODE};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {

@@ -299,7 +299,7 @@ fn library_ca_file_trusts_the_certificate() {
     // A file over HTTPS, byte for byte.
     let out = TempDir::new();
     let report = client
-        .download_neurons(&neurons[..3], &DownloadOptions::new(out.path()))
+        .download(&neurons[..3], &DownloadOptions::new(out.path()), |_| {})
         .unwrap();
     assert_eq!((report.downloaded, report.failed.len()), (3, 0));
     for (i, n) in neurons[..3].iter().enumerate() {

@@ -13,7 +13,8 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use neuromorpho::{search_and_download, JobOptions, Query, Timestamp};
+use neuromorpho::store::Timestamp;
+use neuromorpho::{DownloadOptions, JobOptions, Query};
 use support::*;
 
 const N: usize = 20;
@@ -331,14 +332,17 @@ fn the_saved_query_is_the_one_repeated_and_the_table_describes_the_current_recor
         "the row is the server's record now"
     );
     assert_eq!(text.lines().count(), 1 + now.len());
-    let names = neuromorpho::names_from_metadata(&table).unwrap();
+    let names = neuromorpho::tables::names_from_metadata(&table).unwrap();
     let mut want: Vec<String> = now.iter().map(|&i| catalog.name(i).into_owned()).collect();
     let mut got = names.clone();
     want.sort();
     got.sort();
     assert_eq!(got, want);
     // The saved query is still the folder's query.
-    let saved = neuromorpho::saved_query(out.path(), None).unwrap().unwrap();
+    let saved = neuromorpho::SavedRun::load(out.path(), None)
+        .unwrap()
+        .map(|r| r.query)
+        .unwrap();
     assert_eq!(saved, Query::new().filter("species", ["mouse"]));
 }
 
@@ -403,21 +407,33 @@ fn the_library_updates_a_folder_and_counts_what_it_did() {
     let client = client(&server);
     let out = TempDir::new();
     let options = JobOptions::new(out.path());
-    let first = search_and_download(&client, &Query::all(), &options, |_| {}).unwrap();
-    assert_eq!(
-        (first.downloaded, first.changed, first.unchanged),
-        (N as u64, 0, 0)
-    );
+    let first = client
+        .download_query(&Query::all(), &options, |_| {})
+        .unwrap();
+    assert_eq!((first.downloaded, first.update.clone()), (N as u64, None));
     server.set_release(2);
-    let mut options = JobOptions::new(out.path());
-    options.update = true;
-    let query = neuromorpho::saved_query(out.path(), None).unwrap().unwrap();
-    let s = search_and_download(&client, &query, &options, |_| {}).unwrap();
+    let options = JobOptions::from(DownloadOptions::new(out.path()).update(true));
+    let query = neuromorpho::SavedRun::load(out.path(), None)
+        .unwrap()
+        .map(|r| r.query)
+        .unwrap();
+    let s = client.download_query(&query, &options, |_| {}).unwrap();
+    let update = s.update.clone().unwrap();
     assert_eq!(
-        (s.matched, s.downloaded, s.changed, s.unchanged, s.skipped),
+        (
+            s.matched,
+            s.downloaded,
+            update.changed,
+            update.unchanged,
+            s.skipped
+        ),
         (N as u64 + 2, 6, 4, 16, 0)
     );
-    assert!(s.gone.is_empty() && s.failed.is_empty());
+    assert!(update.gone.is_empty() && s.failed.is_empty());
+    assert_eq!(
+        s.downloaded + s.skipped + s.unchanged() + s.failed.len() as u64,
+        s.files
+    );
     assert_current(&server, out.path(), 0..N + 2);
 }
 

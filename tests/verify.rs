@@ -8,7 +8,8 @@ mod support;
 
 use std::path::Path;
 
-use neuromorpho::{verify, Problem, VerifyOptions};
+use neuromorpho::store::Problem;
+use neuromorpho::VerifyOptions;
 use support::*;
 
 const N: usize = 12;
@@ -139,7 +140,9 @@ fn a_flipped_byte_a_truncated_file_a_deleted_one_and_an_unlisted_one_are_each_na
     assert_eq!(server.counters().requests, 0);
 
     // The library says the same, typed.
-    let report = verify(out.path(), &VerifyOptions::default(), |_| {}).unwrap();
+    let report = verifier()
+        .verify(out.path(), &VerifyOptions::default(), |_| {})
+        .unwrap();
     assert!(!report.is_ok());
     assert_eq!((report.entries, report.ok), (N as u64, N as u64 - 3));
     let kinds: Vec<(&str, &Problem)> = report
@@ -196,8 +199,8 @@ fn no_hash_compares_sizes_only() {
         o.out
     );
     let mut options = VerifyOptions::default();
-    options.hash = false;
-    let report = verify(out.path(), &options, |_| {}).unwrap();
+    options = options.hash(false);
+    let report = verifier().verify(out.path(), &options, |_| {}).unwrap();
     assert_eq!((report.bytes, report.problems.len()), (0, 2));
 }
 
@@ -256,7 +259,9 @@ fn repair_through_the_library_reports_what_it_fetched() {
     let out = TempDir::new();
     downloaded(&server, out.path());
     damage(&server, out.path());
-    let report = verify(out.path(), &VerifyOptions::default(), |_| {}).unwrap();
+    let report = verifier()
+        .verify(out.path(), &VerifyOptions::default(), |_| {})
+        .unwrap();
     let repaired = client(&server).repair(out.path(), &report, |_| {}).unwrap();
     assert_eq!(repaired.downloaded, 3);
     assert!(repaired.failed.is_empty(), "{:?}", repaired.failed);
@@ -278,7 +283,8 @@ fn repair_through_the_library_reports_what_it_fetched() {
         .collect();
     want.sort();
     assert_eq!(paths, want);
-    assert!(verify(out.path(), &VerifyOptions::default(), |_| {})
+    assert!(verifier()
+        .verify(out.path(), &VerifyOptions::default(), |_| {})
         .unwrap()
         .is_ok());
 }
@@ -316,7 +322,9 @@ fn a_folder_without_a_manifest_is_one_clear_error() {
     assert_eq!(o.code, 1, "{}", o.err);
     assert_eq!(o.err.lines().count(), 1, "{}", o.err);
     assert!(o.err.contains("no manifest.jsonl"), "{}", o.err);
-    assert!(verify(out.path(), &VerifyOptions::default(), |_| {}).is_err());
+    assert!(verifier()
+        .verify(out.path(), &VerifyOptions::default(), |_| {})
+        .is_err());
 }
 
 #[test]

@@ -63,7 +63,7 @@ impl QuerySpec {
     /// Read the file (if any) and merge the command-line filters into it.
     pub fn load(&self) -> Result<Query, String> {
         let base = match &self.file {
-            Some(path) => Query::from_file(path).map_err(|e| e.to_string())?,
+            Some(path) => Query::from_file(path).map_err(|e| super::output::chain(&e))?,
             None => Query::new(),
         };
         let query = base.merge(self.extra.clone());
@@ -106,6 +106,19 @@ pub struct JobConfig {
     pub update: bool,
     pub check_hash: bool,
     pub check: bool,
+    /// Which of the settings that shape a folder were given on the command line (the others
+    /// come from the folder's run file when the query does).
+    pub given: Given,
+}
+
+/// Settings of a job given on the command line, not defaulted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Given {
+    pub group_by: bool,
+    pub what: bool,
+    pub metadata_file: bool,
+    pub metadata_format: bool,
+    pub morphometry: bool,
 }
 
 /// How `check` writes its reports.
@@ -269,7 +282,7 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
             let script = super::completions::script(&shell).ok_or_else(|| {
                 usage(format!(
                     "completions: unknown shell '{}' (expected bash, zsh or fish)",
-                    neuromorpho::escape(&shell)
+                    neuromorpho::text::escape(&shell)
                 ))
             })?;
             Command::Completions(script)
@@ -277,7 +290,7 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
         Some(other) => {
             return Err(usage(format!(
                 "unknown command '{}' (commands: fields, preview, metadata, download, get, verify, check, doctor, completions)",
-                neuromorpho::escape(other)
+                neuromorpho::text::escape(other)
             )))
         }
     };
@@ -290,7 +303,7 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
 }
 
 fn shown(arg: &std::ffi::OsStr) -> String {
-    neuromorpho::escape(&arg.to_string_lossy()).into_owned()
+    neuromorpho::text::escape(&arg.to_string_lossy()).into_owned()
 }
 
 /// Whatever pico-args did not take is a mistake: an unknown option or an extra argument.
@@ -430,7 +443,7 @@ where
     let n: T = v.trim().parse().map_err(|_| {
         usage(format!(
             "{label} '{}': expected {form} between {} and {}",
-            neuromorpho::escape(&v),
+            neuromorpho::text::escape(&v),
             range.start(),
             range.end()
         ))
@@ -520,7 +533,7 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
         net.max_file_size = parse_size(&s).ok_or_else(|| {
             usage(format!(
                 "--max-file-size '{}': expected a size such as 500M or 2G",
-                neuromorpho::escape(&s)
+                neuromorpho::text::escape(&s)
             ))
         })?;
     }
@@ -530,7 +543,7 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
             .ok_or_else(|| {
                 usage(format!(
                     "--speed-limit '{}': expected bytes per second such as 1000 or 10K (0: off)",
-                    neuromorpho::escape(&s)
+                    neuromorpho::text::escape(&s)
                 ))
             })?;
     }
@@ -552,7 +565,7 @@ fn check_proxy_url(url: &str) -> Result<String, UsageError> {
         None | Some("http" | "https") => Err(usage("--proxy needs a value")),
         Some(other) => Err(usage(format!(
             "--proxy '{}': expected an http:// or https:// proxy URL ({other}:// is not supported)",
-            neuromorpho::redact(url)
+            neuromorpho::text::redact(url)
         ))),
     }
 }
@@ -563,7 +576,7 @@ fn parse_rate(s: &str) -> Result<f64, UsageError> {
     let bad = || {
         usage(format!(
             "--rate '{}': expected 0 (unlimited) or requests per second between {} and {}",
-            neuromorpho::escape(s),
+            neuromorpho::text::escape(s),
             range.start(),
             range.end()
         ))
@@ -632,12 +645,12 @@ fn parse_query(a: &mut Args) -> Result<QuerySpec, UsageError> {
             usage(format!(
                 "-f '{}': expected FIELD=VALUE[,VALUE...] (quote a value that holds commas: \
                  -f 'domain=\"Dendrites, Soma, No Axon\"')",
-                neuromorpho::escape(f)
+                neuromorpho::text::escape(f)
             ))
         };
         let (field, values) = f.split_once('=').ok_or_else(form)?;
         let values = split_values(values)
-            .map_err(|why| usage(format!("-f '{}': {why}", neuromorpho::escape(f))))?;
+            .map_err(|why| usage(format!("-f '{}': {why}", neuromorpho::text::escape(f))))?;
         if field.trim().is_empty() || values.is_empty() {
             return Err(form());
         }
@@ -679,15 +692,15 @@ fn parse_sort(s: &str, query: Query) -> Result<Query, UsageError> {
         other => {
             return Err(usage(format!(
                 "--sort '{}': the direction must be asc or desc, got '{}'",
-                neuromorpho::escape(s),
-                neuromorpho::escape(other)
+                neuromorpho::text::escape(s),
+                neuromorpho::text::escape(other)
             )))
         }
     };
     if field.trim().is_empty() {
         return Err(usage(format!(
             "--sort '{}': no field (expected FIELD or FIELD:desc)",
-            neuromorpho::escape(s)
+            neuromorpho::text::escape(s)
         )));
     }
     Ok(query.sort_by(field.trim(), ascending))
@@ -703,7 +716,7 @@ fn parse_check(a: &mut Args, net: &NetConfig) -> Result<Command, UsageError> {
             other => {
                 return Err(usage(format!(
                     "--format '{}': expected table or jsonl",
-                    neuromorpho::escape(other)
+                    neuromorpho::text::escape(other)
                 )))
             }
         },
@@ -734,13 +747,20 @@ enum JobKind {
 fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
     let out_dir = out_dir(a)?;
     let metadata_given = path_option(a, &["-m", "--metadata", "--metadata-filename"])?;
+    let mut given = Given {
+        metadata_file: metadata_given.is_some(),
+        ..Given::default()
+    };
     let metadata_format: MetadataFormat = match text_option(a, &["--metadata-format"])? {
         None => MetadataFormat::Csv,
-        Some((_, f)) => f
-            .parse()
-            .map_err(|e: neuromorpho::Error| usage(format!("--metadata-format: {e}")))?,
+        Some((_, f)) => {
+            given.metadata_format = true;
+            f.parse()
+                .map_err(|e: neuromorpho::Error| usage(format!("--metadata-format: {e}")))?
+        }
     };
     let morphometry = flag(a, "--morphometry");
+    given.morphometry = morphometry;
     let update = kind != JobKind::Metadata && flag(a, "--update");
     let check_hash = kind != JobKind::Metadata && flag(a, "--check-hash");
     let check = kind != JobKind::Metadata && flag(a, "--check");
@@ -758,6 +778,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         let group_by = match text_option(a, &["-g", "--group-by"])? {
             None => Vec::new(),
             Some((name, g)) => {
+                given.group_by = true;
                 let fields: Vec<String> = g
                     .split(',')
                     .map(|s| s.trim().to_string())
@@ -766,7 +787,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
                 if fields.is_empty() {
                     return Err(usage(format!(
                         "{name} '{}': no field given (expected FIELD[,FIELD...], e.g. species,brain_region)",
-                        neuromorpho::escape(&g)
+                        neuromorpho::text::escape(&g)
                     )));
                 }
                 fields
@@ -774,7 +795,10 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         };
         let what = match text_option(a, &["--what"])? {
             None => vec![FileKind::Cng],
-            Some((_, w)) => parse_what(&w)?,
+            Some((_, w)) => {
+                given.what = true;
+                parse_what(&w)?
+            }
         };
         (group_by, what)
     };
@@ -815,6 +839,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
                 }
                 Source::MetadataFile(path)
             }
+            // An update without a query repeats the folder's (checked at run time).
             None if update && !query_given(a) => Source::Saved,
             None => Source::Query(parse_query(a)?),
         },
@@ -839,6 +864,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         update,
         check_hash,
         check,
+        given,
     })
 }
 
@@ -861,7 +887,7 @@ fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
             other => vec![other.parse::<FileKind>().map_err(|_| {
                 usage(format!(
                     "--what: unknown file kind '{}' (expected cng, original, logs)",
-                    neuromorpho::escape(other)
+                    neuromorpho::text::escape(other)
                 ))
             })?],
         };

@@ -4,7 +4,7 @@
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use neuromorpho::{check_paths, CheckOptions, IssueCode, Report};
+use neuromorpho::swc::{check_paths, CheckOptions, IssueCode, Report};
 
 use super::args::{CheckFormat, Config, Verbosity};
 use super::output::{self, plural, OutError};
@@ -67,7 +67,7 @@ pub fn run(
             }
         }
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| super::output::chain(&e))?;
     if let Some(e) = out_error {
         return Err(e.into());
     }
@@ -130,12 +130,12 @@ fn push_rows(text: &mut String, path: &Path, r: &Report) {
     for ((_, width), cell) in COLUMNS.iter().zip(cells) {
         text.push_str(&format!("{cell:>width$}  ", width = *width));
     }
-    text.push_str(&neuromorpho::escape(&path.to_string_lossy()));
+    text.push_str(&neuromorpho::text::escape(&path.to_string_lossy()));
     text.push('\n');
     for issue in &r.issues {
         // The message quotes the file's text: escaped, it cannot act on the terminal.
         text.push_str(ISSUE_INDENT);
-        text.push_str(&neuromorpho::escape(&issue.to_string()));
+        text.push_str(&neuromorpho::text::escape(&issue.to_string()));
         text.push('\n');
     }
 }
@@ -145,7 +145,7 @@ fn shown_paths(paths: &[PathBuf]) -> String {
     let mut names: Vec<String> = paths
         .iter()
         .take(3)
-        .map(|p| neuromorpho::escape(&p.to_string_lossy()).into_owned())
+        .map(|p| neuromorpho::text::escape(&p.to_string_lossy()).into_owned())
         .collect();
     if paths.len() > 3 {
         names.push(format!("and {} more", paths.len() - 3));
@@ -159,8 +159,8 @@ mod tests {
 
     #[test]
     fn rows_stay_aligned_and_names_are_escaped() {
-        let good = neuromorpho::check_bytes(b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n3 3 0 9 0 1 2\n");
-        let bad = neuromorpho::check_bytes(b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 7\n");
+        let good = neuromorpho::swc::check_bytes(b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n3 3 0 9 0 1 2\n");
+        let bad = neuromorpho::swc::check_bytes(b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 7\n");
         let header = header_line();
         let mut text = String::new();
         push_rows(&mut text, Path::new("a.swc"), &good);

@@ -11,7 +11,7 @@ use super::args::NetConfig;
 fn proxy_in_use(net: &NetConfig) -> Option<String> {
     match &net.proxy {
         ProxyMode::None => None,
-        ProxyMode::Url(u) => Some(format!("--proxy {}", neuromorpho::redact(u))),
+        ProxyMode::Url(u) => Some(format!("--proxy {}", neuromorpho::text::redact(u))),
         ProxyMode::Env => [
             "ALL_PROXY",
             "all_proxy",
@@ -65,6 +65,7 @@ pub fn error(client: &Client, net: &NetConfig, e: Error) -> String {
         format!("; NeuroMorpho.Org may be down: try --base-url {ALTERNATE_BASE_URL}")
     };
     let doctor = "run 'neuromorpho doctor' to see which step fails";
+    let line = super::output::chain(&e);
     match &e {
         // No server answered: the host did not resolve, nothing accepted the connection, or
         // the connection broke before an answer. That is the network, the address or the
@@ -79,19 +80,19 @@ pub fn error(client: &Client, net: &NetConfig, e: Error) -> String {
             } else {
                 ""
             };
-            format!("{e}{cause}; {}, or {doctor}", check_network(net))
+            format!("{line}{cause}; {}, or {doctor}", check_network(net))
         }
         Error::Request { .. } if e.is_unreachable() => {
-            format!("{e}; {}, or {doctor}", check_network(net))
+            format!("{line}; {}, or {doctor}", check_network(net))
         }
         Error::Request { kind, .. } => match kind {
-            FailureKind::Tls => format!("{e} (see 'neuromorpho doctor'){alternate}"),
+            FailureKind::Tls => format!("{line} (see 'neuromorpho doctor'){alternate}"),
             // The server (or the proxy) answered, with errors.
             FailureKind::Http5xx => {
                 let via = proxy_in_use(net)
                     .map(|p| format!(" (through {p})"))
                     .unwrap_or_default();
-                format!("{e}{via}{alternate}")
+                format!("{line}{via}{alternate}")
             }
             // No answer in time: a slow server or a slow network, not a verdict on either.
             FailureKind::Timeout => {
@@ -101,12 +102,12 @@ pub fn error(client: &Client, net: &NetConfig, e: Error) -> String {
                     format!(" or try --base-url {ALTERNATE_BASE_URL}")
                 };
                 format!(
-                    "{e}; {}, or {doctor}; if the server is only slow, raise --timeout{other}",
+                    "{line}; {}, or {doctor}; if the server is only slow, raise --timeout{other}",
                     check_network(net)
                 )
             }
-            _ => e.to_string(),
+            _ => line,
         },
-        _ => e.to_string(),
+        _ => line,
     }
 }

@@ -5,9 +5,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use neuromorpho::tables::names_from_metadata;
 use neuromorpho::{
-    download_names, names_from_metadata, search_and_download, CancelToken, Client, Error,
-    FailureKind, JobOptions, Query, Summary,
+    CancelToken, Client, DownloadOptions, Error, FailureKind, FileKind, JobOptions, JobSummary,
+    Query, SavedRun,
 };
 
 use super::args::{Config, JobConfig, Source, Verbosity};
@@ -29,7 +30,9 @@ enum Input {
 
 pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
     // A bad query or names file writes nothing.
-    let input = read_input(job)?;
+    let (input, saved) = read_input(job)?;
+    // A rerun without a query repeats the folder's run, settings and all.
+    let (options, notes) = job_options(job, saved.as_ref());
     let client = build_client(&config.net)?;
     // So is a -g field the server does not know: checked before the folder is made.
     check_group_fields(&client, config, job)?;
@@ -50,23 +53,25 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
         target: FILE_ONLY,
         "neuromorpho {} against {}",
         env!("CARGO_PKG_VERSION"),
-        neuromorpho::redact(client.base_url())
+        neuromorpho::text::redact(client.base_url())
     );
     if let Input::Query(q) = &input {
         log::info!(target: FILE_ONLY, "query: {}", describe(q));
+    }
+    for note in &notes {
+        log::warn!("{note}");
     }
 
     let token = CancelToken::new();
     let client = client.with_cancel(&token);
     let mut view = ProgressView::new(config.verbosity);
-    let options = job_options(job);
     sys::catch_signals();
     let done = AtomicBool::new(false);
     let result = std::thread::scope(|s| {
         s.spawn(|| watch_signals(&token, &client, &done));
         let result = match &input {
-            Input::Query(q) => search_and_download(&client, q, &options, |p| view.on(p)),
-            Input::Names(n) => download_names(&client, n, &options, |p| view.on(p)),
+            Input::Query(q) => client.download_query(q, &options, |p| view.on(p)),
+            Input::Names(n) => client.download_names(n, &options, |p| view.on(p)),
         };
         done.store(true, Ordering::SeqCst);
         result
@@ -97,24 +102,28 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
     Ok(report(&view, &summary, job))
 }
 
-fn read_input(job: &JobConfig) -> Result<Input, String> {
-    Ok(match &job.source {
-        Source::Saved => match neuromorpho::saved_query(&job.out_dir, job.shard) {
-            Ok(Some(q)) => Input::Query(q),
-            Ok(None) => {
-                return Err(format!(
-                    "no query given, and {} has none saved (neuromorpho-run.json): give the query",
-                    job.out_dir.display()
-                ))
-            }
-            Err(e) => return Err(e.to_string()),
-        },
+/// What the neurons come from; for a rerun without a query, the folder's saved run too.
+fn read_input(job: &JobConfig) -> Result<(Input, Option<SavedRun>), String> {
+    let input = match &job.source {
+        Source::Saved => {
+            let run = SavedRun::load(&job.out_dir, job.shard)
+                .map_err(|e| super::output::chain(&e))?
+                .ok_or_else(|| {
+                    format!(
+                        "no query given, and {} has none saved (neuromorpho-run.json): give the \
+                         query (a query file, -f FIELD=VALUE, or --all)",
+                        job.out_dir.display()
+                    )
+                })?;
+            return Ok((Input::Query(run.query.clone()), Some(run)));
+        }
         Source::Query(spec) => Input::Query(spec.load()?),
         Source::Names { names, file } => Input::Names(read_names(names, file.as_deref())?),
         Source::MetadataFile(path) => {
-            Input::Names(names_from_metadata(path).map_err(|e| e.to_string())?)
+            Input::Names(names_from_metadata(path).map_err(|e| super::output::chain(&e))?)
         }
-    })
+    };
+    Ok((input, None))
 }
 
 /// Names from the command line and a names file (`-` is stdin): one per line, `#` comments,
@@ -195,20 +204,80 @@ fn check_group_fields(client: &Client, config: &Config, job: &JobConfig) -> Resu
     })
 }
 
-fn job_options(job: &JobConfig) -> JobOptions {
-    let mut o = JobOptions::new(&job.out_dir);
-    o.metadata_file = job.metadata_file.clone();
-    o.metadata_format = job.metadata_format;
-    o.morphometry = job.morphometry;
-    o.download = job.download;
-    o.group_by = job.group_by.clone();
-    o.what = job.what.clone();
-    o.shard = job.shard;
-    o.citations = job.download;
-    o.update = job.update;
-    o.check_hash = job.check_hash;
-    o.check = job.check;
-    o
+/// The library's options from the command line; with the folder's saved run, every setting
+/// that shapes the folder and was not given comes from it, and one given differently is
+/// said (the notes).
+fn job_options(job: &JobConfig, saved: Option<&SavedRun>) -> (JobOptions, Vec<String>) {
+    let mut group_by = job.group_by.clone();
+    let mut what = job.what.clone();
+    let mut metadata_file = job.metadata_file.clone();
+    let mut metadata_format = job.metadata_format;
+    let mut morphometry = job.morphometry;
+    let mut notes = Vec::new();
+    if let Some(saved) = saved {
+        let given = job.given;
+        let mut differs = |option: &str, now: String, before: String| {
+            if now != before {
+                notes.push(format!(
+                    "{option} {now} differs from how {} was made ({before}): this run follows {option}",
+                    job.out_dir.display()
+                ));
+            }
+        };
+        let kinds = |k: &[FileKind]| k.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
+        let fields = |g: &[String]| {
+            if g.is_empty() {
+                "no grouping".to_string()
+            } else {
+                neuromorpho::text::escape(&g.join(",")).into_owned()
+            }
+        };
+        if given.group_by {
+            differs("-g", fields(&group_by), fields(&saved.group_by));
+        } else {
+            group_by = saved.group_by.clone();
+        }
+        if given.what {
+            differs("--what", kinds(&what), kinds(&saved.what));
+        } else {
+            what = saved.what.clone();
+        }
+        if given.metadata_file {
+            differs(
+                "-m",
+                metadata_file.display().to_string(),
+                saved.metadata_file.display().to_string(),
+            );
+        } else {
+            metadata_file = saved.metadata_file.clone();
+        }
+        if given.metadata_format {
+            differs(
+                "--metadata-format",
+                metadata_format.as_str().into(),
+                saved.metadata_format.as_str().into(),
+            );
+        } else {
+            metadata_format = saved.metadata_format;
+        }
+        if !given.morphometry {
+            morphometry = saved.morphometry;
+        }
+    }
+    let files = DownloadOptions::new(&job.out_dir)
+        .what(what)
+        .group_by(group_by)
+        .update(job.update)
+        .check_hash(job.check_hash);
+    let options = JobOptions::from(files)
+        .metadata_file(metadata_file)
+        .metadata_format(metadata_format)
+        .morphometry(morphometry)
+        .metadata_only(!job.download)
+        .shard(job.shard)
+        .citations(job.download)
+        .check(job.check);
+    (options, notes)
 }
 
 /// The first SIGINT/SIGTERM cancels the job; in-flight requests that do not end within
@@ -281,28 +350,41 @@ fn advice(kind: FailureKind) -> &'static str {
         FailureKind::Io => "check the output folder (space, permissions)",
         FailureKind::Tls => "see 'neuromorpho doctor'",
         FailureKind::Http4xx => "the server refused them",
+        FailureKind::UnexpectedStatus => "the server answered what was not asked",
         _ => "run the same command again to retry them",
     }
 }
 
 /// The final summary on stderr (and in the log); returns the exit code.
-fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
+fn report(view: &ProgressView, s: &JobSummary, job: &JobConfig) -> u8 {
     let mut line = format!("matched {}", s.matched);
     if s.selected != s.matched {
         line.push_str(&format!(", this shard {}", s.selected));
     }
+    // The counts add up to the files (one per neuron unless several kinds are asked for).
+    if job.download && s.files != s.selected {
+        line.push_str(&format!(", files {}", s.files));
+    }
+    let no_update = neuromorpho::UpdateSummary::default();
+    let update = s.update.as_ref().unwrap_or(&no_update);
     if job.download && job.update {
         let repaired = if s.repaired > 0 {
             format!(", damaged copies fetched again {}", s.repaired)
         } else {
             String::new()
         };
+        // Files another run put in place meanwhile.
+        let skipped = if s.skipped > 0 {
+            format!(", skipped {}", s.skipped)
+        } else {
+            String::new()
+        };
         line.push_str(&format!(
-            ": new {}, changed {}, unchanged {}{repaired}, gone {}, failed {}, {}",
-            s.downloaded.saturating_sub(s.changed + s.repaired),
-            s.changed,
-            s.unchanged,
-            s.gone.len(),
+            ": new {}, changed {}, unchanged {}{repaired}{skipped}, gone {}, failed {}, {}",
+            s.downloaded.saturating_sub(update.changed + s.repaired),
+            update.changed,
+            update.unchanged,
+            update.gone.len(),
             s.failed.len(),
             human_bytes(s.bytes)
         ));
@@ -317,31 +399,31 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
     } else if !s.failed.is_empty() {
         line.push_str(&format!(", failed {}", s.failed.len()));
     }
-    line.push_str(&format!(", {:.1} s", s.seconds));
+    line.push_str(&format!(", {:.1} s", s.elapsed.as_secs_f64()));
     log::info!(target: FILE_ONLY, "{line}");
     view.say(&line);
-    if let Some(p) = &s.metadata_path {
+    if let Some(p) = &s.written.metadata {
         view.say(&format!("metadata: {}", p.display()));
     }
-    if let Some(p) = &s.checks_path {
+    if let Some(c) = &s.check {
         let line = format!(
             "checked {}: {} with errors, {} with warnings (kept; verdicts in {})",
-            plural(s.checked, "SWC file", "SWC files"),
-            s.checked_with_errors,
-            s.checked_with_warnings,
-            p.display()
+            plural(c.files, "SWC file", "SWC files"),
+            c.with_errors,
+            c.with_warnings,
+            c.table.display()
         );
         log::info!(target: FILE_ONLY, "{line}");
         view.say(&line);
     }
-    if !s.gone.is_empty() {
-        let shown: Vec<String> = s
+    if !update.gone.is_empty() {
+        let shown: Vec<String> = update
             .gone
             .iter()
             .take(SHOWN_FAILURES)
-            .map(|g| neuromorpho::escape(g).into_owned())
+            .map(|g| neuromorpho::text::escape(g).into_owned())
             .collect();
-        let more = s.gone.len().saturating_sub(SHOWN_FAILURES);
+        let more = update.gone.len().saturating_sub(SHOWN_FAILURES);
         view.say(&format!(
             "no longer matched by the query (kept, not deleted): {}{}",
             shown.join(", "),
@@ -356,7 +438,8 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
         return exit::OK;
     }
     let list = s
-        .failed_csv
+        .written
+        .failed_list
         .as_ref()
         .map(|p| format!("; listed in {}", p.display()))
         .unwrap_or_default();
@@ -372,9 +455,9 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
                         .map(|id| format!("neuron_id {id}"))
                         .unwrap_or_else(|| "a record".into())
                 } else {
-                    neuromorpho::escape(&f.neuron_name).into_owned()
+                    neuromorpho::text::escape(&f.neuron_name).into_owned()
                 };
-                format!("{who} ({})", f.kind)
+                format!("{who} ({})", f.reason)
             })
             .collect();
         let more = s.failed.len().saturating_sub(SHOWN_FAILURES);
@@ -383,7 +466,7 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
         } else {
             String::new()
         };
-        let mut kinds: Vec<FailureKind> = s.failed.iter().map(|f| f.kind).collect();
+        let mut kinds: Vec<FailureKind> = s.failed.iter().map(|f| f.reason).collect();
         kinds.sort_by_key(|k| k.as_str());
         kinds.dedup();
         let advice: Vec<String> = kinds
@@ -396,7 +479,7 @@ fn report(view: &ProgressView, s: &Summary, job: &JobConfig) -> u8 {
             advice.join("; ")
         );
     }
-    let nothing = job.download && s.downloaded + s.skipped == 0;
+    let nothing = job.download && s.downloaded + s.skipped + s.unchanged() == 0;
     if nothing {
         // The last line says the run failed.
         let msg = format!("nothing downloaded: {count}{list}");

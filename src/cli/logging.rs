@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use log::{LevelFilter, Log, Metadata, Record};
-use neuromorpho::Timestamp;
+use neuromorpho::store::Timestamp;
 
 use super::args::Verbosity;
 use super::output;

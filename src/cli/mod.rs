@@ -95,7 +95,7 @@ fn run(config: &Config) -> Result<u8, Failure> {
                 .map_err(|e| explain::error(&client, &config.net, e))?;
             let mut out = String::new();
             for v in list {
-                out.push_str(&neuromorpho::escape(&v));
+                out.push_str(&neuromorpho::text::escape(&v));
                 out.push('\n');
             }
             output::print(&out)?;
@@ -115,7 +115,7 @@ fn run(config: &Config) -> Result<u8, Failure> {
             let first = client.first(&query, 3).map_err(fail)?;
             let names: Vec<String> = first
                 .iter()
-                .map(|n| neuromorpho::escape(n.neuron_name()).into_owned())
+                .map(|n| neuromorpho::text::escape(n.neuron_name()).into_owned())
                 .collect();
             let names = if names.is_empty() {
                 "(none)".to_string()
@@ -208,7 +208,7 @@ fn build_client(net: &NetConfig) -> Result<Client, String> {
     for ca in &net.ca_files {
         b = b.ca_file(ca);
     }
-    b.build().map_err(|e| e.to_string())
+    b.build().map_err(|e| output::chain(&e))
 }
 
 /// `species: mouse, rat; brain_region: neocortex` (or `whole catalog`).
@@ -228,5 +228,5 @@ fn describe(q: &Query) -> String {
             if s.ascending { "asc" } else { "desc" }
         ));
     }
-    neuromorpho::escape(&parts.join("; ")).into_owned()
+    neuromorpho::text::escape(&parts.join("; ")).into_owned()
 }

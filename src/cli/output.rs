@@ -117,6 +117,23 @@ pub fn fit(line: &str, width: usize) -> String {
     }
 }
 
+/// An error as one line: what went wrong, then each cause once (`a: b: c`), escaped and with
+/// credentials hidden; a cause whose text its error already says is not said again.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text =
+            neuromorpho::text::escape(&neuromorpho::text::redact(&s.to_string())).into_owned();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        next = s.source();
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

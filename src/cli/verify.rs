@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use neuromorpho::{verify, Problem, VerifyOptions, VerifyReport};
+use neuromorpho::store::Problem;
+use neuromorpho::{Client, VerifyOptions, VerifyReport};
 
 use super::args::Config;
 use super::logging;
@@ -20,13 +21,23 @@ pub fn run(
     threads: Option<usize>,
 ) -> Result<u8, Failure> {
     logging::init(config.verbosity, None);
-    let mut options = VerifyOptions::default();
-    options.hash = hash;
+    let mut options = VerifyOptions::default().hash(hash);
     if let Some(t) = threads {
-        options.threads = t;
+        options = options.threads(t);
     }
     let mut view = ProgressView::new(config.verbosity);
-    let report = verify(out_dir, &options, |p| view.on(p)).map_err(|e| e.to_string())?;
+    // Verifying sends no request: a client without a proxy or a server setting will do (a
+    // broken proxy variable must not stop an offline check).
+    let offline = Client::builder()
+        .proxy(neuromorpho::ProxyMode::None)
+        .build()
+        .map_err(|e| output::chain(&e))?;
+    let verify = |view: &mut ProgressView| {
+        offline
+            .verify(out_dir, &options, |p| view.on(p))
+            .map_err(|e| output::chain(&e))
+    };
+    let report = verify(&mut view)?;
     print_problems(&report)?;
     summary(&view, &report, "verified");
     if report.is_ok() || !repair {
@@ -36,8 +47,15 @@ pub fn run(
             exit::PARTIAL
         });
     }
-    let fixable = report.problems.iter().filter(|p| p.entry.is_some()).count() as u64;
-    if fixable == 0 {
+    let files = report.problems.iter().filter(|p| p.entry.is_some()).count() as u64;
+    let records = report.problems.len() as u64
+        - files
+        - report
+            .problems
+            .iter()
+            .filter(|p| matches!(p.problem, Problem::Unlisted))
+            .count() as u64;
+    if files + records == 0 {
         view.say("nothing to repair: the problems are files the manifest does not list");
         return Ok(exit::PARTIAL);
     }
@@ -45,22 +63,30 @@ pub fn run(
     let repaired = client
         .repair(out_dir, &report, |p| view.on(p))
         .map_err(|e| explain::error(&client, &config.net, e))?;
-    view.say(&format!(
-        "repaired {} of {} ({})",
-        repaired.downloaded,
-        plural(fixable, "file", "files"),
-        human_bytes(repaired.bytes)
-    ));
+    if files > 0 {
+        view.say(&format!(
+            "repaired {} of {} ({})",
+            repaired.downloaded,
+            plural(files, "file", "files"),
+            human_bytes(repaired.bytes)
+        ));
+    }
+    if records > 0 {
+        view.say(&format!(
+            "rewrote the manifests and checksum lists at fault ({} dropped or rewritten)",
+            plural(records, "record", "records")
+        ));
+    }
     for f in &repaired.failed {
         log::warn!(
             "{}: {} [{}]",
-            neuromorpho::escape(&f.url),
-            neuromorpho::escape(&f.detail),
+            neuromorpho::text::escape(&f.url),
+            neuromorpho::text::escape(&f.detail),
             f.kind
         );
     }
     // Once more, to be sure of what is there now.
-    let again = verify(out_dir, &options, |p| view.on(p)).map_err(|e| e.to_string())?;
+    let again = verify(&mut view)?;
     print_problems(&again)?;
     summary(&view, &again, "verified again");
     Ok(if again.is_ok() {
@@ -73,10 +99,16 @@ pub fn run(
 fn print_problems(report: &VerifyReport) -> Result<(), Failure> {
     let mut text = String::new();
     for p in &report.problems {
+        // A manifest line reads `manifest.jsonl line 3: ...`.
+        let sep = if matches!(p.problem, Problem::ManifestLine { .. }) {
+            " "
+        } else {
+            ": "
+        };
         text.push_str(&format!(
-            "{}: {}\n",
-            neuromorpho::escape(&p.path),
-            neuromorpho::escape(&p.problem.to_string())
+            "{}{sep}{}\n",
+            neuromorpho::text::escape(&p.path),
+            neuromorpho::text::escape(&p.problem.to_string())
         ));
     }
     output::print(&text)?;
@@ -88,19 +120,33 @@ fn summary(view: &ProgressView, r: &VerifyReport, what: &str) {
     let missing = count(|p| matches!(p, Problem::Missing));
     let changed = count(|p| matches!(p, Problem::Size { .. } | Problem::Hash { .. }));
     let unlisted = count(|p| matches!(p, Problem::Unlisted));
+    let records = count(|p| matches!(p, Problem::ManifestLine { .. } | Problem::Checksums(_)));
+    // Everything else: special files, blocked folders, read errors. Every problem listed is
+    // counted once.
+    let other = r.problems.len() - missing - changed - unlisted - records;
     // A rate measured over a few milliseconds means nothing.
-    let speed = if r.seconds >= 0.5 && r.bytes > 0 {
-        format!(", {}/s", human_bytes((r.bytes as f64 / r.seconds) as u64))
+    let seconds = r.elapsed.as_secs_f64();
+    let speed = if seconds >= 0.5 && r.bytes > 0 {
+        format!(", {}/s", human_bytes((r.bytes as f64 / seconds) as u64))
     } else {
         String::new()
     };
-    let line = format!(
+    let mut line = format!(
         "{what} {} ({} hashed in {:.1} s{speed}): {} ok, {missing} missing, {changed} damaged, {unlisted} unlisted",
         plural(r.entries, "file", "files"),
         human_bytes(r.bytes),
-        r.seconds,
+        seconds,
         r.ok
     );
+    if other > 0 {
+        line.push_str(&format!(", {other} unreadable"));
+    }
+    if records > 0 {
+        line.push_str(&format!(
+            ", {records} bad manifest {}",
+            if records == 1 { "record" } else { "records" }
+        ));
+    }
     if r.is_ok() {
         view.say(&line);
     } else {

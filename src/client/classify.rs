@@ -8,7 +8,7 @@ use ureq::http::{Response, StatusCode};
 use ureq::Body;
 
 use crate::error::{Cause, FailureKind};
-use crate::time::Timestamp;
+use crate::util::time::Timestamp;
 
 /// Why one attempt failed, before the request function decides whether to try again.
 #[derive(Debug)]
@@ -31,6 +31,18 @@ impl Failure {
             cause: None,
             retry_after: None,
             throttle: false,
+        }
+    }
+
+    /// `: cause: ...` of this failure, for a log line.
+    pub(crate) fn causes(&self) -> String {
+        match &self.cause {
+            Some(c) => format!(
+                ": {}{}",
+                crate::util::text::escape(&crate::util::text::redact(&c.to_string())),
+                crate::error::causes(c.as_ref())
+            ),
+            None => String::new(),
         }
     }
 
@@ -62,7 +74,7 @@ pub(crate) fn status_failure(resp: Response<Body>) -> Failure {
             if parsed.is_none() {
                 log::warn!(
                     "ignored a Retry-After header that is neither seconds nor a date: {}",
-                    crate::text::escape(v)
+                    crate::util::text::escape(v)
                 );
             }
             parsed
@@ -80,11 +92,14 @@ pub(crate) fn status_failure(resp: Response<Body>) -> Failure {
         206 => FailureKind::Incomplete,
         500..=599 => FailureKind::Http5xx,
         200..=299 => FailureKind::Incomplete,
+        100..=199 | 300..=399 => FailureKind::UnexpectedStatus,
         _ => FailureKind::Http4xx,
     };
     let mut detail = status_line(status);
     if status == 206 {
         detail.push_str(": the server sent part of the file");
+    } else if status == 304 {
+        detail.push_str(" to a request that asked for no revalidation (it carried no validator)");
     } else if let Some(m) = error_message(&text) {
         detail.push_str(": ");
         detail.push_str(&m);
@@ -139,20 +154,17 @@ pub(crate) fn classify_ureq(e: ureq::Error) -> Failure {
         other => other,
     };
     let (kind, detail) = match &e {
-        U::Timeout(t) => (FailureKind::Timeout, format!("timed out ({t})")),
+        U::Timeout(_) => (FailureKind::Timeout, "timed out".to_string()),
         U::HostNotFound => (
             FailureKind::Connection,
             "DNS lookup failed: host not found".to_string(),
         ),
         U::ConnectionFailed => (FailureKind::Connection, "connection failed".to_string()),
-        U::Tls(m) => (FailureKind::Tls, format!("TLS failure: {m}")),
+        U::Tls(_) => (FailureKind::Tls, "TLS failure".to_string()),
         U::Rustls(r) => (FailureKind::Tls, tls_message(r)),
         U::BodyExceedsLimit(n) => (FailureKind::TooLarge, format!("body larger than {n} bytes")),
         U::TooManyRedirects => (FailureKind::Http4xx, "too many redirects".to_string()),
-        other => (
-            FailureKind::Connection,
-            crate::text::redact(&other.to_string()).into_owned(),
-        ),
+        _ => (FailureKind::Connection, "request failed".to_string()),
     };
     Failure::new(kind, detail).with_cause(e)
 }
@@ -181,8 +193,7 @@ pub(crate) fn classify_io(io: std::io::Error) -> Failure {
         K::TimedOut | K::WouldBlock => (FailureKind::Timeout, "timed out"),
         _ => (FailureKind::Connection, "network error"),
     };
-    let detail = format!("{what} ({})", crate::text::redact(&io.to_string()));
-    Failure::new(kind, detail).with_cause(io)
+    Failure::new(kind, what).with_cause(io)
 }
 
 fn tls_message(r: &rustls::Error) -> String {
@@ -193,7 +204,7 @@ fn tls_message(r: &rustls::Error) -> String {
         R::InvalidCertificate(CertificateError::NotValidForName) => "TLS certificate is not valid for this host name".to_string(),
         R::InvalidCertificate(c) => format!("TLS certificate rejected: {c:?}"),
         R::AlertReceived(a) => format!("TLS handshake refused by the server ({a:?}; the server may offer only legacy ciphers)"),
-        other => format!("TLS failure: {other}"),
+        _ => "TLS failure".to_string(),
     }
 }
 

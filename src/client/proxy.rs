@@ -4,7 +4,7 @@
 use ureq::http::Uri;
 
 use crate::error::{Error, Result};
-use crate::text::redact;
+use crate::util::text::redact;
 
 use super::ProxyMode;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, FailureKind, Result};
-use crate::text;
+use crate::util::text;
 
 use super::classify::{classify_ureq, status_failure, Failure};
 use super::transfer::{Answer, Bounds};
@@ -108,11 +108,8 @@ impl Client {
         self.request(&req, |mut answer| {
             let bytes = answer.read_to_vec()?;
             serde_json::from_slice::<T>(&bytes).map_err(|e| {
-                Failure::new(
-                    FailureKind::BadJson,
-                    format!("malformed JSON from {what}: {e}"),
-                )
-                .with_cause(e)
+                Failure::new(FailureKind::BadJson, format!("malformed JSON from {what}"))
+                    .with_cause(e)
             })
         })
     }
@@ -161,9 +158,10 @@ impl Client {
                     None => backoff(s.retry_base_delay, attempt),
                 };
                 log::debug!(
-                    "attempt {attempt}/{} for {shown_url} failed: {} [{}]; retrying in {:.1}s",
+                    "attempt {attempt}/{} for {shown_url} failed: {}{} [{}]; retrying in {:.1}s",
                     s.retries,
                     text::shown(&failure.detail),
+                    failure.causes(),
                     failure.kind,
                     delay.as_secs_f64()
                 );
@@ -180,9 +178,10 @@ impl Client {
             };
             log::log!(
                 level,
-                "{}: {} [{}] (after {attempt} attempt{})",
+                "{}: {}{} [{}] (after {attempt} attempt{})",
                 text::escape(&shown_url),
                 text::shown(&failure.detail),
+                failure.causes(),
                 failure.kind,
                 if attempt == 1 { "" } else { "s" }
             );

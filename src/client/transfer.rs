@@ -169,8 +169,9 @@ impl Answer {
                 return Err(Failure::new(FailureKind::NotSwc, why));
             }
             written += n as u64;
-            out.write_all(chunk)
-                .map_err(|e| Failure::new(FailureKind::Io, e.to_string()).with_cause(e))?;
+            out.write_all(chunk).map_err(|e| {
+                Failure::new(FailureKind::Io, "cannot write the file").with_cause(e)
+            })?;
         }
         match check.finish(announced.is_some()) {
             Verdict::Bad(why) => return Err(Failure::new(FailureKind::NotSwc, why)),

@@ -7,16 +7,16 @@ mod plan;
 mod record;
 mod report;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::archive::files::FileKind;
+use crate::archive::Neuron;
 use crate::client::{Client, Order};
 use crate::error::Result;
-use crate::files::FileKind;
-use crate::manifest::ManifestEntry;
-use crate::model::Neuron;
 use crate::progress::Progress;
+use crate::store::manifest::ManifestEntry;
 
 pub(crate) use report::merge_failed_csv;
 pub use report::{DownloadReport, FailedFile, HeldFile};
@@ -25,21 +25,15 @@ use one_file::Outcome;
 
 /// What a download needs to know about one neuron: far less than its record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DownloadItem {
-    /// `neuron_id`.
+pub(crate) struct DownloadItem {
     pub neuron_id: Option<u64>,
-    /// `neuron_name`.
     pub neuron_name: String,
-    /// `archive`.
     pub archive: String,
-    /// `original_format`.
     pub original_format: Option<String>,
-    /// The values of the `group_by` fields, in order, in their folder form.
+    /// The values of the `group_by` fields, in order, as the record has them.
     pub group_values: Vec<String>,
-    /// `reference_pmid`, for the citations.
+    /// `reference_pmid` and `reference_doi`, for the citations.
     pub reference_pmid: Vec<String>,
-    /// `reference_doi`, for the citations.
     pub reference_doi: Vec<String>,
 }
 
@@ -58,12 +52,8 @@ impl DownloadItem {
         }
     }
 
-    /// Take what is needed from a record. A group value (`-g`) follows one rule for every
-    /// field: a string as it is, a number as written, a list as its elements joined with
-    /// `, ` (`neocortex, prefrontal, layer 3`); missing, null or empty is `unknown`. The
-    /// folder name is then made safe: `/`, `\`, control characters and bidirectional
-    /// overrides become `_`, leading dots `_`, at most 200 bytes.
-    pub fn from_neuron<S: AsRef<str>>(n: &Neuron, group_by: &[S]) -> DownloadItem {
+    /// Take what is needed from a record, with the values of the `group_by` fields.
+    pub(crate) fn from_neuron<S: AsRef<str>>(n: &Neuron, group_by: &[S]) -> DownloadItem {
         let group_values = group_by
             .iter()
             .map(|field| group_value(n.get(field.as_ref())))
@@ -95,49 +85,122 @@ fn group_value(v: Option<&Value>) -> String {
     }
 }
 
-/// How to download.
+/// How to download: the output folder and what goes into it. Build it with
+/// [`DownloadOptions::new`] and change it with the chainable setters.
+///
+/// ```
+/// use neuromorpho::{DownloadOptions, FileKind};
+/// let options = DownloadOptions::new("neurons")
+///     .what([FileKind::Cng, FileKind::Original])
+///     .group_by(["species", "brain_region"])
+///     .check_hash(true);
+/// assert_eq!(options.out_dir(), std::path::Path::new("neurons"));
+/// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct DownloadOptions {
-    /// The output folder; files go to `<out>/downloads/...` (and `original/`, `logs/`).
-    pub out_dir: PathBuf,
-    /// Which files per neuron. Default: the standardized SWC.
-    pub what: Vec<FileKind>,
-    /// Skip a file already complete at its final path. Default true.
-    pub skip_existing: bool,
-    /// Sync each file before its rename and the folder after, so that a crash or a power
-    /// cut never leaves a partial file under a final name. Default true; the benchmark
-    /// shows the cost.
-    pub durable: bool,
-    /// Record every file held in the folder's manifest (`manifest.jsonl`, and
-    /// `SHA256SUMS`), and trust a file in place only when it matches its entry. Default true.
-    pub manifest: bool,
-    /// What keeps this run's manifest apart from other shards' in the same folder: `""`, or
-    /// [`Shard::suffix`](crate::Shard::suffix) (`manifest.shard-2-of-10.jsonl`).
-    pub suffix: String,
-    /// Also compare the SHA-256 of a file in place with its entry before skipping it (the
-    /// size is always compared). Default false.
-    pub check_hash: bool,
-    /// Revalidate every file in place with the server: one conditional request per file
-    /// (`If-None-Match`/`If-Modified-Since` from its entry; without validators the body is
-    /// fetched and its hash compared). A changed file replaces the old one atomically; the
-    /// old one is kept under `previous/<date>/`. Default false.
-    pub update: bool,
+    pub(crate) out_dir: PathBuf,
+    pub(crate) what: Vec<FileKind>,
+    pub(crate) group_by: Vec<String>,
+    pub(crate) skip_existing: bool,
+    pub(crate) durable: bool,
+    pub(crate) manifest: bool,
+    pub(crate) check_hash: bool,
+    pub(crate) update: bool,
+    /// What keeps a shard's manifest apart from the others' in one folder (set by a job).
+    pub(crate) suffix: String,
 }
 
 impl DownloadOptions {
-    /// Defaults for an output folder.
+    /// Defaults for an output folder: the standardized SWC of each neuron under
+    /// `<out>/downloads/`, no grouping, files in place kept when they match the manifest,
+    /// durable writes, a manifest.
     pub fn new(out_dir: impl Into<PathBuf>) -> DownloadOptions {
         DownloadOptions {
             out_dir: out_dir.into(),
             what: vec![FileKind::Cng],
+            group_by: Vec::new(),
             skip_existing: true,
             durable: true,
             manifest: true,
-            suffix: String::new(),
             check_hash: false,
             update: false,
+            suffix: String::new(),
         }
+    }
+
+    /// The output folder.
+    pub fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    /// Which files of each neuron, in this order (each once). Default: the standardized SWC.
+    #[must_use]
+    pub fn what(mut self, kinds: impl IntoIterator<Item = FileKind>) -> DownloadOptions {
+        self.what.clear();
+        for k in kinds {
+            if !self.what.contains(&k) {
+                self.what.push(k);
+            }
+        }
+        self
+    }
+
+    /// Fields whose values make sub-folders, in order (`species`, `brain_region`, ...): a
+    /// string as it is, a number as written, a list as its elements joined with `, `
+    /// (`neocortex, prefrontal, layer 3`); missing, null or empty is `unknown`. The folder
+    /// name is made safe: `/`, `\`, control characters and bidirectional overrides become
+    /// `_`, leading dots `_`, at most 200 bytes.
+    #[must_use]
+    pub fn group_by<I, S>(mut self, fields: I) -> DownloadOptions
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.group_by = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Skip a file already complete at its final path (default true).
+    #[must_use]
+    pub fn skip_existing(mut self, on: bool) -> DownloadOptions {
+        self.skip_existing = on;
+        self
+    }
+
+    /// Sync each file before its rename and the folder after, so that a crash or a power
+    /// cut never leaves a partial file under a final name (default true; the benchmark
+    /// shows the cost).
+    #[must_use]
+    pub fn durable(mut self, on: bool) -> DownloadOptions {
+        self.durable = on;
+        self
+    }
+
+    /// Record every file held in the folder's manifest (`manifest.jsonl`, and
+    /// `SHA256SUMS`), and trust a file in place only when it matches its entry (default
+    /// true).
+    #[must_use]
+    pub fn manifest(mut self, on: bool) -> DownloadOptions {
+        self.manifest = on;
+        self
+    }
+
+    /// Also compare the SHA-256 of a file in place with its entry before skipping it (the
+    /// size is always compared). Default false.
+    #[must_use]
+    pub fn check_hash(mut self, on: bool) -> DownloadOptions {
+        self.check_hash = on;
+        self
+    }
+
+    /// Revalidate every file in place with the server: one conditional request per file
+    /// (`If-None-Match`/`If-Modified-Since` from its entry; without validators the body is
+    /// fetched and its hash compared). A changed file replaces the old one atomically; the
+    /// old one is kept under `previous/<date>/`. Default false.
+    #[must_use]
+    pub fn update(mut self, on: bool) -> DownloadOptions {
+        self.update = on;
+        self
     }
 }
 
@@ -153,12 +216,26 @@ impl Client {
     /// fetched once.
     pub fn download(
         &self,
-        items: &[DownloadItem],
+        neurons: &[Neuron],
         options: &DownloadOptions,
         mut progress: impl FnMut(&Progress),
     ) -> Result<DownloadReport> {
+        let items: Vec<DownloadItem> = neurons
+            .iter()
+            .map(|n| DownloadItem::from_neuron(n, &options.group_by))
+            .collect();
+        self.download_items(&items, options, &mut progress)
+    }
+
+    /// [`Client::download`] of items a job has made from its records.
+    pub(crate) fn download_items(
+        &self,
+        items: &[DownloadItem],
+        options: &DownloadOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<DownloadReport> {
         let jobs = plan::plan(self.base_url(), items, options)?;
-        self.run_jobs(&jobs, options, &mut progress)
+        self.run_jobs(&jobs, options, progress)
     }
 
     /// Fetch the files of recorded entries again (from their URLs, to their paths), and
@@ -169,7 +246,25 @@ impl Client {
         options: &DownloadOptions,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<DownloadReport> {
-        let items: Vec<DownloadItem> = entries.iter().map(DownloadItem::from_entry).collect();
+        // Entries come from a file anyone can edit (or a report a caller changed): a path
+        // that is not safe for its kind is never written.
+        let entries: Vec<&ManifestEntry> = entries
+            .iter()
+            .filter(|e| {
+                let why = crate::store::safe_fs::unsafe_entry_path(&e.path, e.kind);
+                if let Some(why) = &why {
+                    log::warn!(
+                        "{}: {why}; not repaired",
+                        crate::util::text::escape(&e.path)
+                    );
+                }
+                why.is_none()
+            })
+            .collect();
+        let items: Vec<DownloadItem> = entries
+            .iter()
+            .map(|e| DownloadItem::from_entry(e))
+            .collect();
         let jobs: Vec<plan::Job<'_>> = entries
             .iter()
             .zip(&items)
@@ -195,14 +290,15 @@ impl Client {
         progress(&Progress::DownloadStarted { files });
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(jobs.len());
         outcomes.resize_with(jobs.len(), || None);
-        let mut recorder = record::Recorder::new(options);
+        let mut recorder = record::Recorder::new(options, &self.cancel);
+        let fresh = one_file::Fresh::new(&options.out_dir);
         let (mut done, mut bytes, mut failed) = (0u64, 0u64, 0u64);
         let run = self.workers()?.run(
             files,
             Order::AsDone,
             &self.cancel,
             |i| match jobs.get(i as usize) {
-                Some(job) => self.fetch_one(job, options),
+                Some(job) => self.fetch_one(job, options, &fresh),
                 None => Outcome::Skipped { record: None },
             },
             |i, outcome| {
@@ -212,7 +308,7 @@ impl Client {
                     Outcome::Failed(_) => failed += 1,
                     _ => {}
                 }
-                recorder.note(&outcome, &self.cancel, &mut |p| progress(p))?;
+                recorder.note(&outcome, &mut |p| progress(p))?;
                 if let Some(slot) = outcomes.get_mut(i as usize) {
                     *slot = Some(outcome);
                 }
@@ -230,18 +326,5 @@ impl Client {
         run?;
         recorded?;
         Ok(DownloadReport::from_outcomes(jobs, outcomes))
-    }
-
-    /// Download the standardized SWC files of some records (see [`Client::download`]).
-    pub fn download_neurons(
-        &self,
-        neurons: &[Neuron],
-        options: &DownloadOptions,
-    ) -> Result<DownloadReport> {
-        let items: Vec<DownloadItem> = neurons
-            .iter()
-            .map(|n| DownloadItem::from_neuron::<&str>(n, &[]))
-            .collect();
-        self.download(&items, options, |_| {})
     }
 }

@@ -4,13 +4,15 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use crate::atomic_file::{sync_dir, AtomicFile};
 use crate::client::{Answer, Client, Failure, Req};
 use crate::error::{Error, FailureKind};
-use crate::manifest::{hash_file, ManifestEntry, Sha256};
+use crate::store::atomic_file::{sync_dir, AtomicFile};
+use crate::store::manifest::{hash_file, Manifest, ManifestEntry, Sha256};
 use crate::swc::{SwcCheck, Verdict};
-use crate::time::Timestamp;
+use crate::util::time::Timestamp;
 
 use super::plan::Job;
 use super::{DownloadOptions, FailedFile};
@@ -29,9 +31,10 @@ pub(crate) enum Outcome {
     Skipped {
         record: Option<ManifestEntry>,
     },
-    /// Revalidated: the server's copy is the one in place (entry with fresh validators).
+    /// Revalidated: the server's copy is the one in place (entry with fresh validators; none
+    /// when another run revalidated and recorded it meanwhile).
     Unchanged {
-        entry: ManifestEntry,
+        entry: Option<ManifestEntry>,
     },
     Failed(FailedFile),
 }
@@ -71,25 +74,86 @@ impl Write for Hashing<'_> {
     }
 }
 
+/// What other runs recorded meanwhile: the folder's manifests read again (at most once a
+/// second) when a file in place is not what this run's plan says, so that another run's new
+/// copy is recognised as such instead of being called damaged and fetched again.
+pub(crate) struct Fresh<'a> {
+    out_dir: &'a Path,
+    read: Mutex<Option<(Instant, Arc<Manifest>)>>,
+}
+
+impl<'a> Fresh<'a> {
+    pub(crate) fn new(out_dir: &'a Path) -> Fresh<'a> {
+        Fresh {
+            out_dir,
+            read: Mutex::new(None),
+        }
+    }
+
+    /// The entry the folder's manifests hold for `rel` now.
+    fn entry(&self, rel: &str) -> Option<ManifestEntry> {
+        let mut guard = self.read.lock().unwrap_or_else(|p| p.into_inner());
+        let stale = guard
+            .as_ref()
+            .is_none_or(|(at, _)| at.elapsed() >= Duration::from_secs(1));
+        if stale {
+            let m = Manifest::load(self.out_dir).ok()?;
+            *guard = Some((Instant::now(), Arc::new(m)));
+        }
+        guard.as_ref().and_then(|(_, m)| m.get(rel).cloned())
+    }
+}
+
 impl Client {
-    pub(crate) fn fetch_one(&self, job: &Job<'_>, options: &DownloadOptions) -> Outcome {
+    pub(crate) fn fetch_one(
+        &self,
+        job: &Job<'_>,
+        options: &DownloadOptions,
+        fresh: &Fresh<'_>,
+    ) -> Outcome {
         let fail = |kind, detail: String| Outcome::Failed(job.failure(kind, detail));
         let Some(url) = &job.url else {
             let why = job.why_no_url();
-            log::info!("{}", crate::text::escape(&why));
+            log::info!("{}", crate::util::text::escape(&why));
             return fail(FailureKind::InvalidRecord, why);
         };
+        // A file reached through a symlinked folder is outside the folder: never counted as
+        // held, never written (verify calls it "not checked" for the same reason).
+        if let Err(blocked) = crate::store::safe_fs::check_folders(&options.out_dir, &job.path) {
+            return fail(FailureKind::Io, blocked.to_string());
+        }
         // A symlink at a final name is never trusted nor followed: it is replaced by the
         // file (rename replaces the link itself).
         let present =
             std::fs::symlink_metadata(&job.path).is_ok_and(|m| m.is_file() && m.len() > 0);
-        if present && options.update {
-            return self.revalidate(job, url, options);
-        }
-        if present && options.skip_existing {
+        if present && (options.update || options.skip_existing) {
             match job.check_in_place(options.check_hash) {
+                InPlace::Good(record) if options.update => {
+                    return self.revalidate(job, url, options, record)
+                }
                 InPlace::Good(record) => return Outcome::Skipped { record },
                 InPlace::Bad(why) => {
+                    // Another run may have put a new copy in place and recorded it meanwhile.
+                    if let Some(newer) = fresh
+                        .entry(&job.rel)
+                        .filter(|e| Some(e) != job.entry.as_ref())
+                    {
+                        let again = Job {
+                            entry: Some(newer),
+                            ..job.clone()
+                        };
+                        if let InPlace::Good(_) = again.check_in_place(options.check_hash) {
+                            log::info!(
+                                "{}: another run has recorded a new copy meanwhile; kept",
+                                job.path.display()
+                            );
+                            return if options.update {
+                                Outcome::Unchanged { entry: None }
+                            } else {
+                                Outcome::Skipped { record: None }
+                            };
+                        }
+                    }
                     log::info!("{}: {why}; fetching it again", job.path.display());
                     return self.fetch_plain(job, url, options, true);
                 }
@@ -107,17 +171,37 @@ impl Client {
         options: &DownloadOptions,
         repairing: bool,
     ) -> Outcome {
-        if let Some(dir) = job.path.parent() {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                return Outcome::Failed(
-                    job.failure(FailureKind::Io, format!("{}: {e}", dir.display())),
-                );
-            }
+        if let Err(e) = make_room(&options.out_dir, &job.path) {
+            return Outcome::Failed(job.failure(FailureKind::Io, e));
         }
         let expect_swc = job.kind.expects_swc(job.item.original_format.as_deref());
         let result = self.request(&Req::file(url), |answer| {
             stream_to_file(answer, &job.path, expect_swc, options.durable)
         });
+        // A copy in place that was not what its entry says, but is what the server sends:
+        // not damaged after all (a killed run's last copy, never recorded); recorded now.
+        if repairing {
+            if let Ok(s) = &result {
+                if job.in_place_is(s) == Some(true) {
+                    let mut entry = job.entry_for(url, s.bytes, s.sha256.clone());
+                    entry.etag = s.etag.clone();
+                    entry.last_modified = s.last_modified.clone();
+                    log::info!(
+                        "{}: the copy in place is the server's; recorded",
+                        job.path.display()
+                    );
+                    return if options.update {
+                        Outcome::Unchanged { entry: Some(entry) }
+                    } else {
+                        Outcome::Downloaded {
+                            entry,
+                            replaced: false,
+                            repaired: false,
+                        }
+                    };
+                }
+            }
+        }
         match result.and_then(|s| job.commit(s, false, url, options)) {
             Ok(Outcome::Downloaded {
                 entry, replaced, ..
@@ -137,17 +221,19 @@ impl Client {
     /// The copy in place must hold first (its size, and with `check_hash` its hash; without
     /// an entry the content checks): a damaged copy is fetched again with a plain GET, never
     /// confirmed by a `304`, and not kept as an old version.
-    fn revalidate(&self, job: &Job<'_>, url: &str, options: &DownloadOptions) -> Outcome {
-        let held = match job.check_in_place(options.check_hash) {
-            InPlace::Good(record) => record.or_else(|| job.entry.clone()),
-            InPlace::Bad(why) => {
-                log::info!("{}: {why}; fetching it again", job.path.display());
-                return self.fetch_plain(job, url, options, true);
-            }
-        };
+    ///
+    /// Only a `304` to a request that carried a validator means "unchanged": one to a request
+    /// without (the first download got none) is the server's error, a failure of the file.
+    fn revalidate(
+        &self,
+        job: &Job<'_>,
+        url: &str,
+        options: &DownloadOptions,
+        record: Option<ManifestEntry>,
+    ) -> Outcome {
+        let held = record.or_else(|| job.entry.clone());
         let held_sha = held.as_ref().map(|e| e.sha256.clone());
         let mut req = Req::file(url);
-        req.not_modified_ok = true;
         if let Some(e) = &job.entry {
             if let Some(tag) = &e.etag {
                 req.headers.push(("if-none-match", tag.clone()));
@@ -155,6 +241,7 @@ impl Client {
                 req.headers.push(("if-modified-since", date.clone()));
             }
         }
+        req.not_modified_ok = !req.headers.is_empty();
         let expect_swc = job.kind.expects_swc(job.item.original_format.as_deref());
         let result = self.request(&req, |answer| {
             if answer.status == 304 {
@@ -175,7 +262,7 @@ impl Client {
             entry.etag = etag.or_else(|| job.entry.as_ref().and_then(|e| e.etag.clone()));
             entry.last_modified =
                 last_modified.or_else(|| job.entry.as_ref().and_then(|e| e.last_modified.clone()));
-            Outcome::Unchanged { entry }
+            Outcome::Unchanged { entry: Some(entry) }
         };
         match result {
             Ok(Revalidated::NotModified {
@@ -206,18 +293,19 @@ impl Job<'_> {
         FailedFile {
             neuron_name: self.item.neuron_name.clone(),
             neuron_id: self.item.neuron_id,
-            file_kind: self.kind,
+            kind: self.kind,
             url: self.url.clone().unwrap_or_default(),
-            kind,
+            reason: kind,
             detail,
+            path: self.rel.clone(),
+            seen: self.entry.clone(),
         }
     }
 
     fn failed(&self, e: Error) -> Outcome {
-        Outcome::Failed(match e {
-            Error::Request { kind, detail, .. } => self.failure(kind, detail),
-            other => self.failure(other.kind().unwrap_or(FailureKind::Io), other.to_string()),
-        })
+        // The report's one line: the failure's words, then its causes.
+        let line = format!("{}{}", e.detail_or_display(), crate::error::causes(&e));
+        Outcome::Failed(self.failure(e.kind().unwrap_or(FailureKind::Io), line))
     }
 
     fn why_no_url(&self) -> String {
@@ -259,7 +347,9 @@ impl Job<'_> {
     /// pass the content checks, and is then recorded.
     fn check_in_place(&self, check_hash: bool) -> InPlace {
         if let Some(entry) = &self.entry {
-            let len = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+            let len = std::fs::symlink_metadata(&self.path)
+                .map(|m| m.len())
+                .unwrap_or(0);
             if len != entry.bytes {
                 return InPlace::Bad(format!(
                     "{len} bytes, not the {} its manifest entry says",
@@ -279,14 +369,12 @@ impl Job<'_> {
         }
         let expect_swc = self.kind.expects_swc(self.item.original_format.as_deref());
         match check_file_content(&self.path, expect_swc) {
-            Ok((sha, bytes)) => {
-                let mut entry = self.entry_for(self.url.as_deref().unwrap_or(""), bytes, sha);
-                entry.fetched_at = std::fs::metadata(&self.path)
-                    .and_then(|m| m.modified())
-                    .map(Timestamp::from_system_time)
-                    .unwrap_or_else(|_| Timestamp::now());
-                InPlace::Good(Some(entry))
-            }
+            // Recorded now (its modification time is shown nowhere and trusted for nothing).
+            Ok((sha, bytes)) => InPlace::Good(Some(self.entry_for(
+                self.url.as_deref().unwrap_or(""),
+                bytes,
+                sha,
+            ))),
             Err(why) => InPlace::Bad(why),
         }
     }
@@ -310,7 +398,7 @@ impl Job<'_> {
                     let mut entry = self.entry_for(url, s.bytes, s.sha256);
                     entry.etag = s.etag;
                     entry.last_modified = s.last_modified;
-                    return Ok(Outcome::Unchanged { entry });
+                    return Ok(Outcome::Unchanged { entry: Some(entry) });
                 }
                 Some(false) => replaced = self.keep_old_copy(options)?,
                 None => {}
@@ -322,7 +410,7 @@ impl Job<'_> {
         entry.last_modified = s.last_modified;
         log::debug!(
             "{}: {} bytes -> {}",
-            crate::text::escape(&self.item.neuron_name),
+            crate::util::text::escape(&self.item.neuron_name),
             entry.bytes,
             self.path.display()
         );
@@ -336,7 +424,11 @@ impl Job<'_> {
     /// Whether the file in place holds the streamed body (`None`: nothing there). The size
     /// first; the hash only when the sizes agree.
     fn in_place_is(&self, s: &Streamed) -> Option<bool> {
-        let len = std::fs::metadata(&self.path).ok()?.len();
+        let meta = std::fs::symlink_metadata(&self.path).ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let len = meta.len();
         if len != s.bytes {
             return Some(false);
         }
@@ -347,9 +439,8 @@ impl Job<'_> {
     /// update beside this one moved it first).
     fn keep_old_copy(&self, options: &DownloadOptions) -> crate::error::Result<bool> {
         let old = previous_path(&options.out_dir, &self.rel);
-        if let Some(dir) = old.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
+        // Never through a symlink planted at previous/ or below it.
+        crate::store::safe_fs::create_folders(&options.out_dir, &old)?;
         match std::fs::rename(&self.path, &old) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -401,7 +492,9 @@ fn previous_path(out: &Path, rel: &str) -> PathBuf {
 /// known, so its body is fetched and the hashes compared).
 fn check_file_content(path: &Path, expect_swc: bool) -> Result<(String, u64), String> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut f = crate::store::safe_fs::open_regular(path)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "it is gone".to_string())?;
     let mut check = SwcCheck::new(expect_swc);
     let mut sha = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -429,6 +522,22 @@ fn check_file_content(path: &Path, expect_swc: bool) -> Result<(String, u64), St
             Err("it does not end with a newline (cut short?)".to_string())
         }
         _ => Ok((sha.hex(), n)),
+    }
+}
+
+/// Make the place of a file ready: its folders (never through a symlink), and an empty
+/// folder standing at its name removed (a rename cannot replace one). A folder with files in
+/// it at a file's name is an error: nothing of anyone's is removed.
+fn make_room(out_dir: &Path, path: &Path) -> Result<(), String> {
+    crate::store::safe_fs::create_folders(out_dir, path).map_err(|e| e.to_string())?;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::remove_dir(path).map_err(|e| {
+            format!(
+                "{}: a folder stands where the file belongs ({e})",
+                path.display()
+            )
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -4,17 +4,16 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file::{remove_stale, AtomicFile};
-use crate::cancel::CancelToken;
+use crate::archive::files::{file_url, FileKind};
 use crate::error::{Error, Result};
-use crate::files::{file_url, local_path, FileKind};
-use crate::lock::FolderLock;
-use crate::manifest::{compact, manifest_path, relative, Manifest, ManifestEntry};
+use crate::store::atomic_file::{remove_stale, AtomicFile};
+use crate::store::layout::local_path;
+use crate::store::manifest::{relative, Manifest, ManifestEntry};
 
 use super::{DownloadItem, DownloadOptions};
 
 /// One file to fetch.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Job<'a> {
     pub item: &'a DownloadItem,
     pub kind: FileKind,
@@ -27,7 +26,7 @@ pub(crate) struct Job<'a> {
 }
 
 /// Jobs with final paths, in item order, each path once; fails only if the output folder is
-/// unusable. This run's manifest is repaired first if a killed run tore a line of it.
+/// unusable (a data folder that is a symlink included: nothing is placed through one).
 pub(crate) fn plan<'a>(
     base_url: &str,
     items: &'a [DownloadItem],
@@ -36,7 +35,7 @@ pub(crate) fn plan<'a>(
     let out = &options.out_dir;
     for kind in &options.what {
         let dir = out.join(kind.folder());
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        crate::store::safe_fs::create_folders(out, &dir.join("x"))?;
         check_writable(&dir)?;
         let removed = remove_stale(&dir, true);
         if removed > 0 {
@@ -51,19 +50,6 @@ pub(crate) fn plan<'a>(
     } else {
         Manifest::default()
     };
-    let damaged = manifest.damaged_in(&options.suffix);
-    if damaged > 0 {
-        // Repaired now, whatever this run goes on to record (perhaps nothing).
-        let never = CancelToken::new();
-        let _lock = FolderLock::acquire(out, &never, &mut |what| {
-            log::info!("waiting for {what}");
-        })?;
-        compact(out, &options.suffix, options.durable)?;
-        log::info!(
-            "repaired {}: {damaged} damaged line(s) dropped (a run was killed while writing)",
-            manifest_path(out, &options.suffix).display()
-        );
-    }
     let mut used: HashSet<PathBuf> = HashSet::with_capacity(items.len() * options.what.len());
     let mut jobs = Vec::with_capacity(items.len() * options.what.len());
     for item in items {

@@ -2,14 +2,15 @@
 //! appended in small batches under the folder lock, and the manifest is compacted (with
 //! `SHA256SUMS` rewritten) at the end.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::atomic_file::remove_stale;
 use crate::cancel::CancelToken;
 use crate::error::Result;
-use crate::lock::FolderLock;
-use crate::manifest::{append, compact, manifest_path, ManifestEntry};
 use crate::progress::Progress;
+use crate::store::atomic_file::remove_stale;
+use crate::store::lock::{FolderLock, GRACE};
+use crate::store::manifest::{append, compact, manifest_path, path_key, ManifestEntry};
 
 use super::one_file::Outcome;
 use super::DownloadOptions;
@@ -21,18 +22,21 @@ const BATCH_TIME: Duration = Duration::from_secs(2);
 
 pub(crate) struct Recorder<'a> {
     options: &'a DownloadOptions,
+    cancel: &'a CancelToken,
     pending: Vec<ManifestEntry>,
     since: Instant,
-    appended: u64,
+    /// The paths recorded (their keys): compaction takes them out of other manifests.
+    recorded: HashSet<u64>,
 }
 
 impl<'a> Recorder<'a> {
-    pub(crate) fn new(options: &'a DownloadOptions) -> Recorder<'a> {
+    pub(crate) fn new(options: &'a DownloadOptions, cancel: &'a CancelToken) -> Recorder<'a> {
         Recorder {
             options,
+            cancel,
             pending: Vec::new(),
             since: Instant::now(),
-            appended: 0,
+            recorded: HashSet::new(),
         }
     }
 
@@ -40,15 +44,15 @@ impl<'a> Recorder<'a> {
     pub(crate) fn note(
         &mut self,
         outcome: &Outcome,
-        cancel: &CancelToken,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<()> {
         if !self.options.manifest {
             return Ok(());
         }
         let entry = match outcome {
-            Outcome::Downloaded { entry, .. } | Outcome::Unchanged { entry } => entry,
-            Outcome::Skipped {
+            Outcome::Downloaded { entry, .. } => entry,
+            Outcome::Unchanged { entry: Some(entry) }
+            | Outcome::Skipped {
                 record: Some(entry),
             } => entry,
             _ => return Ok(()),
@@ -58,30 +62,35 @@ impl<'a> Recorder<'a> {
         }
         self.pending.push(entry.clone());
         if self.pending.len() >= BATCH || self.since.elapsed() >= BATCH_TIME {
-            self.flush(cancel, progress)?;
+            self.flush(Duration::ZERO, progress)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self, cancel: &CancelToken, progress: &mut dyn FnMut(&Progress)) -> Result<()> {
+    /// Append the pending entries under the lock; once the run is cancelled, wait at most
+    /// `grace` for the lock.
+    fn flush(&mut self, grace: Duration, progress: &mut dyn FnMut(&Progress)) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
         let out = &self.options.out_dir;
-        let _lock = FolderLock::acquire(out, cancel, &mut |what| {
+        let _lock = FolderLock::acquire_with_grace(out, self.cancel, grace, &mut |what| {
             progress(&Progress::Waiting {
                 what: what.to_string(),
             })
         })?;
         append(&manifest_path(out, &self.options.suffix), &self.pending)?;
-        self.appended += self.pending.len() as u64;
+        self.recorded
+            .extend(self.pending.iter().map(|e| path_key(&e.path)));
         self.pending.clear();
         Ok(())
     }
 
-    /// Append what is left and compact the manifest, then remove what runs that died while
-    /// this one ran left behind. Runs even after a cancellation: what was committed is
-    /// recorded (the lock is held briefly by others, so this wait is short).
+    /// Append what is left and compact the manifest (which writes `SHA256SUMS`: every run
+    /// that touches the folder leaves a checksum list that matches its manifest), then remove
+    /// what runs that died while this one ran left behind. Runs even after a cancellation:
+    /// what was committed is recorded if the lock comes within [`GRACE`] (what is not, the
+    /// next run finds in place and records after its checks).
     pub(crate) fn finish(mut self, progress: &mut dyn FnMut(&Progress)) -> Result<()> {
         let recorded = self.record_rest(progress);
         tidy(self.options);
@@ -92,18 +101,17 @@ impl<'a> Recorder<'a> {
         if !self.options.manifest {
             return Ok(());
         }
-        let never = CancelToken::new();
-        self.flush(&never, progress)?;
-        if self.appended == 0 {
-            return Ok(());
-        }
+        self.flush(GRACE, progress)?;
         let out = &self.options.out_dir;
-        let _lock = FolderLock::acquire(out, &never, &mut |what| {
+        let _lock = FolderLock::acquire_with_grace(out, self.cancel, GRACE, &mut |what| {
             progress(&Progress::Waiting {
                 what: what.to_string(),
             })
         })?;
-        compact(out, &self.options.suffix, self.options.durable)
+        let recorded = &self.recorded;
+        compact(out, &self.options.suffix, self.options.durable, &|p| {
+            recorded.contains(&path_key(p))
+        })
     }
 }
 

@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file::AtomicFile;
+use crate::archive::files::FileKind;
 use crate::error::{Error, FailureKind, Result};
-use crate::files::FileKind;
-use crate::text::for_table;
+use crate::store::atomic_file::AtomicFile;
+use crate::store::manifest::ManifestEntry;
+use crate::util::text::for_table;
 
 use super::one_file::Outcome;
 use super::plan::Job;
@@ -19,13 +20,19 @@ pub struct FailedFile {
     /// The neuron's id, when the record has one.
     pub neuron_id: Option<u64>,
     /// Which of the neuron's files.
-    pub file_kind: FileKind,
+    pub kind: FileKind,
     /// The URL requested (empty if none could be built).
     pub url: String,
-    /// The failure class.
-    pub kind: FailureKind,
+    /// Why: the failure class.
+    pub reason: FailureKind,
     /// What went wrong, one line.
     pub detail: String,
+    /// The file's path relative to the output folder, `/`-separated (empty when no file
+    /// could be planned: a record without a name, a name the server does not know).
+    pub path: String,
+    /// What the folder's manifest said of the file when the run planned it: another run's
+    /// different entry for it later means that run has put it in place.
+    pub(crate) seen: Option<ManifestEntry>,
 }
 
 impl FailedFile {
@@ -34,16 +41,18 @@ impl FailedFile {
     pub(crate) fn record(
         neuron_name: &str,
         neuron_id: Option<u64>,
-        kind: FailureKind,
+        reason: FailureKind,
         detail: String,
     ) -> FailedFile {
         FailedFile {
             neuron_name: neuron_name.to_string(),
             neuron_id,
-            file_kind: FileKind::Cng,
+            kind: FileKind::Cng,
             url: String::new(),
-            kind,
+            reason,
             detail,
+            path: String::new(),
+            seen: None,
         }
     }
 }
@@ -67,7 +76,10 @@ pub struct HeldFile {
 /// The outcome of a download: nothing fails silently.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
+#[must_use]
 pub struct DownloadReport {
+    /// Files asked for (each path once): `downloaded + skipped + unchanged + failed`.
+    pub planned: u64,
     /// Files written now (new ones, changed ones, and copies in place that were bad).
     pub downloaded: u64,
     /// Files already present and left alone (not asked of the server).
@@ -93,7 +105,10 @@ impl DownloadReport {
         jobs: &[Job<'_>],
         outcomes: Vec<Option<Outcome>>,
     ) -> DownloadReport {
-        let mut report = DownloadReport::default();
+        let mut report = DownloadReport {
+            planned: jobs.len() as u64,
+            ..DownloadReport::default()
+        };
         for (job, outcome) in jobs.iter().zip(outcomes) {
             let held = |fetched| HeldFile {
                 neuron_name: job.item.neuron_name.clone(),
@@ -130,14 +145,10 @@ impl DownloadReport {
         report
     }
 
-    /// Write `<out>/failed.csv` (`neuron_name,url,reason,detail`) when anything failed, or
-    /// remove a stale one when nothing did. Returns the path written, if any.
-    pub fn write_failed_csv(&self, out_dir: &Path) -> Result<Option<PathBuf>> {
-        write_failed_csv(&self.failed, &out_dir.join("failed.csv"))
-    }
-
-    /// [`DownloadReport::write_failed_csv`] under another name (one per shard of a job array).
-    pub fn write_failed_csv_to(&self, path: &Path) -> Result<Option<PathBuf>> {
+    /// Write the list of what failed (`failed.csv`: `neuron_name,url,reason,detail`) at
+    /// `path`, atomically, when anything failed, or remove a stale one when nothing did.
+    /// Returns the path written, if any.
+    pub fn write_failed_csv(&self, path: &Path) -> Result<Option<PathBuf>> {
         write_failed_csv(&self.failed, path)
     }
 }
@@ -153,7 +164,7 @@ fn row_of(f: &FailedFile) -> [String; 4] {
     [
         for_table(&f.neuron_name).into_owned(),
         for_table(&f.url).into_owned(),
-        f.kind.as_str().to_string(),
+        f.reason.as_str().to_string(),
         for_table(&f.detail).into_owned(),
     ]
 }
@@ -169,7 +180,9 @@ pub(crate) fn merge_failed_csv(
     let mut rows: Vec<[String; 4]> = failed.iter().map(row_of).collect();
     let mine: std::collections::HashSet<(String, String)> =
         rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
-    if let Ok(mut reader) = csv::Reader::from_path(path) {
+    // A file of the folder: a FIFO or a link there is never waited on or followed.
+    if let Ok(Some(file)) = crate::store::safe_fs::open_regular(path) {
+        let mut reader = csv::Reader::from_reader(file);
         for row in reader.records().flatten() {
             let cell = |i: usize| row.get(i).unwrap_or("").to_string();
             let (name, url) = (cell(0), cell(1));

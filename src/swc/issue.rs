@@ -33,7 +33,7 @@ impl fmt::Display for Severity {
 /// # Issue codes
 ///
 /// Errors: the file is not a usable tree, and the report carries no tree measures. The
-/// first seven arise while reading (a [`ParseError`](crate::ParseError): reading stops at the first); the
+/// first seven arise while reading (a [`ParseError`](crate::swc::ParseError): reading stops at the first); the
 /// others are found by the validator. Warnings: the tree is usable, but a user, or a tool
 /// downstream, should know. "MorphIO" is MorphIO 3.5.0's SWC reader, which NeuroM 4 uses:
 /// every statement about it was checked on the hand-made files of `fixtures/swc-broken/`
@@ -42,7 +42,7 @@ impl fmt::Display for Severity {
 /// | code | severity | meaning | downstream |
 /// |---|---|---|---|
 /// | `io` | error | the file cannot be read (missing, permissions, broken link, a folder) | — |
-/// | `too-large` | error | larger than [`CheckOptions::max_file_size`](crate::CheckOptions::max_file_size), or more than 2³²−3 points | — |
+/// | `too-large` | error | larger than [`CheckOptions::max_file_size`](crate::swc::CheckOptions::max_file_size), or more than 2³²−3 points | — |
 /// | `empty` | error | no data line: an empty file, blank lines, or only comments | MorphIO reads an empty morphology without a word |
 /// | `html` | error | the first line that is not blank starts with `<`: an HTML error page (or XML) saved as `.swc` | MorphIO: "Unable to parse this line" |
 /// | `too-few-fields` | error | a data line with fewer than 7 fields | MorphIO: "Unable to parse this line" |
@@ -69,9 +69,9 @@ impl fmt::Display for Severity {
 /// | `non-ascii` | warning | bytes that are not ASCII in comments or extra fields (the message says whether they are valid UTF-8) | MorphIO reads it; Python's `open()` in text mode fails on bytes that are not UTF-8 (`UnicodeDecodeError`) |
 ///
 /// Each issue names the line (1-based) where it applies, when it applies to one line. At
-/// most [`ISSUES_PER_CODE`](crate::ISSUES_PER_CODE) issues of one code are listed; the others are folded into one
-/// last issue of that code, and still counted in [`Validation::errors`](crate::Validation::errors) and
-/// [`Validation::warnings`](crate::Validation::warnings).
+/// most [`ISSUES_PER_CODE`](crate::swc::ISSUES_PER_CODE) issues of one code are listed; the others are folded into one
+/// last issue of that code, and still counted in [`Validation::errors`](crate::swc::Validation::errors) and
+/// [`Validation::warnings`](crate::swc::Validation::warnings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum IssueCode {

@@ -77,7 +77,7 @@ fn extend(bbox: &mut Option<BoundingBox>, p: &Point) {
 /// still apply to them (soma = the type-1 points, stems = the neurite points leaving them):
 /// NeuroM has no number to compare with; ours is what NeuroM would give had MorphIO read the
 /// file as is. For a file with errors (duplicate ids, missing parents, cycles, NaN) the
-/// numbers are computed the same way but mean little; [`check_bytes`](crate::check_bytes) leaves
+/// numbers are computed the same way but mean little; [`check_bytes`](crate::swc::check_bytes) leaves
 /// them out.
 ///
 /// MorphIO stores points as 32-bit floats and NeuroM sums lengths in 32 bits; we read and

@@ -4,13 +4,13 @@
 //! [`Morphology::from_bytes`] (or [`Morphology::from_reader`], [`Morphology::from_path`])
 //! reads SWC into typed [`Point`]s in file order, the `#` [`Comment`]s, and the tree (parent
 //! and children of each point), built once, in O(n). [`Morphology::validate`] lists the
-//! [`Issue`]s; [`Morphology::measures`] computes NeuroM's measures (see [`measure`] for their
+//! [`Issue`]s; [`Morphology::measures`] computes NeuroM's measures (see [`Measures`] for their
 //! exact definitions). [`check_bytes`], [`check_reader`] and [`check_file`] do all three and
 //! never fail: a file that cannot be read or parsed gives a [`Report`] with its error.
 //! [`check_paths`] checks files and folders in parallel, one [`FileReport`] at a time.
 //!
 //! ```
-//! use neuromorpho::{check_bytes, IssueCode, Morphology};
+//! use neuromorpho::swc::{check_bytes, IssueCode, Morphology};
 //!
 //! let swc = b"# a header\n1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n3 3 0 9 0 1 2\n4 2 0 -5 0 1 1\n";
 //! let m = Morphology::from_bytes(swc)?;
@@ -26,7 +26,7 @@
 //! let report = check_bytes(b"<!DOCTYPE html><html>503</html>");
 //! assert_eq!(report.issues[0].code, IssueCode::Html);
 //! assert_eq!(report.points, None);
-//! # Ok::<(), neuromorpho::ParseError>(())
+//! # Ok::<(), neuromorpho::swc::ParseError>(())
 //! ```
 //!
 //!

@@ -96,6 +96,17 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+impl crate::error::Error {
+    /// The SWC reader's verdict inside an [`Error::Swc`](crate::Error::Swc): the line and
+    /// the issue code of what it refused.
+    pub fn parse_error(&self) -> Option<&ParseError> {
+        match self {
+            crate::error::Error::Swc { source, .. } => source.downcast_ref::<ParseError>(),
+            _ => None,
+        }
+    }
+}
+
 /// Why a file or a reader could not be read as SWC.
 #[derive(Debug)]
 #[non_exhaustive]

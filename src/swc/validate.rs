@@ -127,7 +127,7 @@ fn id_list(ids: impl Iterator<Item = i64>, sep: &str) -> String {
 
 impl Morphology {
     /// Check the file: the errors that make it unusable as a tree and the warnings a user
-    /// should know about. See the table of codes on [`IssueCode`](crate::IssueCode).
+    /// should know about. See the table of codes on [`IssueCode`](crate::swc::IssueCode).
     pub fn validate(&self) -> Validation {
         let mut c = Collector::new();
         let points = self.points();

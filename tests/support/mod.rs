@@ -496,3 +496,12 @@ pub fn terminal_controls(text: &str) -> Vec<char> {
         })
         .collect()
 }
+
+/// A client for offline work (`verify`): no proxy, no server it would ever ask.
+pub fn verifier() -> Client {
+    Client::builder()
+        .base_url("http://127.0.0.1:9")
+        .proxy(ProxyMode::None)
+        .build()
+        .unwrap()
+}

@@ -69,6 +69,13 @@ pub enum Fault {
         /// Bytes of the body sent before closing (`None`: all of it).
         cut_at: Option<usize>,
     },
+    /// `304 Not Modified` (no body), whatever the request's headers: also to a request that
+    /// carried no validator, which a server must never answer so. The answer keeps the
+    /// headers of the normal one (a file's `ETag` and `Last-Modified` when validators are on).
+    NotModified,
+    /// `200 OK` with an empty body (`Content-Length: 0`, `text/plain`, no validators), as a
+    /// broken cache or a server that lost the file answers.
+    Empty200,
 }
 
 /// A fault applied to the next `times` requests that match `target`.

@@ -13,8 +13,8 @@
 //!   files, `ETag`/`Last-Modified` and 304s on files), counts what it was asked ([`Counters`])
 //!   and how it answered ([`TransferCounters`]: requests at once, conditional requests), and
 //!   misbehaves on demand: faults ([`FaultRule`], [`FakeServer::set_random_faults`]; resets,
-//!   truncation, trickled, partial and close-delimited bodies), a lying count
-//!   ([`FakeServer::set_announced_total`]), required credentials
+//!   truncation, trickled, partial, close-delimited and empty bodies, a 304 to anything), a
+//!   lying count ([`FakeServer::set_announced_total`]), required credentials
 //!   ([`FakeServer::require_basic_auth`]) and a next release with changed and added neurons
 //!   ([`FakeServer::set_release`]).
 //!

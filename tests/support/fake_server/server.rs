@@ -407,6 +407,14 @@ impl Shared {
                     r
                 }
                 Some(Fault::Partial206) => partial_content(self.route(req, category, 0)),
+                Some(Fault::NotModified) => {
+                    let mut r = self.route(req, category, 0);
+                    r.status = 304;
+                    r.body.clear();
+                    r.file_body = false;
+                    r
+                }
+                Some(Fault::Empty200) => Response::new(200, "text/plain", Vec::new()),
                 _ => self.route(req, category, 0),
             },
         };

@@ -5,9 +5,9 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::archive::{Neuron, NeuronPage};
 use crate::client::{Client, Order};
 use crate::error::{Error, FailureKind, Result};
-use crate::model::{Neuron, NeuronPage};
 
 /// At most this many names or ids per select request.
 const BATCH: usize = 500;
@@ -207,7 +207,7 @@ impl Client {
                 }) => {
                     log::info!(
                         "batched morphometry refused ({}); asking per neuron",
-                        crate::text::shown(&detail)
+                        crate::util::text::shown(&detail)
                     );
                     self.morphometry_one_by_one(chunk, &mut out)?;
                 }

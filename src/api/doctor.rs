@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::archive::NeuronPage;
 use crate::client::{Client, Req, ALTERNATE_BASE_URL};
 use crate::error::{Error, FailureKind};
-use crate::model::NeuronPage;
-use crate::text::shown;
+use crate::util::text::shown;
 
 /// The result of one step of [`Client::diagnose`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Check {
+pub struct Diagnostic {
     /// The step: `DNS`, `TCP`, `TLS`, `HTTP`, `health`, `database`, `file`.
     pub step: &'static str,
     /// Passed.
@@ -24,17 +24,17 @@ pub struct Check {
     pub hint: Option<String>,
 }
 
-impl Check {
-    fn pass(step: &'static str, detail: impl Into<String>) -> Check {
-        Check {
+impl Diagnostic {
+    fn pass(step: &'static str, detail: impl Into<String>) -> Diagnostic {
+        Diagnostic {
             step,
             ok: true,
             detail: detail.into(),
             hint: None,
         }
     }
-    fn fail(step: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Check {
-        Check {
+    fn fail(step: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Diagnostic {
+        Diagnostic {
             step,
             ok: false,
             detail: detail.into(),
@@ -45,7 +45,7 @@ impl Check {
 
 /// Steps so far; `Err` ends the diagnosis (a network step failed, later steps would only
 /// repeat it).
-type Steps = Vec<Check>;
+type Steps = Vec<Diagnostic>;
 type Step<T> = std::result::Result<T, ()>;
 
 fn down_hint() -> String {
@@ -53,11 +53,11 @@ fn down_hint() -> String {
 }
 
 impl Client {
-    /// Check the connection step by step: DNS, TCP connect, TLS handshake (https only),
+    /// Diagnostic the connection step by step: DNS, TCP connect, TLS handshake (https only),
     /// HTTP, `/api/health`, that `/api/neuron/partition/species` is not empty (the database
     /// answers), and one file download. Stops at the first failing network step; the
     /// health check may fail while data works (NeuroMorpho's has), so it does not stop.
-    pub fn diagnose(&self) -> Vec<Check> {
+    pub fn diagnose(&self) -> Vec<Diagnostic> {
         let mut steps = Steps::new();
         let _ = self.diagnose_steps(&mut steps);
         steps
@@ -69,7 +69,7 @@ impl Client {
         let once = match self.single_attempt() {
             Ok(c) => c,
             Err(e) => {
-                steps.push(Check::fail("HTTP", e.to_string(), "check the options"));
+                steps.push(Diagnostic::fail("HTTP", e.to_string(), "check the options"));
                 return Err(());
             }
         };
@@ -86,11 +86,14 @@ impl Client {
             Ok(a) => {
                 let addrs: Vec<SocketAddr> = a.collect();
                 let ips: Vec<String> = addrs.iter().take(3).map(|a| a.ip().to_string()).collect();
-                steps.push(Check::pass("DNS", format!("{host} -> {}", ips.join(", "))));
+                steps.push(Diagnostic::pass(
+                    "DNS",
+                    format!("{host} -> {}", ips.join(", ")),
+                ));
                 Ok(addrs)
             }
             Err(e) => {
-                steps.push(Check::fail(
+                steps.push(Diagnostic::fail(
                     "DNS",
                     format!("{host}: {e}"),
                     "check the host name, your network or your proxy (--proxy, HTTPS_PROXY)",
@@ -106,7 +109,7 @@ impl Client {
         for a in addrs {
             match TcpStream::connect_timeout(a, Duration::from_secs(10)) {
                 Ok(_) => {
-                    steps.push(Check::pass("TCP", format!("connected to {a}")));
+                    steps.push(Diagnostic::pass("TCP", format!("connected to {a}")));
                     return Ok(());
                 }
                 Err(e) => last_err = Some(e),
@@ -114,7 +117,7 @@ impl Client {
         }
         let e = last_err.map(|e| e.to_string()).unwrap_or_default();
         let (host, port, _) = self.endpoint();
-        steps.push(Check::fail(
+        steps.push(Diagnostic::fail(
             "TCP",
             format!("{host}:{port}: {e}"),
             down_hint(),
@@ -135,7 +138,7 @@ impl Client {
                 detail,
                 ..
             }) => {
-                steps.push(Check::fail(
+                steps.push(Diagnostic::fail(
                     "TLS",
                     shown(detail),
                     "if a site proxy or an incomplete chain is the cause, add its CA or the intermediate with --ca-file PEM; --insecure skips the check at your own risk",
@@ -152,12 +155,12 @@ impl Client {
                 ) =>
             {
                 if https {
-                    steps.push(Check::pass(
+                    steps.push(Diagnostic::pass(
                         "TLS",
                         "handshake not reached or not the problem",
                     ));
                 }
-                steps.push(Check::fail(
+                steps.push(Diagnostic::fail(
                     "HTTP",
                     format!("{probe}: {} [{kind}]", shown(detail)),
                     down_hint(),
@@ -167,14 +170,17 @@ impl Client {
             _ => {}
         }
         if https && self.is_insecure() {
-            steps.push(Check::pass(
+            steps.push(Diagnostic::pass(
                 "TLS",
                 "handshake done; certificate NOT verified (--insecure)",
             ));
         } else if https {
-            steps.push(Check::pass("TLS", "handshake and certificate verified"));
+            steps.push(Diagnostic::pass(
+                "TLS",
+                "handshake and certificate verified",
+            ));
         }
-        steps.push(Check::pass("HTTP", format!("{probe} answered")));
+        steps.push(Diagnostic::pass("HTTP", format!("{probe} answered")));
         Ok(())
     }
 
@@ -182,14 +188,14 @@ impl Client {
         let probe = format!("{}/api/health", self.base_url());
         match self.get_json::<Value>(&probe, &[], "/api/health", false) {
             Ok(v) if v.get("status").and_then(|s| s.as_str()) == Some("UP") => {
-                steps.push(Check::pass("health", "status UP"))
+                steps.push(Diagnostic::pass("health", "status UP"))
             }
-            Ok(v) => steps.push(Check::fail(
+            Ok(v) => steps.push(Diagnostic::fail(
                 "health",
                 format!("answered {}", shown(&v.to_string())),
                 "the server reports a problem; data may still work",
             )),
-            Err(e) => steps.push(Check::fail(
+            Err(e) => steps.push(Diagnostic::fail(
                 "health",
                 e.to_string(),
                 "the health check has failed while data worked before; see the next steps",
@@ -208,10 +214,10 @@ impl Client {
                     .map(|m| m.len())
                     .unwrap_or(0);
                 if n > 0 {
-                    steps.push(Check::pass("database", format!("{n} species listed")));
+                    steps.push(Diagnostic::pass("database", format!("{n} species listed")));
                     Ok(())
                 } else {
-                    steps.push(Check::fail(
+                    steps.push(Diagnostic::fail(
                         "database",
                         "no species listed: the database is not (fully) available",
                         down_hint(),
@@ -220,7 +226,7 @@ impl Client {
                 }
             }
             Err(e) => {
-                steps.push(Check::fail("database", e.to_string(), down_hint()));
+                steps.push(Diagnostic::fail("database", e.to_string(), down_hint()));
                 Err(())
             }
         }
@@ -237,16 +243,20 @@ impl Client {
         let neuron = match first {
             Ok(p) => p.into_records().0.into_iter().next(),
             Err(e) => {
-                steps.push(Check::fail("file", e.to_string(), down_hint()));
+                steps.push(Diagnostic::fail("file", e.to_string(), down_hint()));
                 return;
             }
         };
         let Some(n) = neuron else {
-            steps.push(Check::fail("file", "the catalog is empty", down_hint()));
+            steps.push(Diagnostic::fail(
+                "file",
+                "the catalog is empty",
+                down_hint(),
+            ));
             return;
         };
         let Some(url) = n.swc_url(self.base_url()) else {
-            steps.push(Check::fail(
+            steps.push(Diagnostic::fail(
                 "file",
                 "the first record has no name or archive",
                 "report this to NeuroMorpho.Org",
@@ -257,11 +267,11 @@ impl Client {
             answer.copy_checked(&mut std::io::sink(), true)
         });
         match got {
-            Ok(bytes) => steps.push(Check::pass(
+            Ok(bytes) => steps.push(Diagnostic::pass(
                 "file",
                 format!("{} ({bytes} bytes, SWC)", shown(n.neuron_name())),
             )),
-            Err(e) => steps.push(Check::fail(
+            Err(e) => steps.push(Diagnostic::fail(
                 "file",
                 e.to_string(),
                 "file downloads fail while the API works; try again later or --base-url",

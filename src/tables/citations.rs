@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
+use crate::store::atomic_file::write_atomically;
 
 /// Collects the source publications of downloaded neurons.
 #[derive(Debug, Default, Clone)]
@@ -218,14 +218,14 @@ const BIB_NEUROMORPHO: &str = "@misc{neuromorpho_org,
 
 /// A value in a Markdown table cell: no terminal escape, no column break.
 fn markdown_cell(s: &str) -> String {
-    crate::text::for_table(s)
+    crate::util::text::for_table(s)
         .replace('|', "\\|")
         .replace('\n', " ")
 }
 
 /// A value between BibTeX braces: no brace or backslash of its own, one line.
 fn bib_value(s: &str) -> String {
-    crate::text::for_table(s)
+    crate::util::text::for_table(s)
         .chars()
         .filter(|c| !matches!(c, '{' | '}' | '\\' | '\n'))
         .collect()

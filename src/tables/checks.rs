@@ -7,13 +7,13 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use crate::atomic_file::AtomicFile;
+use crate::archive::files::FileKind;
 use crate::download::HeldFile;
 use crate::error::{Error, Result};
-use crate::files::FileKind;
-use crate::manifest::relative;
+use crate::store::atomic_file::AtomicFile;
+use crate::store::manifest::relative;
 use crate::swc::{check_paths, CheckOptions};
-use crate::text::for_table;
+use crate::util::text::for_table;
 
 const HEADER: [&str; 12] = [
     "neuron_id",
@@ -100,9 +100,11 @@ pub(crate) fn write_checks(out_dir: &Path, files: &[HeldFile], path: &Path) -> R
 
 /// Rows of the table in place whose file this run did not check.
 fn keep_other_rows(path: &Path, mine: &HashSet<String>, rows: &mut Vec<[String; 12]>) {
-    let Ok(mut reader) = csv::Reader::from_path(path) else {
+    // A file of the folder: a FIFO or a link there is never waited on or followed.
+    let Ok(Some(file)) = crate::store::safe_fs::open_regular(path) else {
         return;
     };
+    let mut reader = csv::Reader::from_reader(file);
     for row in reader.records().flatten() {
         let cell = |i: usize| row.get(i).unwrap_or("").to_string();
         if mine.contains(&cell(2)) {

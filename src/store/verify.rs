@@ -7,22 +7,40 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use crate::atomic_file::is_temp_name;
-use crate::client::Client;
-use crate::download::{DownloadOptions, DownloadReport, FailedFile};
-use crate::error::{Error, FailureKind, Result};
-use crate::files::FileKind;
-use crate::manifest::{hash_file, relative, Manifest, ManifestEntry};
+use crate::archive::files::FileKind;
+use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::store::atomic_file::is_temp_name;
+use crate::store::manifest::{
+    hash_file, manifest_path, relative, suffix_of, sums_path, sums_text, Manifest, ManifestEntry,
+    SUMS,
+};
 
-/// How to verify.
+/// How to verify: [`VerifyOptions::default`] and the chainable setters.
+///
+/// ```
+/// let options = neuromorpho::VerifyOptions::default().hash(false).threads(2);
+/// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct VerifyOptions {
+    pub(crate) hash: bool,
+    pub(crate) threads: usize,
+}
+
+impl VerifyOptions {
     /// Compare SHA-256 hashes (reading every byte), not only sizes. Default true.
-    pub hash: bool,
-    /// Files hashed at once. Default: the number of CPUs, at most 8.
-    pub threads: usize,
+    #[must_use]
+    pub fn hash(mut self, on: bool) -> VerifyOptions {
+        self.hash = on;
+        self
+    }
+
+    /// Files hashed at once (1 to 64). Default: the number of CPUs, at most 8.
+    #[must_use]
+    pub fn threads(mut self, threads: usize) -> VerifyOptions {
+        self.threads = threads.clamp(1, 64);
+        self
+    }
 }
 
 impl Default for VerifyOptions {
@@ -36,7 +54,7 @@ impl Default for VerifyOptions {
     }
 }
 
-/// What is wrong with one file.
+/// What is wrong with one file, one line of a manifest, or the checksum list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Problem {
@@ -58,8 +76,40 @@ pub enum Problem {
     },
     /// A file in a data folder that no entry names.
     Unlisted,
+    /// Something else than a regular file stands at its path (a FIFO, a folder, a symbolic
+    /// link): never opened, replaced by a repair.
+    NotAFile(String),
+    /// A folder on its way is a symbolic link (or not a folder): nothing is read or placed
+    /// through it.
+    Blocked(String),
     /// It could not be read.
-    Unreadable(String),
+    Unreadable {
+        /// What the system said.
+        detail: String,
+        /// Its kind (`PermissionDenied`, ...), for a program to act on.
+        kind: std::io::ErrorKind,
+    },
+    /// A line of the manifest (the problem's path) that cannot be used: unreadable, or naming
+    /// a path that is not safe. The file it may have named is not checked.
+    ManifestLine {
+        /// The line's number, from 1.
+        line: u64,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The checksum list (the problem's path) does not match its manifest, so that
+    /// `sha256sum -c` would not say what this check says: missing, or stale.
+    Checksums(String),
+}
+
+impl Problem {
+    /// Whether this problem is about a file of a data folder that a repair fetches again.
+    pub(crate) fn refetched(&self) -> bool {
+        matches!(
+            self,
+            Problem::Missing | Problem::Size { .. } | Problem::Hash { .. } | Problem::NotAFile(_)
+        )
+    }
 }
 
 impl std::fmt::Display for Problem {
@@ -73,40 +123,47 @@ impl std::fmt::Display for Problem {
                 write!(f, "SHA-256 {found}, the manifest says {expected}")
             }
             Problem::Unlisted => f.write_str("not in the manifest"),
-            Problem::Unreadable(e) => write!(f, "unreadable: {e}"),
+            Problem::NotAFile(what) => write!(f, "{what} stands where the file belongs"),
+            Problem::Blocked(why) => write!(f, "not checked: {why}"),
+            Problem::Unreadable { detail, .. } => write!(f, "unreadable: {detail}"),
+            Problem::ManifestLine { line, why } => write!(f, "line {line}: {why}"),
+            Problem::Checksums(why) => f.write_str(why),
         }
     }
 }
 
-/// One problem: a path (relative to the folder) and what is wrong.
+/// What `verify` found wrong at one place: a path (relative to the folder) and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct VerifyProblem {
-    /// The path relative to the output folder.
+pub struct Finding {
+    /// The path relative to the output folder (for a manifest line or a checksum list, the
+    /// manifest's or the list's name).
     pub path: String,
     /// What is wrong.
     pub problem: Problem,
-    /// The file's entry (none for an unlisted file).
+    /// The file's entry (none for an unlisted file, a manifest line or a checksum list).
     pub entry: Option<ManifestEntry>,
 }
 
-/// The outcome of [`verify`].
+/// The outcome of [`Client::verify`](crate::Client::verify).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
+#[must_use]
 pub struct VerifyReport {
     /// Entries checked.
     pub entries: u64,
     /// Entries whose file holds.
     pub ok: u64,
-    /// Everything wrong, in path order.
-    pub problems: Vec<VerifyProblem>,
+    /// Everything wrong, in path order (manifest lines and checksum lists first).
+    pub problems: Vec<Finding>,
     /// Bytes read to hash.
     pub bytes: u64,
     /// Wall time.
-    pub seconds: f64,
+    pub elapsed: std::time::Duration,
     /// The manifests read.
     pub manifests: Vec<PathBuf>,
-    /// Manifest lines that could not be read (a killed run's last line).
+    /// Manifest lines that could not be read (a killed run's last line); each is also a
+    /// [`Problem::ManifestLine`].
     pub damaged_lines: u64,
 }
 
@@ -117,21 +174,11 @@ impl VerifyReport {
     }
 }
 
-/// Check every manifest entry of `out_dir` (present, size, and with `options.hash` the
-/// SHA-256) and list the files of its data folders that no entry names. Works offline;
-/// hashes `options.threads` files at once. `progress` gets [`Progress::Verified`] on this
-/// thread. An `Err` only when there is no manifest to check (or it cannot be read).
-///
-/// ```no_run
-/// let report = neuromorpho::verify("neurons".as_ref(), &Default::default(), |_| {})?;
-/// for p in &report.problems {
-///     println!("{}: {}", p.path, p.problem);
-/// }
-/// # Ok::<(), neuromorpho::Error>(())
-/// ```
-pub fn verify(
+/// Check a folder against its manifest (see `Client::verify`); stops when `cancel` is.
+pub(crate) fn verify(
     out_dir: &Path,
     options: &VerifyOptions,
+    cancel: &crate::cancel::CancelToken,
     mut progress: impl FnMut(&Progress),
 ) -> Result<VerifyReport> {
     let started = Instant::now();
@@ -150,6 +197,27 @@ pub fn verify(
         damaged_lines: manifest.damaged_lines,
         ..VerifyReport::default()
     };
+    let mut heads = Vec::new();
+    for line in &manifest.bad_lines {
+        heads.push(Finding {
+            path: line.manifest.clone(),
+            problem: Problem::ManifestLine {
+                line: line.line,
+                why: line.why.clone(),
+            },
+            entry: None,
+        });
+    }
+    for file in &manifest.files {
+        let suffix = suffix_of(file);
+        if let Some(problem) = checksums_problem(out_dir, &suffix, &manifest.entries_of(&suffix)) {
+            heads.push(Finding {
+                path: format!("{SUMS}{suffix}"),
+                problem,
+                entry: None,
+            });
+        }
+    }
     let files = entries.len() as u64;
     let next = AtomicUsize::new(0);
     let threads = options.threads.clamp(1, 64);
@@ -159,6 +227,9 @@ pub fn verify(
             let tx = tx.clone();
             let (next, entries) = (&next, &entries);
             s.spawn(move || loop {
+                if cancel.is_cancelled() {
+                    return;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(e) = entries.get(i) else { return };
                 if tx.send((i, check_entry(out_dir, e, options.hash))).is_err() {
@@ -171,7 +242,7 @@ pub fn verify(
             report.bytes += checked.bytes;
             match checked.problem {
                 None => report.ok += 1,
-                Some(problem) => report.problems.push(VerifyProblem {
+                Some(problem) => report.problems.push(Finding {
                     path: entries.get(i).map(|e| e.path.clone()).unwrap_or_default(),
                     problem,
                     entry: entries.get(i).map(|e| (*e).clone()),
@@ -181,21 +252,43 @@ pub fn verify(
                 done,
                 files,
                 bytes: report.bytes,
-                problems: report.problems.len() as u64,
+                problems: (report.problems.len() + heads.len()) as u64,
             });
         }
     });
+    cancel.check()?;
     let listed: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
     for path in unlisted(out_dir, &listed) {
-        report.problems.push(VerifyProblem {
+        report.problems.push(Finding {
             path,
             problem: Problem::Unlisted,
             entry: None,
         });
     }
     report.problems.sort_by(|a, b| a.path.cmp(&b.path));
-    report.seconds = started.elapsed().as_secs_f64();
+    heads.append(&mut report.problems);
+    report.problems = heads;
+    report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Whether `SHA256SUMS<suffix>` says what the manifest says (what a compaction writes).
+fn checksums_problem(out_dir: &Path, suffix: &str, entries: &[&ManifestEntry]) -> Option<Problem> {
+    let path = sums_path(out_dir, suffix);
+    match crate::store::safe_fs::read_regular(&path) {
+        Ok(None) => Some(Problem::Checksums(
+            "missing: `sha256sum -c` cannot check this folder (a repair or a run writes it)".into(),
+        )),
+        Ok(Some(text)) if text == sums_text(entries).as_bytes() => None,
+        Ok(Some(_)) => Some(Problem::Checksums(format!(
+            "does not match {} (a repair or a run rewrites it)",
+            manifest_path(out_dir, suffix)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ))),
+        Err(e) => Some(Problem::Checksums(format!("unreadable: {e}"))),
+    }
 }
 
 struct Checked {
@@ -205,13 +298,23 @@ struct Checked {
 
 fn check_entry(out_dir: &Path, e: &ManifestEntry, hash: bool) -> Checked {
     let path = e.full_path(out_dir);
-    let meta = match std::fs::metadata(&path) {
+    if let Err(blocked) = crate::store::safe_fs::check_folders(out_dir, &path) {
+        return checked(0, Some(Problem::Blocked(blocked.to_string())));
+    }
+    let meta = match std::fs::symlink_metadata(&path) {
         Ok(m) if m.is_file() => m,
-        Ok(_) => return checked(0, Some(Problem::Unreadable("not a file".into()))),
+        Ok(m) => {
+            return checked(
+                0,
+                Some(Problem::NotAFile(
+                    crate::store::safe_fs::describe(&m).to_string(),
+                )),
+            )
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return checked(0, Some(Problem::Missing))
         }
-        Err(err) => return checked(0, Some(Problem::Unreadable(err.to_string()))),
+        Err(err) => return checked(0, Some(unreadable(err))),
     };
     if meta.len() != e.bytes {
         return checked(
@@ -234,7 +337,14 @@ fn check_entry(out_dir: &Path, e: &ManifestEntry, hash: bool) -> Checked {
                 found: sha,
             }),
         ),
-        Err(err) => checked(0, Some(Problem::Unreadable(err.to_string()))),
+        Err(err) => checked(0, Some(unreadable(err))),
+    }
+}
+
+fn unreadable(err: std::io::Error) -> Problem {
+    Problem::Unreadable {
+        detail: err.to_string(),
+        kind: err.kind(),
     }
 }
 
@@ -243,12 +353,17 @@ fn checked(bytes: u64, problem: Option<Problem>) -> Checked {
 }
 
 /// Files of the data folders (`downloads/`, `original/`, `logs/`) that no entry names;
-/// temporary files of runs under way are not counted.
+/// temporary files of runs under way are not counted. A data folder that is a symlink is not
+/// walked (its entries are reported as blocked).
 fn unlisted(out_dir: &Path, listed: &HashSet<&str>) -> Vec<String> {
     let mut folders: Vec<&str> = FileKind::ALL.iter().map(|k| k.folder()).collect();
     folders.dedup();
     let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = folders.iter().map(|f| out_dir.join(f)).collect();
+    let mut stack: Vec<PathBuf> = folders
+        .iter()
+        .map(|f| out_dir.join(f))
+        .filter(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir()))
+        .collect();
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -271,62 +386,4 @@ fn unlisted(out_dir: &Path, listed: &HashSet<&str>) -> Vec<String> {
         }
     }
     out
-}
-
-impl Client {
-    /// Fetch again, atomically, every file that [`verify`] found missing, cut or changed,
-    /// from this client's server (the file part of the URL its entry records, after
-    /// `/dableFiles/`), and record it. Unlisted files are left alone; an entry whose URL is
-    /// not a file of the server is a failure of the report, never asked for (a manifest is a
-    /// file anyone can edit: it does not choose the hosts we talk to).
-    pub fn repair(
-        &self,
-        out_dir: &Path,
-        report: &VerifyReport,
-        mut progress: impl FnMut(&Progress),
-    ) -> Result<DownloadReport> {
-        let manifest = Manifest::load(out_dir)?;
-        let mut by_manifest: std::collections::BTreeMap<String, Vec<ManifestEntry>> =
-            Default::default();
-        let mut total = DownloadReport::default();
-        for p in &report.problems {
-            let Some(e) = &p.entry else { continue };
-            let Some(url) = rebased(self.base_url(), &e.url) else {
-                total.failed.push(FailedFile {
-                    neuron_name: e.neuron_name.clone(),
-                    neuron_id: e.neuron_id,
-                    file_kind: e.kind,
-                    url: e.url.clone(),
-                    kind: FailureKind::InvalidRecord,
-                    detail: format!(
-                        "{}: its manifest URL is not a file of the server (no /dableFiles/); not fetched",
-                        e.path
-                    ),
-                });
-                continue;
-            };
-            let suffix = manifest.suffix_of(&e.path).unwrap_or("").to_string();
-            let mut e = e.clone();
-            e.url = url;
-            by_manifest.entry(suffix).or_default().push(e);
-        }
-        for (suffix, entries) in by_manifest {
-            let mut options = DownloadOptions::new(out_dir);
-            options.skip_existing = false;
-            options.suffix = suffix;
-            let r = self.refetch(&entries, &options, &mut progress)?;
-            total.downloaded += r.downloaded;
-            total.bytes += r.bytes;
-            total.failed.extend(r.failed);
-            total.files.extend(r.files);
-        }
-        Ok(total)
-    }
-}
-
-/// `url`'s file part (from `/dableFiles/` on) on the server `base`; `None` if it has none.
-fn rebased(base: &str, url: &str) -> Option<String> {
-    let at = url.find("/dableFiles/")?;
-    let tail = url.get(at..)?;
-    Some(format!("{}{tail}", base.trim_end_matches('/')))
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::json_view::{Item, ItemSeed, Text};
+use crate::archive::json_view::{Item, ItemSeed, Text};
 
 use super::{Neuron, PageInfo};
 

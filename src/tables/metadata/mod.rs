@@ -8,7 +8,7 @@ mod writer;
 
 pub use clean::{clean_value, raw_value};
 pub(crate) use references::references;
-pub(crate) use rows::{PreparedRows, RowFormat};
+pub(crate) use rows::{parse_with_rows, PreparedRows, RowFormat};
 pub use writer::MetadataWriter;
 pub(crate) use writer::WrittenRows;
 
@@ -58,7 +58,7 @@ impl std::str::FromStr for MetadataFormat {
                 "metadata format",
                 format!(
                     "unknown metadata format '{}' (expected csv, raw-csv or jsonl)",
-                    crate::text::escape(other)
+                    crate::util::text::escape(other)
                 ),
             )),
         }

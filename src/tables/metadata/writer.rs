@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::atomic_file::AtomicFile;
+use crate::archive::Neuron;
 use crate::error::{Error, Result};
-use crate::id_set::IdSet;
-use crate::model::Neuron;
+use crate::store::atomic_file::AtomicFile;
+use crate::util::id_set::IdSet;
 
 use super::rows::{entries_of, PreparedRows, RowBuf, RowFormat};
 use super::{raw_value, MetadataFormat};
@@ -158,8 +158,8 @@ impl MetadataWriter {
         if let (Some(k), false) = (key, self.warned_new_key) {
             log::warn!(
                 "record {} has a key '{}' the first record lacked; that column is not written",
-                crate::text::escape(name),
-                crate::text::escape(k)
+                crate::util::text::escape(name),
+                crate::util::text::escape(k)
             );
             self.warned_new_key = true;
         }
@@ -249,9 +249,10 @@ impl MetadataWriter {
     /// counted in [`MetadataWriter::rows`]). Columns the old table has and this one lacks
     /// are not kept. The caller holds the folder lock.
     pub(crate) fn keep_rows_of_final(&mut self, written: &WrittenRows) -> Result<u64> {
-        let text = match std::fs::read(&self.path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        // A file of the folder: a FIFO or a link there is an error, never a wait.
+        let text = match crate::store::safe_fs::read_regular(&self.path) {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(0),
             Err(e) => return Err(Error::io(&self.path, e)),
         };
         self.flush_rows()?;

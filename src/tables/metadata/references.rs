@@ -14,9 +14,10 @@ pub(crate) type References = (Vec<String>, Vec<String>);
 /// `neuron_id -> references` of the table at `path` (empty when there is no table). Lists
 /// come back from their cleaned form (`a, b`), their raw form (`a|b`) or JSON arrays.
 pub(crate) fn references(path: &Path) -> Result<HashMap<u64, References>> {
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+    // A file of the folder: a FIFO or a link there is an error, never a wait.
+    let text = match crate::store::safe_fs::read_regular(path) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(HashMap::new()),
         Err(e) => return Err(Error::io(path, e)),
     };
     let mut out = HashMap::new();

@@ -7,14 +7,11 @@ use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::json_view::{Text, Val};
+use crate::archive::json_view::{Text, Val};
 
-mod page;
+use super::page::{span_in, SharedPage};
 
-use page::span_in;
-pub(crate) use page::{walk_page, NeuronPage, Placed, SharedPage};
-
-use crate::files::{file_url, FileKind};
+use crate::archive::files::{file_url, FileKind};
 
 /// One neuron record as the server sent it.
 ///
@@ -363,7 +360,7 @@ impl<'de> Deserialize<'de> for Neuron {
             Value::Object(m) => Ok(Neuron::from_map(m)),
             other => Err(D::Error::custom(format!(
                 "a neuron record must be a JSON object, got {}",
-                crate::text::escape(&other.to_string())
+                crate::util::text::escape(&other.to_string())
             ))),
         }
     }

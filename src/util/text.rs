@@ -24,7 +24,7 @@ pub(crate) fn is_unsafe(c: char) -> bool {
 /// you print to a terminal or a log.
 ///
 /// ```
-/// use neuromorpho::escape;
+/// use neuromorpho::text::escape;
 /// assert_eq!(escape("cnic_001"), "cnic_001");
 /// assert_eq!(escape("a\u{1b}[2K\rb"), "a\\x1b[2K\\rb");
 /// assert_eq!(escape("x\u{202e}y"), "x\\u{202e}y");
@@ -75,7 +75,7 @@ pub(crate) fn for_table(s: &str) -> Cow<'_, str> {
 /// `s` with the user-info of every URL in it (`scheme://user:password@host`) shown as `***`.
 ///
 /// ```
-/// use neuromorpho::redact;
+/// use neuromorpho::text::redact;
 /// assert_eq!(redact("http://alice:s3cret@host:8080/api"), "http://***@host:8080/api");
 /// assert_eq!(redact("via http://p:x@proxy:3128 failed"), "via http://***@proxy:3128 failed");
 /// assert_eq!(redact("https://neuromorpho.org/api"), "https://neuromorpho.org/api");

@@ -1,9 +1,9 @@
 //! One neuron's file fetched into memory: its raw bytes, or its standardized SWC parsed.
 
+use crate::archive::files::FileKind;
+use crate::archive::Neuron;
 use crate::client::{Client, Req};
 use crate::error::{Error, Result};
-use crate::files::FileKind;
-use crate::model::Neuron;
 use crate::swc::Morphology;
 
 /// The largest buffer reserved up front from a `Content-Length` (the body may still be up to
@@ -44,8 +44,8 @@ impl Client {
         let url = file_url(self, neuron, FileKind::Cng)?;
         let bytes = self.fetch_body(&url, true)?;
         Morphology::from_bytes(&bytes).map_err(|source| Error::Swc {
-            url: crate::text::redact(&url).into_owned(),
-            source,
+            url: crate::util::text::redact(&url).into_owned(),
+            source: Box::new(source),
         })
     }
 

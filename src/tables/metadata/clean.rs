@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::json_view::Val;
+use crate::archive::json_view::Val;
 
 /// A value as the server sent it: strings as they are, lists joined with `|`, null empty.
 pub fn raw_value(v: &Value) -> String {
@@ -48,7 +48,7 @@ pub(crate) fn raw_into(v: &Val<'_>, out: &mut String) {
 /// becomes `_`, and the result is lower-cased.
 ///
 /// ```
-/// use neuromorpho::clean_value;
+/// use neuromorpho::tables::clean_value;
 /// use serde_json::json;
 /// assert_eq!(clean_value(&json!(["neocortex", "prefrontal", "layer 3"])), "neocortex, prefrontal, 3");
 /// assert_eq!(clean_value(&json!("Dendrites, Soma, No Axon")), "dendrites, soma, no_axon");

@@ -6,15 +6,14 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use crate::archive::query::Query;
+use crate::archive::{FieldList, Neuron, NeuronPage, PageInfo, Placed, SharedPage, ValuePage};
 use crate::client::{Client, Failure, Order, Req};
 use crate::error::{Error, FailureKind, InvalidItem, Result};
-use crate::id_set::IdSet;
-use crate::json_view::{Entries, Item};
-use crate::model::{
-    walk_page, FieldList, Neuron, NeuronPage, PageInfo, Placed, SharedPage, ValuePage,
-};
-use crate::query::Query;
-use crate::suggest::closest;
+use crate::util::id_set::IdSet;
+use crate::util::suggest::closest;
 
 /// Records per page: the server's maximum (neuromorphopy asks for 100).
 pub(crate) const PAGE_SIZE: u64 = 500;
@@ -48,12 +47,42 @@ pub enum SearchEvent {
         pages: u64,
         /// The records.
         neurons: Vec<Neuron>,
-        /// The 0-based position of each record in the page as sent (parallel to `neurons`).
-        positions: Vec<u64>,
         /// Entries of the page that are not records at all (not a JSON object).
         skipped: Vec<SkippedRecord>,
     },
 }
+
+/// A page handed on by the crate's own search ([`Client::search_with`]): its records with
+/// their positions, and what the caller's parser made of it besides.
+pub(crate) struct FetchedPage<O> {
+    /// 0-based page number.
+    pub number: u64,
+    /// Pages in all.
+    pub pages: u64,
+    /// The records, each with its 0-based position in the page as sent.
+    pub records: Placed<Neuron>,
+    /// Entries of the page that are not records.
+    pub skipped: Vec<SkippedRecord>,
+    /// What the parser gave besides the records.
+    pub extra: O,
+}
+
+/// What the crate's own search hands on.
+pub(crate) enum PassEvent<O> {
+    /// As [`SearchEvent::Started`].
+    Started {
+        total: u64,
+        pages: u64,
+        restart: bool,
+    },
+    /// One page.
+    Page(FetchedPage<O>),
+}
+
+/// How a fetched page is read, on the worker that fetched it: its records (a
+/// [`NeuronPage`]), and whatever else the caller takes from the same pass (a table's rows).
+pub(crate) type PageParser<'p, O> =
+    dyn Fn(&Arc<SharedPage>) -> serde_json::Result<(NeuronPage, O)> + Sync + 'p;
 
 /// An entry of a page that is not a neuron record: it costs its row, not the search.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,7 +103,7 @@ impl std::fmt::Display for SkippedRecord {
             "entry {} of page {} is not a neuron record: {}",
             self.position,
             self.page,
-            crate::text::escape(&self.found)
+            crate::util::text::escape(&self.found)
         )
     }
 }
@@ -93,43 +122,20 @@ struct SearchPage<O> {
     entries: u64,
     records: Placed<Neuron>,
     skipped: Vec<SkippedRecord>,
-    /// What the page's work gave, if there was work.
-    prepared: Option<O>,
+    /// What the caller's parser gave besides the records.
+    extra: O,
 }
 
-impl<O> Default for SearchPage<O> {
+impl<O: Default> Default for SearchPage<O> {
     fn default() -> Self {
         SearchPage {
             total: None,
             entries: 0,
             records: Vec::new(),
             skipped: Vec::new(),
-            prepared: None,
+            extra: O::default(),
         }
     }
-}
-
-/// Work done for each record on the worker that parsed its page, before the page is
-/// handed on in order: the caller's thread, which takes pages one at a time, is left only
-/// what must be done in order (a table's rows are rendered here, written there).
-pub(crate) trait PageWork: Sync {
-    /// What the work gives for a page.
-    type Out: Send + Default;
-    /// Work on the record at `position` of the page, with its entries.
-    fn record(&self, position: usize, neuron: &Neuron, entries: Entries<'_>, out: &mut Self::Out);
-    /// Whether the work reads the value of `key` (the others are skipped unread).
-    fn reads(&self, key: &str) -> bool {
-        let _ = key;
-        true
-    }
-}
-
-/// No work: records only.
-pub(crate) struct NoWork;
-
-impl PageWork for NoWork {
-    type Out = ();
-    fn record(&self, _: usize, _: &Neuron, _: Entries<'_>, _: &mut ()) {}
 }
 
 /// How a pass over the pages contradicted the count.
@@ -213,40 +219,55 @@ impl Client {
     where
         F: FnMut(SearchEvent) -> Result<()>,
     {
-        self.search_with(query, || None::<NoWork>, |event, _| on_event(event))
+        let plain = |shared: &Arc<SharedPage>| Ok((NeuronPage::of_shared(shared)?, ()));
+        self.search_with(query, &plain, |event| {
+            on_event(match event {
+                PassEvent::Started {
+                    total,
+                    pages,
+                    restart,
+                } => SearchEvent::Started {
+                    total,
+                    pages,
+                    restart,
+                },
+                PassEvent::Page(page) => SearchEvent::Page {
+                    number: page.number,
+                    pages: page.pages,
+                    neurons: page.records.into_iter().map(|(_, n)| n).collect(),
+                    skipped: page.skipped,
+                },
+            })
+        })
     }
 
-    /// [`Client::search_each`] with work done on each page's records where the page is
-    /// parsed: `make_work` is asked for it once the first page of a pass is handed on (it
-    /// may depend on that page), and what it gives for a page comes with the page.
-    pub(crate) fn search_with<W, M, F>(
+    /// [`Client::search_each`] with each page read by `parse` on the worker that fetched it
+    /// (so that a table's rows are rendered there, in the same pass), handed on with the
+    /// positions of its records.
+    pub(crate) fn search_with<O, F>(
         &self,
         query: &Query,
-        mut make_work: M,
+        parse: &PageParser<'_, O>,
         mut on_event: F,
     ) -> Result<u64>
     where
-        W: PageWork,
-        M: FnMut() -> Option<W>,
-        F: FnMut(SearchEvent, Option<W::Out>) -> Result<()>,
+        O: Send + Default,
+        F: FnMut(PassEvent<O>) -> Result<()>,
     {
         let mut attempt = 0;
         loop {
             attempt += 1;
             let total = self.count(query)?;
             let pages = total.div_ceil(PAGE_SIZE);
-            on_event(
-                SearchEvent::Started {
-                    total,
-                    pages,
-                    restart: attempt > 1,
-                },
-                None,
-            )?;
+            on_event(PassEvent::Started {
+                total,
+                pages,
+                restart: attempt > 1,
+            })?;
             if total == 0 {
                 return Ok(0);
             }
-            let contradiction = match self.one_pass(query, total, &mut make_work, &mut on_event)? {
+            let contradiction = match self.one_pass(query, total, parse, &mut on_event)? {
                 None => return Ok(total),
                 Some(c) => c,
             };
@@ -270,25 +291,24 @@ impl Client {
     }
 
     /// Fetch and hand on every page once; `Some` when the answers contradicted the count.
-    fn one_pass<W, M, F>(
+    fn one_pass<O, F>(
         &self,
         query: &Query,
         total: u64,
-        make_work: &mut M,
+        parse: &PageParser<'_, O>,
         on_event: &mut F,
     ) -> Result<Option<Contradiction>>
     where
-        W: PageWork,
-        M: FnMut() -> Option<W>,
-        F: FnMut(SearchEvent, Option<W::Out>) -> Result<()>,
+        O: Send + Default,
+        F: FnMut(PassEvent<O>) -> Result<()>,
     {
         let (url, base_params) = self.search_endpoint(query);
         let pages = total.div_ceil(PAGE_SIZE);
-        let fetch = |page: u64, work: Option<&W>| -> Result<SearchPage<W::Out>> {
+        let fetch = |page: u64| -> Result<SearchPage<O>> {
             let mut params = base_params.clone();
             params.push(("page", page.to_string()));
             params.push(("size", PAGE_SIZE.to_string()));
-            match self.get_search_page(&url, &params, page, work) {
+            match self.get_search_page(&url, &params, page, parse) {
                 // A select past its last hit answers 404, like a select with no hits.
                 Err(Error::Request {
                     kind: FailureKind::NotFound,
@@ -305,21 +325,20 @@ impl Client {
             announced: None,
             short: None,
         };
-        // The first page alone: its records reach the caller at once, and a count that the
-        // first page already belies is questioned before any other page is planned.
-        let first = fetch(0, None)?;
+        // The first page alone: its records reach the caller at once (who may prepare the
+        // parsing of the others from it), and a count that the first page already belies is
+        // questioned before any other page is planned.
+        let first = fetch(0)?;
         check.hand_on(0, first, on_event)?;
         if check.stopped() || pages == 1 {
             return Ok(check.finish());
         }
-        let work = make_work();
-        let work = work.as_ref();
         let window = (2 * self.concurrency() as u64).min(MAX_WINDOW);
         let result = self.workers()?.run(
             pages - 1,
             Order::InOrder { window },
             &self.cancel,
-            |i| fetch(i + 1, work),
+            |i| fetch(i + 1),
             |i, raw| {
                 check.hand_on(i + 1, raw?, on_event)?;
                 if check.stopped() {
@@ -336,76 +355,44 @@ impl Client {
         Ok(check.finish())
     }
 
-    /// One page of a search, parsed (and worked on, with `work`): a malformed answer (or
-    /// one without its `page`) is retried like any other failure.
-    fn get_search_page<W: PageWork>(
+    /// One page of a search, read by `parse`: a malformed answer (or one without its `page`)
+    /// is retried like any other failure.
+    fn get_search_page<O>(
         &self,
         url: &str,
         query: &[(&str, String)],
         number: u64,
-        work: Option<&W>,
-    ) -> Result<SearchPage<W::Out>> {
+        parse: &PageParser<'_, O>,
+    ) -> Result<SearchPage<O>> {
         let req = Req::api(url, query).quiet_not_found(true);
         self.request(&req, |mut answer| {
             let bytes = answer.read_to_vec()?;
             let bad = |detail: String| Failure::new(FailureKind::BadJson, detail);
             let malformed = |e: serde_json::Error| {
-                bad(format!("malformed JSON from page {number}: {e}")).with_cause(e)
+                bad(format!("malformed JSON from page {number}")).with_cause(e)
             };
             let shared = SharedPage::from_bytes(bytes).map_err(malformed)?;
-            let mut page = SearchPage {
-                total: None,
-                entries: 0,
-                records: Vec::new(),
-                skipped: Vec::new(),
-                prepared: None,
-            };
-            let skip = |i: usize, found: String| SkippedRecord {
-                page: number,
-                position: i as u64,
-                found: found.chars().take(80).collect(),
-            };
-            let info = match work {
-                // One pass: each record is read into a view as the page is, for the work
-                // and its id; its own text is found only if someone asks for it.
-                Some(work) => {
-                    let mut out = W::Out::default();
-                    let keep = |k: &str| k == "neuron_id" || work.reads(k);
-                    let (info, entries) =
-                        walk_page(shared.text(), &keep, &mut |i, entry| match entry {
-                            Item::Object(fields) => {
-                                let n = Neuron::from_entry(&shared, i, &fields);
-                                work.record(i, &n, fields, &mut out);
-                                page.records.push((i, n));
-                            }
-                            Item::Other(v) => page
-                                .skipped
-                                .push(skip(i, serde_json::to_string(&v).unwrap_or_default())),
-                        })
-                        .map_err(malformed)?;
-                    page.entries = entries;
-                    page.prepared = Some(out);
-                    info
-                }
-                None => {
-                    let parsed = NeuronPage::of_shared(&shared).map_err(malformed)?;
-                    page.entries = parsed.entries;
-                    page.records = parsed.records;
-                    page.skipped = parsed
-                        .skipped
-                        .into_iter()
-                        .map(|(i, v)| skip(i, v.to_string()))
-                        .collect();
-                    parsed.info
-                }
-            };
-            let info = info.ok_or_else(|| {
+            let (parsed, extra) = parse(&shared).map_err(malformed)?;
+            let info = parsed.info.ok_or_else(|| {
                 bad(format!(
                     "malformed JSON from page {number}: no `page` object"
                 ))
             })?;
-            page.total = Some(info.total_elements);
-            Ok(page)
+            Ok(SearchPage {
+                total: Some(info.total_elements),
+                entries: parsed.entries,
+                records: parsed.records,
+                skipped: parsed
+                    .skipped
+                    .into_iter()
+                    .map(|(i, v)| SkippedRecord {
+                        page: number,
+                        position: i as u64,
+                        found: v.to_string().chars().take(80).collect(),
+                    })
+                    .collect(),
+                extra,
+            })
         })
     }
 
@@ -422,7 +409,7 @@ impl Client {
     pub fn field_values(&self, field: &str) -> Result<Vec<String>> {
         let url = self.api_url(&format!(
             "neuron/fields/{}",
-            crate::files::encode_segment(field)
+            crate::archive::files::encode_segment(field)
         ));
         let params = |page: u64| vec![("page", page.to_string()), ("size", PAGE_SIZE.to_string())];
         let what = |page: u64| format!("page {page} of the values of '{field}'");
@@ -542,7 +529,7 @@ impl PassCheck {
     /// Check page `number` against the count; hand its records on if it agrees.
     fn hand_on<O, F>(&mut self, number: u64, page: SearchPage<O>, on_event: &mut F) -> Result<()>
     where
-        F: FnMut(SearchEvent, Option<O>) -> Result<()>,
+        F: FnMut(PassEvent<O>) -> Result<()>,
     {
         let total = self.total;
         if let Some(reported) = page.total.filter(|&t| t != total) {
@@ -574,17 +561,13 @@ impl PassCheck {
             }
             None => true,
         });
-        let (positions, neurons) = placed.into_iter().map(|(i, n)| (i as u64, n)).unzip();
-        on_event(
-            SearchEvent::Page {
-                number,
-                pages: self.pages,
-                neurons,
-                positions,
-                skipped: page.skipped,
-            },
-            page.prepared,
-        )
+        on_event(PassEvent::Page(FetchedPage {
+            number,
+            pages: self.pages,
+            records: placed,
+            skipped: page.skipped,
+            extra: page.extra,
+        }))
     }
 
     fn finish(self) -> Option<Contradiction> {

@@ -8,9 +8,11 @@ use std::io::Write;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::json_view::{entries_of_text, serialize_entries, Entries, Val};
-use crate::model::Neuron;
-use crate::text::for_table;
+use std::sync::Arc;
+
+use crate::archive::json_view::{entries_of_text, serialize_entries, Entries, Item, Val};
+use crate::archive::{walk_page, Neuron, NeuronPage, SharedPage};
+use crate::util::text::for_table;
 
 use super::clean::{clean_into, raw_into};
 use super::MetadataFormat;
@@ -362,6 +364,35 @@ fn same_signature(signature: &[u8], v: &Val<'_>) -> bool {
     same && sig.is_empty()
 }
 
+/// Read a page in one pass into its records and the rows, in `format`, of the records `take`
+/// keeps: what a search's worker does with a page once the table's columns are known, so
+/// that the writer's thread only writes rows in order. Values under keys the format does not
+/// read are skipped unread.
+pub(crate) fn parse_with_rows(
+    shared: &Arc<SharedPage>,
+    format: &RowFormat,
+    take: &dyn Fn(&Neuron) -> bool,
+) -> serde_json::Result<(NeuronPage, PreparedRows)> {
+    let mut rows = PreparedRows::default();
+    let mut page = NeuronPage::default();
+    let keep = |k: &str| k == "neuron_id" || format.reads(k);
+    let (info, entries) = walk_page(shared.text(), &keep, &mut |i, entry| match entry {
+        Item::Object(fields) => {
+            let n = Neuron::from_entry(shared, i, &fields);
+            if take(&n) {
+                rows.add(format, i, &n, fields);
+            }
+            page.records.push((i, n));
+        }
+        Item::Other(v) => page
+            .skipped
+            .push((i, serde_json::to_value(&v).unwrap_or(Value::Null))),
+    })?;
+    page.info = info;
+    page.entries = entries;
+    Ok((page, rows))
+}
+
 /// The rows of a page rendered away from the writer (by the worker that parsed the page),
 /// found by each record's position in the page.
 #[derive(Default)]
@@ -454,7 +485,7 @@ impl serde_json::ser::Formatter for SafeJson {
         }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
-            if crate::text::is_unsafe(c) {
+            if crate::util::text::is_unsafe(c) {
                 w.write_all(fragment.get(start..i).unwrap_or("").as_bytes())?;
                 write!(w, "\\u{:04x}", c as u32)?;
                 start = i + c.len_utf8();

@@ -1,0 +1,7 @@
+//! What is asked of the server: the count and pages of a search, look-ups by name and
+//! morphometry, single files, and the diagnosis of the way to it.
+
+pub(crate) mod doctor;
+pub(crate) mod fetch;
+pub(crate) mod lookup;
+pub(crate) mod search;

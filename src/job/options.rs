@@ -1,0 +1,158 @@
+//! What a job does besides searching: the metadata table, the shard, the citations, the
+//! checks, and the download options of its files.
+
+use std::path::PathBuf;
+
+use crate::download::DownloadOptions;
+use crate::tables::metadata::MetadataFormat;
+
+use super::shard::Shard;
+
+/// What a job does: its files (a [`DownloadOptions`]) and what is written beside them. Build
+/// it with [`JobOptions::new`] (or from a `DownloadOptions`) and change it with the chainable
+/// setters.
+///
+/// ```
+/// use neuromorpho::{DownloadOptions, FileKind, JobOptions, MetadataFormat, Shard};
+/// let files = DownloadOptions::new("neurons").what([FileKind::Cng]).group_by(["species"]);
+/// let options = JobOptions::from(files)
+///     .metadata_format(MetadataFormat::Jsonl)
+///     .shard(Shard::new(2, 10));
+/// assert_eq!(options.metadata_path(), std::path::Path::new("neurons/metadata.shard-2-of-10.jsonl"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct JobOptions {
+    pub(crate) files: DownloadOptions,
+    /// Given, or `None` for the default name of the format and shard.
+    pub(crate) metadata_file: Option<PathBuf>,
+    pub(crate) metadata_format: MetadataFormat,
+    pub(crate) morphometry: bool,
+    pub(crate) download: bool,
+    pub(crate) shard: Option<Shard>,
+    pub(crate) citations: bool,
+    pub(crate) check: bool,
+}
+
+impl From<DownloadOptions> for JobOptions {
+    fn from(files: DownloadOptions) -> JobOptions {
+        JobOptions {
+            files,
+            metadata_file: None,
+            metadata_format: MetadataFormat::Csv,
+            morphometry: false,
+            download: true,
+            shard: None,
+            citations: true,
+            check: false,
+        }
+    }
+}
+
+impl JobOptions {
+    /// Defaults for an output folder: the files of [`DownloadOptions::new`], the cleaned
+    /// CSV table `metadata.csv`, the citations.
+    pub fn new(out_dir: impl Into<PathBuf>) -> JobOptions {
+        JobOptions::from(DownloadOptions::new(out_dir))
+    }
+
+    /// The options of the files (the output folder among them).
+    pub fn files(&self) -> &DownloadOptions {
+        &self.files
+    }
+
+    /// Replace the options of the files (the output folder among them).
+    #[must_use]
+    pub fn with_files(mut self, files: DownloadOptions) -> JobOptions {
+        self.files = files;
+        self
+    }
+
+    /// The metadata file, relative to the output folder unless absolute. Default:
+    /// `metadata.csv` (`metadata.jsonl` for JSON lines; per shard `metadata.shard-K-of-N.csv`).
+    #[must_use]
+    pub fn metadata_file(mut self, path: impl Into<PathBuf>) -> JobOptions {
+        self.metadata_file = Some(path.into());
+        self
+    }
+
+    /// The metadata table's format (default: neuromorphopy's cleaned CSV).
+    #[must_use]
+    pub fn metadata_format(mut self, format: MetadataFormat) -> JobOptions {
+        self.metadata_format = format;
+        self
+    }
+
+    /// Add morphometry columns to the table (one extra request per 500 neurons).
+    #[must_use]
+    pub fn morphometry(mut self, on: bool) -> JobOptions {
+        self.morphometry = on;
+        self
+    }
+
+    /// Write the metadata table only, no file (default false).
+    #[must_use]
+    pub fn metadata_only(mut self, on: bool) -> JobOptions {
+        self.download = !on;
+        self
+    }
+
+    /// Only this part of the result (`None`: all of it). A shard writes its own table,
+    /// manifest, lists and run file (`*.shard-K-of-N.*`) into the shared folder.
+    #[must_use]
+    pub fn shard(mut self, shard: Option<Shard>) -> JobOptions {
+        self.shard = shard;
+        self
+    }
+
+    /// Write `CITATIONS.md` and `CITATIONS.bib` for the neurons held (default true).
+    #[must_use]
+    pub fn citations(mut self, on: bool) -> JobOptions {
+        self.citations = on;
+        self
+    }
+
+    /// Check every SWC file held (the reader, the validator and NeuroM's measures) and write
+    /// the verdicts to `checks.csv` beside the metadata table (per shard:
+    /// `checks.shard-K-of-N.csv`): `neuron_id, neuron_name, file, points, roots, stems,
+    /// bifurcations, tips, total_length, errors, warnings, issues` (`code@line`, space
+    /// separated). A file with errors is kept and counted. Default false.
+    #[must_use]
+    pub fn check(mut self, on: bool) -> JobOptions {
+        self.check = on;
+        self
+    }
+
+    /// The output folder.
+    pub fn out_dir(&self) -> &std::path::Path {
+        &self.files.out_dir
+    }
+
+    /// The metadata file's full path.
+    pub fn metadata_path(&self) -> PathBuf {
+        self.files.out_dir.join(self.metadata_name())
+    }
+
+    /// The metadata file as given, or its default name.
+    pub(crate) fn metadata_name(&self) -> PathBuf {
+        self.metadata_file.clone().unwrap_or_else(|| {
+            let part = self.shard.map(Shard::suffix).unwrap_or_default();
+            PathBuf::from(format!(
+                "metadata{part}.{}",
+                self.metadata_format.extension()
+            ))
+        })
+    }
+
+    /// `name` + the shard's suffix + `ext` under the output folder: `failed.shard-2-of-10.csv`.
+    pub(crate) fn per_shard(&self, name: &str, ext: &str) -> PathBuf {
+        let part = self.shard.map(Shard::suffix).unwrap_or_default();
+        self.files.out_dir.join(format!("{name}{part}.{ext}"))
+    }
+
+    /// The download options of this job's files: its shard's manifest.
+    pub(crate) fn download_options(&self) -> DownloadOptions {
+        let mut d = self.files.clone();
+        d.suffix = self.shard.map(Shard::suffix).unwrap_or_default();
+        d
+    }
+}

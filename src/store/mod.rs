@@ -1,0 +1,30 @@
+//! The local collection: how files are named and placed in an output folder, written
+//! atomically, locked between runs, recorded in the manifest and checked by `verify`; and the
+//! rule that whatever is read back from the folder is input.
+//!
+//! A folder's record is its manifest, `manifest.jsonl` (one JSON line per file, per shard
+//! `manifest.shard-K-of-N.jsonl`), read whole by [`Manifest::load`];
+//! [`Client::verify`](crate::Client::verify) checks a folder against it and lists each
+//! [`Finding`].
+//!
+//! ```no_run
+//! let manifest = neuromorpho::store::Manifest::load("neurons".as_ref())?;
+//! for entry in manifest.entries() {
+//!     println!("{} {} bytes, fetched {}", entry.path, entry.bytes, entry.fetched_at);
+//! }
+//! for line in &manifest.bad_lines {
+//!     println!("{} line {}: {}", line.manifest, line.line, line.why);
+//! }
+//! # Ok::<(), neuromorpho::Error>(())
+//! ```
+
+pub(crate) mod atomic_file;
+pub(crate) mod layout;
+pub(crate) mod lock;
+pub(crate) mod manifest;
+pub(crate) mod safe_fs;
+pub(crate) mod verify;
+
+pub use crate::util::time::Timestamp;
+pub use manifest::{Manifest, ManifestEntry, ManifestLine};
+pub use verify::{Finding, Problem};
