@@ -41,6 +41,7 @@ mod check;
 mod issue;
 mod measure;
 mod parse;
+mod render;
 mod validate;
 
 pub use check::{
@@ -50,4 +51,5 @@ pub use check::{
 pub use issue::{Issue, IssueCode, Severity};
 pub use measure::{BoundingBox, Measures};
 pub use parse::{Comment, Morphology, ParseError, Point, SwcError};
+pub use render::{RenderOptions, Rendering, View};
 pub use validate::{Validation, ISSUES_PER_CODE};

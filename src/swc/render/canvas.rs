@@ -56,13 +56,14 @@ pub(crate) fn xml(s: &str) -> String {
     out
 }
 
-/// One `d` attribute: segments that continue where the last one ended are chained.
+/// One `d` attribute: segments that continue where the last one ended are chained, as
+/// relative moves (`l dx dy`: shorter than absolute positions).
 #[derive(Debug, Default)]
 pub(crate) struct PathData {
     pub(crate) d: String,
     /// The point (by index) and position where the pen is.
     pen: Option<(u32, Pos)>,
-    /// The last command was a line: further coordinates continue it without a letter.
+    /// The last command was a relative line: further pairs continue it without a letter.
     in_line: bool,
 }
 
@@ -70,30 +71,32 @@ impl PathData {
     /// A line from point `from` (at `a`) to point `to` (at `b`). `may_skip`: `to` is an
     /// interior point of a chain, left out when it is less than half a pixel from the pen.
     pub(crate) fn segment(&mut self, from: u32, a: Pos, to: u32, b: Pos, may_skip: bool) {
-        match self.pen {
+        let pen = match self.pen {
             Some((node, pen)) if node == from => {
-                if may_skip && (b.0 - pen.0).abs() < 5 && (b.1 - pen.1).abs() < 5 {
+                let near = (b.0 - pen.0).abs() < 5 && (b.1 - pen.1).abs() < 5;
+                if pen == b || (may_skip && near) {
                     self.pen = Some((to, pen));
                     return;
                 }
-                if pen == b {
-                    self.pen = Some((to, pen));
-                    return;
-                }
+                pen
             }
             _ => {
                 self.d.push('M');
                 self.pair(a);
                 self.in_line = false;
+                a
             }
-        }
+        };
         if self.in_line {
-            self.d.push(' ');
+            // A minus sign separates numbers by itself.
+            if b.0 - pen.0 >= 0 {
+                self.d.push(' ');
+            }
         } else {
-            self.d.push('L');
+            self.d.push('l');
             self.in_line = true;
         }
-        self.pair(b);
+        self.pair((b.0 - pen.0, b.1 - pen.1));
         self.pen = Some((to, b));
     }
 
@@ -117,9 +120,17 @@ impl PathData {
         self.in_line = false;
     }
 
+    /// The next segment starts with a move.
+    pub(crate) fn lift(&mut self) {
+        self.pen = None;
+        self.in_line = false;
+    }
+
     fn pair(&mut self, (x, y): Pos) {
         push_tenths(&mut self.d, x);
-        self.d.push(' ');
+        if y >= 0 {
+            self.d.push(' ');
+        }
         push_tenths(&mut self.d, y);
     }
 }
@@ -144,6 +155,13 @@ impl Strokes {
             }
         };
         self.paths.get_mut(at).map(|entry| &mut entry.2)
+    }
+
+    /// Every path starts afresh at its next segment (a new panel of the sheet).
+    pub(crate) fn lift_pens(&mut self) {
+        for (_, _, path) in &mut self.paths {
+            path.lift();
+        }
     }
 
     /// The types drawn.
@@ -211,6 +229,10 @@ mod tests {
         p.segment(2, (200, 0), 3, (203, 0), true);
         p.segment(3, (203, 0), 4, (300, 0), false);
         p.segment(0, (0, 0), 5, (0, 100), false);
-        assert_eq!(p.d, "M0 0L10 0 20 0 30 0M0 0L0 10");
+        assert_eq!(p.d, "M0 0l10 0 10 0 10 0M0 0l0 10");
+        let mut p = PathData::default();
+        p.segment(0, (100, 100), 1, (50, 50), false);
+        p.segment(1, (50, 50), 2, (60, 0), false);
+        assert_eq!(p.d, "M10 10l-5-5 1-5");
     }
 }

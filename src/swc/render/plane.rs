@@ -19,6 +19,12 @@ pub(crate) struct Axes {
 }
 
 impl Axes {
+    pub(crate) const XY: Axes = Axes { u: 0, v: 1 };
+    pub(crate) const XZ: Axes = Axes { u: 0, v: 2 };
+    pub(crate) const YZ: Axes = Axes { u: 1, v: 2 };
+    pub(crate) const ZY: Axes = Axes { u: 2, v: 1 };
+
+    /// `xy`, `zy`, ...: the horizontal axis first.
     pub(crate) fn label(self) -> String {
         let name = |a: usize| ["x", "y", "z"].get(a).copied().unwrap_or("?");
         format!("{}{}", name(self.u), name(self.v))
@@ -47,11 +53,22 @@ pub(crate) struct Extent {
 }
 
 impl Extent {
+    /// The horizontal size (µm), at least 1 so that a single point still has a scale.
     pub(crate) fn width(&self) -> f64 {
-        (self.umax - self.umin).max(1.0)
+        finite_or((self.umax - self.umin).max(1.0), 1.0)
     }
+    /// The vertical size (µm), at least 1.
     pub(crate) fn height(&self) -> f64 {
-        (self.vmax - self.vmin).max(1.0)
+        finite_or((self.vmax - self.vmin).max(1.0), 1.0)
+    }
+}
+
+/// `v`, or `fallback` when it is NaN or infinite (a span of ±1e308 overflows).
+pub(crate) fn finite_or(v: f64, fallback: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        fallback
     }
 }
 
@@ -96,7 +113,7 @@ impl Frame {
         let u = coord(p, self.axes.u);
         let v = coord(p, self.axes.v);
         // SVG's y grows downwards; the file's grows upwards.
-        let x = self.left + (u - self.extent.umin + self.extent.width().max(u - self.extent.umin) * 0.0) * self.scale;
+        let x = self.left + (u - self.extent.umin) * self.scale;
         let y = self.top + (self.extent.vmax - v) * self.scale;
         (x, y)
     }
@@ -109,8 +126,8 @@ impl Frame {
     /// The panel's size in pixels.
     pub(crate) fn size(&self) -> (f64, f64) {
         (
-            (self.extent.umax - self.extent.umin) * self.scale,
-            (self.extent.vmax - self.extent.vmin) * self.scale,
+            self.extent.width() * self.scale,
+            self.extent.height() * self.scale,
         )
     }
 }
@@ -137,7 +154,15 @@ fn width_class(px: f64) -> i64 {
 }
 
 /// Draw the neurites into `strokes` and the soma into `soma` (SVG elements).
-pub(crate) fn draw(m: &Morphology, frame: &Frame, width: Width, strokes: &mut Strokes, soma: &mut String) {
+pub(crate) fn draw(
+    m: &Morphology,
+    frame: &Frame,
+    width: Width,
+    strokes: &mut Strokes,
+    soma: &mut String,
+) {
+    // A new panel: no path continues from the last one's pen.
+    strokes.lift_pens();
     let points = m.points();
     for (i, p) in points.iter().enumerate() {
         let Some(q_index) = m.parent(i) else { continue };
