@@ -358,7 +358,18 @@ fn render(m: &Morphology, o: &RenderOptions) -> Rendering {
         (Some((label, _)), true) => 8.0 + Metrics::text_width(label.chars().count(), mt.text),
         _ => 0.0,
     };
-    let inner = (body.width + left_gutter).max(widest).max(if o.compact { 16.0 } else { 160.0 });
+    // Title and notes may widen the picture up to its size, and are cut beyond.
+    let texts = o
+        .title
+        .iter()
+        .map(|t| Metrics::text_width(t.chars().count(), mt.title))
+        .chain(notes.iter().map(|n| Metrics::text_width(n.chars().count(), mt.text)))
+        .fold(0.0f64, f64::max)
+        .min(o.size);
+    let inner = (body.width + left_gutter)
+        .max(widest)
+        .max(texts)
+        .max(if o.compact { 16.0 } else { 160.0 });
     let width = inner + 2.0 * mt.margin;
     let max_chars = |font: f64| ((inner / (font * 0.6)).floor() as usize).max(4);
 
@@ -456,6 +467,8 @@ fn render(m: &Morphology, o: &RenderOptions) -> Rendering {
         footer.push_str("</g>");
     }
     let height = y + rows as f64 * mt.line + mt.margin;
+    // Whole tenths, rounded up: the view box holds everything, and says what it is.
+    let (width, height) = (up_to_tenth(width), up_to_tenth(height));
 
     let _ = write!(
         svg,
@@ -649,6 +662,10 @@ fn nice_length(v: f64) -> f64 {
         .find(|&s| s * power <= v * (1.0 + 1e-9))
         .unwrap_or(1.0);
     step * power
+}
+
+fn up_to_tenth(v: f64) -> f64 {
+    (v * 10.0).ceil() / 10.0
 }
 
 /// `100`, `2.5`, `0.05`: no trailing zeros.

@@ -164,11 +164,13 @@ pub(crate) fn draw(
     // A new panel: no path continues from the last one's pen.
     strokes.lift_pens();
     let points = m.points();
-    for (i, p) in points.iter().enumerate() {
-        let Some(q_index) = m.parent(i) else { continue };
-        let Some(q) = points.get(q_index) else { continue };
+    let segment = |strokes: &mut Strokes, i: usize| {
+        let Some(q_index) = m.parent(i) else { return };
+        let (Some(p), Some(q)) = (points.get(i), points.get(q_index)) else {
+            return;
+        };
         if p.is_soma() || !finite(p) || !finite(q) {
-            continue;
+            return;
         }
         let class = match width {
             Width::Fixed(w) => tenths(w.max(0.1)),
@@ -187,6 +189,29 @@ pub(crate) fn draw(
         if let Some(path) = strokes.path(p.kind, class) {
             path.segment(q_index as u32, frame.pos(q), i as u32, frame.pos(p), may_skip);
         }
+    };
+    // Branch by branch, depth first from each root (and each point whose parent is missing),
+    // so that a branch is one run of the pen whatever the order of the file's lines.
+    let mut seen = vec![false; points.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    for start in (0..points.len()).filter(|&i| m.parent(i).is_none()) {
+        stack.push(start);
+        while let Some(i) = stack.pop() {
+            if let Some(flag) = seen.get_mut(i) {
+                *flag = true;
+            }
+            segment(strokes, i);
+            let before = stack.len();
+            stack.extend(m.children(i));
+            if let Some(added) = stack.get_mut(before..) {
+                // The first child is drawn next: it continues the pen's line.
+                added.reverse();
+            }
+        }
+    }
+    // Points no root leads to (a cycle): their segments, in file order.
+    for i in (0..points.len()).filter(|&i| !seen.get(i).copied().unwrap_or(true)) {
+        segment(strokes, i);
     }
     draw_soma(m, frame, soma);
 }
