@@ -10,6 +10,7 @@
 
 pub mod fake_server;
 pub mod folder;
+pub mod png;
 pub mod svg;
 pub use fake_server::*;
 pub use folder::*;
