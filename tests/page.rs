@@ -68,7 +68,11 @@ fn collection() -> Collection {
         .records()
         .map(|r| {
             let r = r.unwrap();
-            (r[id].parse().unwrap(), r[name].to_string(), r[species].to_string())
+            (
+                r[id].parse().unwrap(),
+                r[name].to_string(),
+                r[species].to_string(),
+            )
         })
         .collect();
     assert_eq!(neurons.len(), 30 + HOSTILE_NAMES.len() + 3);
@@ -91,7 +95,10 @@ fn page_data(out: &Path) -> Value {
     let start = html.find(open).unwrap() + open.len();
     let end = start + html[start..].find("</script>").unwrap();
     let json = &html[start..end];
-    assert!(!json.contains('<') && !json.contains('>'), "markup in the data");
+    assert!(
+        !json.contains('<') && !json.contains('>'),
+        "markup in the data"
+    );
     serde_json::from_str(json).unwrap()
 }
 
@@ -105,7 +112,7 @@ fn column(data: &Value, key: &str) -> usize {
         .unwrap_or_else(|| panic!("no column {key}"))
 }
 
-fn row_of<'a>(data: &'a Value, id: u64) -> &'a Vec<Value> {
+fn row_of(data: &Value, id: u64) -> &Vec<Value> {
     data["rows"]
         .as_array()
         .unwrap()
@@ -122,11 +129,18 @@ fn the_page_has_a_row_per_neuron_with_its_verdict_files_and_thumbnail() {
     assert_eq!(report.neurons, c.neurons.len());
     assert!(report.checked);
     assert_eq!(report.drawn + report.up_to_date, report.drawn);
-    assert!(report.drawn > 0 && report.unreadable.is_empty(), "{report:?}");
+    assert!(
+        report.drawn > 0 && report.unreadable.is_empty(),
+        "{report:?}"
+    );
     let data = page_data(&c.out);
     let rows = data["rows"].as_array().unwrap();
     assert_eq!(rows.len(), c.neurons.len());
-    let (name, species, verdict) = (column(&data, "name"), column(&data, "species"), column(&data, "verdict"));
+    let (name, species, verdict) = (
+        column(&data, "name"),
+        column(&data, "species"),
+        column(&data, "verdict"),
+    );
     for (id, n, s) in &c.neurons {
         let row = row_of(&data, *id);
         assert_eq!(row[name], Value::from(n.as_str()));
@@ -141,9 +155,15 @@ fn the_page_has_a_row_per_neuron_with_its_verdict_files_and_thumbnail() {
         let files = row[2].as_array().unwrap();
         let cng = files.iter().find(|f| f[0] == "cng").unwrap();
         let href = cng[1].as_str().unwrap();
-        assert!(href.starts_with("downloads/") && !href.contains(['<', '>', '"', ':', '#', '?']), "{href}");
+        assert!(
+            href.starts_with("downloads/") && !href.contains(['<', '>', '"', ':', '#', '?']),
+            "{href}"
+        );
         let thumb = row[1].as_str().unwrap();
-        assert!(thumb.starts_with("thumbnails/") && thumb.ends_with(".svg"), "{thumb}");
+        assert!(
+            thumb.starts_with("thumbnails/") && thumb.ends_with(".svg"),
+            "{thumb}"
+        );
         let svg = std::fs::read_to_string(c.out.join(thumb)).unwrap();
         parse_xml(&svg).unwrap_or_else(|e| panic!("{thumb}: {e}"));
         if n == BROKEN_NAME {
@@ -190,7 +210,10 @@ fn thumbnails_are_reused_redrawn_when_their_file_changes_and_removed_when_unused
     assert_eq!(third.drawn, 1, "{third:?}");
     assert_ne!(std::fs::read_to_string(&thumb).unwrap(), before);
     // A thumbnail no neuron uses is removed; other files of the folder are left alone.
-    let stray = c.out.join("thumbnails").join(format!("{}.svg", "ab".repeat(32)));
+    let stray = c
+        .out
+        .join("thumbnails")
+        .join(format!("{}.svg", "ab".repeat(32)));
     let note = c.out.join("thumbnails/notes.txt");
     std::fs::write(&stray, "<svg/>").unwrap();
     std::fs::write(&note, "mine").unwrap();
@@ -204,14 +227,20 @@ fn a_manifest_that_lies_about_a_sha256_names_no_file() {
     let c = collection();
     let manifest = c.out.join("manifest.jsonl");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    let mut lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     lines[0]["sha256"] = Value::from("../../../escaped");
     let path = lines[0]["path"].as_str().unwrap().to_string();
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(&manifest, text).unwrap();
     let report = build_page(&c.out);
     assert!(
-        report.unreadable.iter().any(|u| u.starts_with(&path) && u.contains("SHA-256")),
+        report
+            .unreadable
+            .iter()
+            .any(|u| u.starts_with(&path) && u.contains("SHA-256")),
         "{:?}",
         report.unreadable
     );
@@ -257,9 +286,23 @@ fn without_checks_the_page_says_so() {
         .iter()
         .map(|c| c["key"].as_str().unwrap())
         .collect();
-    assert_eq!(keys, ["name", "archive", "species", "brain_region", "cell_type", "verdict"]);
+    assert_eq!(
+        keys,
+        [
+            "name",
+            "archive",
+            "species",
+            "brain_region",
+            "cell_type",
+            "verdict"
+        ]
+    );
     let verdict = column(&data, "verdict");
-    assert!(data["rows"].as_array().unwrap().iter().all(|r| r[verdict] == "not checked" && r[1].is_null()));
+    assert!(data["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r[verdict] == "not checked" && r[1].is_null()));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -270,7 +313,12 @@ fn browser() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("NEUROMORPHO_BROWSER") {
         return Some(PathBuf::from(p));
     }
-    let names = ["chromium-headless-shell", "chromium", "chromium-browser", "google-chrome"];
+    let names = [
+        "chromium-headless-shell",
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+    ];
     let path = std::env::var_os("PATH").unwrap_or_default();
     for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin")]) {
         for n in names {
@@ -347,7 +395,11 @@ fn dump_rows(browser: &Path, page: &Path, fragment: &str) -> (Vec<u64>, String) 
         &file_url(page, fragment),
         &["--window-size=1400,6000".into(), "--dump-dom".into()],
     );
-    assert!(dom.contains("id=\"rows\""), "no table in the DOM: {}", &dom[..dom.len().min(500)]);
+    assert!(
+        dom.contains("id=\"rows\""),
+        "no table in the DOM: {}",
+        &dom[..dom.len().min(500)]
+    );
     let ids = dom
         .split("<tr class=\"row\" data-id=\"")
         .skip(1)
@@ -371,22 +423,39 @@ fn the_page_in_a_headless_browser() {
     let (ids, dom) = dump_rows(&browser, &page, "");
     assert_eq!(ids.len(), all.len(), "{ids:?}");
     assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), all);
-    assert!(dom.contains(&format!("data-count=\"{}\"", all.len())), "the count shown");
+    assert!(
+        dom.contains(&format!("data-count=\"{}\"", all.len())),
+        "the count shown"
+    );
     // The hostile names are text: escaped in the DOM, no element made of them, the title kept.
-    assert!(dom.contains("&lt;img src=x onerror=\"document.title='pwned'\"&gt;") || dom.contains("&lt;img src=x onerror=\"document.title=&#39;pwned&#39;\"&gt;"), "the name as text");
+    assert!(
+        dom.contains("&lt;img src=x onerror=\"document.title='pwned'\"&gt;")
+            || dom.contains("&lt;img src=x onerror=\"document.title=&#39;pwned&#39;\"&gt;"),
+        "the name as text"
+    );
     assert!(!dom.contains("<img src=\"x\"") && !dom.contains("<img src=x"));
     assert!(dom.contains("&lt;/script&gt;&lt;script&gt;"));
     assert!(!dom.contains("pwned</title>") && !dom.contains("<title>pwned"));
 
     // A filter in the URL leaves exactly the expected rows.
-    let mice: BTreeSet<u64> = c.neurons.iter().filter(|n| n.2.contains("mouse")).map(|n| n.0).collect();
+    let mice: BTreeSet<u64> = c
+        .neurons
+        .iter()
+        .filter(|n| n.2.contains("mouse"))
+        .map(|n| n.0)
+        .collect();
     assert!(!mice.is_empty() && mice.len() < all.len());
     let (ids, _) = dump_rows(&browser, &page, "#species=mouse");
     assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), mice);
     // Several keys add up; "has errors" is the verdict.
     let (ids, _) = dump_rows(&browser, &page, "#verdict=errors");
     assert_eq!(ids, [90_003]);
-    let rats: BTreeSet<u64> = c.neurons.iter().filter(|n| n.2.contains("rat") && n.1.contains('1')).map(|n| n.0).collect();
+    let rats: BTreeSet<u64> = c
+        .neurons
+        .iter()
+        .filter(|n| n.2.contains("rat") && n.1.contains('1'))
+        .map(|n| n.0)
+        .collect();
     let (ids, _) = dump_rows(&browser, &page, "#species=rat&name=1");
     assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), rats);
     let (ids, _) = dump_rows(&browser, &page, "#species=%22no%20such%22");
@@ -408,7 +477,10 @@ fn the_page_in_a_headless_browser() {
         run_browser(
             &browser,
             &file_url(&page, ""),
-            &[format!("--screenshot={}", png.display()), "--window-size=1400,4000".into()],
+            &[
+                format!("--screenshot={}", png.display()),
+                "--window-size=1400,4000".into(),
+            ],
         );
         png
     };
@@ -419,6 +491,12 @@ fn the_page_in_a_headless_browser() {
     let with = colours(&with_png);
     std::fs::rename(c.out.join("thumbnails"), c.out.join("thumbnails-away")).unwrap();
     let without = colours(&shot("without.png"));
-    assert!(with > 2000, "{with} pixels of the type colours with thumbnails");
-    assert!(without < 50, "{without} pixels of the type colours without them");
+    assert!(
+        with > 2000,
+        "{with} pixels of the type colours with thumbnails"
+    );
+    assert!(
+        without < 50,
+        "{without} pixels of the type colours without them"
+    );
 }

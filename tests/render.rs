@@ -120,7 +120,10 @@ fn every_real_fixture_is_well_formed_in_every_view_with_one_colour_per_type() {
             let r = m.render(&RenderOptions::new().view(view).title(name.as_str()));
             let root = check_picture(&r.svg, &what);
             assert_eq!(
-                (root.attr("width").parse::<f64>().unwrap(), root.attr("height").parse::<f64>().unwrap()),
+                (
+                    root.attr("width").parse::<f64>().unwrap(),
+                    root.attr("height").parse::<f64>().unwrap()
+                ),
                 (r.width, r.height),
                 "{what}"
             );
@@ -226,9 +229,15 @@ fn the_scale_bar_measures_what_the_drawing_shows() {
         let span = xs.clone().fold(f64::MIN, f64::max) - xs.fold(f64::MAX, f64::min);
         let px_per_um = span / 1000.0;
         // The drawing's longer side (x: from -5 to 1000 µm) is `size` pixels.
-        assert!((px_per_um * 1005.0 - size).abs() < 0.2, "{size}: {px_per_um}");
+        assert!(
+            (px_per_um * 1005.0 - size).abs() < 0.2,
+            "{size}: {px_per_um}"
+        );
         let (bar_px, bar_um) = scale_bar(&root);
-        assert_eq!(bar_um, 200.0, "{size}: a fifth of the width, rounded down to 1-2-5");
+        assert_eq!(
+            bar_um, 200.0,
+            "{size}: a fifth of the width, rounded down to 1-2-5"
+        );
         assert!(
             (bar_px - bar_um * px_per_um).abs() < 0.15,
             "{size}: bar {bar_px} px for {bar_um} µm, drawing {px_per_um} px/µm"
@@ -280,7 +289,10 @@ fn dendrogram_tips(root: &Element) -> usize {
                 if x0 == x1 {
                     verticals.push((x0, y0, y1));
                 } else {
-                    assert_eq!(y0, y1, "a dendrogram has only vertical and horizontal lines");
+                    assert_eq!(
+                        y0, y1,
+                        "a dendrogram has only vertical and horizontal lines"
+                    );
                     horizontals.push((x0.min(x1), x0.max(x1), y0));
                 }
             }
@@ -292,7 +304,9 @@ fn dendrogram_tips(root: &Element) -> usize {
             let fork = horizontals
                 .iter()
                 .any(|&(a, b, y)| y == top && a <= x && x <= b);
-            let goes_on = verticals.iter().any(|&(x2, start, _)| x2 == x && start == top);
+            let goes_on = verticals
+                .iter()
+                .any(|&(x2, start, _)| x2 == x && start == top);
             !fork && !goes_on
         })
         .count()
@@ -424,7 +438,7 @@ fn big_neuron(n: usize) -> Vec<u8> {
         let (parent, x, y, z, a) = tips[t];
         let a = a + (rand() - 0.5) * 0.3;
         let (x, y, z) = (x + 2.0 * a.cos(), y + 2.0 * a.sin(), z + rand() - 0.5);
-        let kind = if t % 4 == 0 { 2 } else { 3 };
+        let kind = if t.is_multiple_of(4) { 2 } else { 3 };
         s.push_str(&format!("{id} {kind} {x:.3} {y:.3} {z:.3} 0.5 {parent}\n"));
         tips[t] = (id, x, y, z, a);
         if rand() < 0.002 {
@@ -443,7 +457,11 @@ fn a_100000_point_neuron_gives_a_small_file() {
         let root = check_picture(&svg, "big");
         // Few paths per type (width classes), and far fewer bytes than the file's 100,000
         // segments would take one element each.
-        let paths = root.walk().into_iter().filter(|(e, _)| e.name == "path").count();
+        let paths = root
+            .walk()
+            .into_iter()
+            .filter(|(e, _)| e.name == "path")
+            .count();
         assert!(paths <= 40, "{view}: {paths} paths");
         assert!(svg.len() < 1_500_000, "{view}: {} bytes", svg.len());
     }
@@ -492,8 +510,14 @@ fn the_sheet_shows_three_panels_at_one_scale() {
     assert_eq!(basal.len(), 3);
     let scale = basal[0] / 300.0;
     assert!((apical[0]).abs() < 0.1, "{apical:?}");
-    assert!((apical[1] - 100.0 * scale).abs() < 0.15, "{apical:?} {scale}");
-    assert!((apical[2] - 100.0 * scale).abs() < 0.15, "{apical:?} {scale}");
+    assert!(
+        (apical[1] - 100.0 * scale).abs() < 0.15,
+        "{apical:?} {scale}"
+    );
+    assert!(
+        (apical[2] - 100.0 * scale).abs() < 0.15,
+        "{apical:?} {scale}"
+    );
     assert!((basal[2] - 300.0 * scale).abs() < 0.15, "{basal:?}");
 }
 
@@ -503,7 +527,17 @@ fn a_thumbnail_is_small() {
     let m = Morphology::from_path(&path).unwrap();
     let r = m.render(&RenderOptions::thumbnail());
     check_picture(&r.svg, "thumbnail");
-    assert!(r.width <= 170.0 && r.height <= 190.0, "{} x {}", r.width, r.height);
+    assert!(
+        r.width <= 170.0 && r.height <= 190.0,
+        "{} x {}",
+        r.width,
+        r.height
+    );
     let full = m.to_svg(&RenderOptions::new());
-    assert!(r.svg.len() * 3 < full.len(), "{} vs {}", r.svg.len(), full.len());
+    assert!(
+        r.svg.len() * 3 < full.len(),
+        "{} vs {}",
+        r.svg.len(),
+        full.len()
+    );
 }

@@ -83,7 +83,10 @@ fn table_files(out_dir: &Path, stem: &str, ext: &str) -> Result<Vec<PathBuf>> {
             else {
                 return false;
             };
-            middle.is_empty() || middle.strip_prefix(".shard-").is_some_and(|s| s.contains("-of-"))
+            middle.is_empty()
+                || middle
+                    .strip_prefix(".shard-")
+                    .is_some_and(|s| s.contains("-of-"))
         })
         .map(|e| e.path())
         .collect();
@@ -189,6 +192,9 @@ pub(crate) fn collect(out_dir: &Path, columns: &[String]) -> Result<Collection> 
     Ok(c)
 }
 
+/// A row of a metadata table: id, name, and the values of the columns asked for.
+type TableRow = (Option<u64>, String, Vec<String>);
+
 fn csv_error(path: &Path, source: csv::Error) -> Error {
     Error::Csv {
         path: path.to_path_buf(),
@@ -197,11 +203,7 @@ fn csv_error(path: &Path, source: csv::Error) -> Error {
 }
 
 /// `(id, name, fields)` of each row of a metadata CSV (cleaned or raw).
-fn read_csv(
-    path: &Path,
-    file: std::fs::File,
-    columns: &[String],
-) -> Result<Vec<(Option<u64>, String, Vec<String>)>> {
+fn read_csv(path: &Path, file: std::fs::File, columns: &[String]) -> Result<Vec<TableRow>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(BufReader::new(file));
@@ -218,17 +220,17 @@ fn read_csv(
         if id.is_none() && name.is_empty() {
             continue;
         }
-        rows.push((id, name, wanted.iter().map(|&i| cell(i).to_string()).collect()));
+        rows.push((
+            id,
+            name,
+            wanted.iter().map(|&i| cell(i).to_string()).collect(),
+        ));
     }
     Ok(rows)
 }
 
 /// The same from JSON lines (each value cleaned as `metadata.csv` cleans it).
-fn read_jsonl(
-    path: &Path,
-    file: std::fs::File,
-    columns: &[String],
-) -> Result<Vec<(Option<u64>, String, Vec<String>)>> {
+fn read_jsonl(path: &Path, file: std::fs::File, columns: &[String]) -> Result<Vec<TableRow>> {
     let mut rows = Vec::new();
     for (number, line) in (1u64..).zip(BufReader::new(file).split(b'\n')) {
         let line = line.map_err(|e| Error::io(path, e))?;

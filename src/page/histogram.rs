@@ -9,7 +9,9 @@ use super::html::escape_html;
 
 /// Colours of the groups (none is a colour of an SWC type, so that a picture of the page
 /// tells thumbnails from charts).
-const PALETTE: [&str; 6] = ["#4e79a7", "#f28e2b", "#59a14f", "#edc948", "#76b7b2", "#9c755f"];
+const PALETTE: [&str; 6] = [
+    "#4e79a7", "#f28e2b", "#59a14f", "#edc948", "#76b7b2", "#9c755f",
+];
 const OTHER: &str = "#bab0ac";
 const BINS: usize = 20;
 const WIDTH: f64 = 360.0;
@@ -87,7 +89,11 @@ pub(crate) fn histogram(title: &str, values: &[(f64, Option<usize>)], groups: us
             }
             let h = n as f64 / tallest as f64 * (bottom - top);
             y -= h;
-            let colour = PALETTE.get(g).filter(|_| g < groups).copied().unwrap_or(OTHER);
+            let colour = PALETTE
+                .get(g)
+                .filter(|_| g < groups)
+                .copied()
+                .unwrap_or(OTHER);
             let _ = write!(
                 out,
                 "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{colour}\"><title>{n}</title></rect>",
@@ -131,7 +137,10 @@ pub(crate) fn legend(field: &str, groups: &[String], has_other: bool) -> String 
         );
     }
     if has_other {
-        let _ = write!(out, "<span class=\"swatch\" style=\"background:{OTHER}\"></span>other");
+        let _ = write!(
+            out,
+            "<span class=\"swatch\" style=\"background:{OTHER}\"></span>other"
+        );
     }
     out.push_str("</p>");
     out

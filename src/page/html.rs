@@ -59,8 +59,11 @@ fn inline(s: &str, out: &mut String) {
             let end = url_part.find(')')?;
             let url = &url_part[..end];
             let text = &after[..close];
-            (url.starts_with("https://") || url.starts_with("http://"))
-                .then_some((text, url, open + 1 + close + 2 + end + 1))
+            (url.starts_with("https://") || url.starts_with("http://")).then_some((
+                text,
+                url,
+                open + 1 + close + 2 + end + 1,
+            ))
         });
         match link {
             Some((text, url, consumed)) => {
@@ -111,7 +114,10 @@ pub(crate) fn markdown(md: &str) -> String {
             out.push_str("</li>");
         } else if line.starts_with('|') {
             let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-            if cells.iter().all(|c| !c.is_empty() && c.chars().all(|ch| ch == '-' || ch == ':')) {
+            if cells
+                .iter()
+                .all(|c| !c.is_empty() && c.chars().all(|ch| ch == '-' || ch == ':'))
+            {
                 continue;
             }
             let tag = if table { "td" } else { "th" };
@@ -151,7 +157,8 @@ pub(crate) fn markdown(md: &str) -> String {
 /// Fill `{{key}}` markers of the template (only the template's own: a value that holds a
 /// marker is not expanded again).
 pub(crate) fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + values.iter().map(|v| v.1.len()).sum::<usize>());
+    let mut out =
+        String::with_capacity(template.len() + values.iter().map(|v| v.1.len()).sum::<usize>());
     let mut rest = template;
     while let Some(open) = rest.find("{{") {
         out.push_str(&rest[..open]);
@@ -191,10 +198,16 @@ mod tests {
         );
         let v = serde_json::json!({"n": "</script><!--<script>&\u{2028}\u{2029}"});
         let j = json_for_script(&v);
-        assert!(!j.contains('<') && !j.contains('>') && !j.contains('&'), "{j}");
+        assert!(
+            !j.contains('<') && !j.contains('>') && !j.contains('&'),
+            "{j}"
+        );
         assert!(!j.contains('\u{2028}') && !j.contains('\u{2029}'), "{j}");
         assert_eq!(serde_json::from_str::<serde_json::Value>(&j).unwrap(), v);
-        assert_eq!(href("downloads/Ev il/a#b?.swc"), "downloads/Ev%20il/a%23b%3F.swc");
+        assert_eq!(
+            href("downloads/Ev il/a#b?.swc"),
+            "downloads/Ev%20il/a%23b%3F.swc"
+        );
         assert_eq!(href("javascript:alert(1)"), "javascript%3Aalert%281%29");
     }
 
@@ -212,6 +225,9 @@ mod tests {
              href=\"https://pubmed.ncbi.nlm.nih.gov/1/\" rel=\"noreferrer\">1</a></td>\
              <td>&lt;i&gt;</td></tr></table>"
         );
-        assert_eq!(fill("a{{x}}b{{y}}{{", &[("x", "{{y}}"), ("y", "2")]), "a{{y}}b2{{");
+        assert_eq!(
+            fill("a{{x}}b{{y}}{{", &[("x", "{{y}}"), ("y", "2")]),
+            "a{{y}}b2{{"
+        );
     }
 }

@@ -214,9 +214,10 @@ pub fn build(
         for (n, neuron) in collection.neurons.iter().enumerate() {
             let Some(file) = neuron.swc() else { continue };
             let Some(name) = thumbnails::name_for(&file.sha256) else {
-                report
-                    .unreadable
-                    .push(format!("{}: the manifest's SHA-256 is not 64 hex digits", file.path));
+                report.unreadable.push(format!(
+                    "{}: the manifest's SHA-256 is not 64 hex digits",
+                    file.path
+                ));
                 continue;
             };
             let at = *job_of.entry(name.clone()).or_insert_with(|| {
@@ -275,7 +276,8 @@ pub fn build(
     check_cancel()?;
 
     let page = page_text(out_dir, options, &collection, &thumbs);
-    write_atomically(&report.page, page.as_bytes(), true).map_err(|e| Error::io(&report.page, e))?;
+    write_atomically(&report.page, page.as_bytes(), true)
+        .map_err(|e| Error::io(&report.page, e))?;
     report.elapsed = started.elapsed();
     Ok(report)
 }
@@ -322,7 +324,8 @@ fn page_text(
                 .iter()
                 .map(|f| json!([f.kind.as_str(), href(&f.path)]))
                 .collect();
-            let mut cells: Vec<Value> = vec![json!(n.id), json!(thumb.as_deref().map(href)), json!(files)];
+            let mut cells: Vec<Value> =
+                vec![json!(n.id), json!(thumb.as_deref().map(href)), json!(files)];
             cells.push(json!(n.name));
             cells.extend(n.fields.iter().map(|f| json!(f)));
             cells.push(json!(verdict(n)));
@@ -396,7 +399,12 @@ fn charts(options: &PageOptions, c: &Collection, checked: bool) -> String {
             .and_then(|i| n.fields.get(i))
             .map_or("", String::as_str)
     }
-    let groups = histogram::top_groups(c.neurons.iter().filter(|n| n.checked.is_some()).map(|n| group_value(n, field_at)));
+    let groups = histogram::top_groups(
+        c.neurons
+            .iter()
+            .filter(|n| n.checked.is_some())
+            .map(|n| group_value(n, field_at)),
+    );
     let mut out = String::new();
     let mut other = false;
     for (i, m) in MEASURES.iter().enumerate().filter(|(_, m)| **m != "points") {

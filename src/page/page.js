@@ -4,6 +4,7 @@
 // into the page as text (textContent, attribute values), never as markup.
 (function () {
   'use strict';
+  var started = performance.now();
   var ROW = 88;
   var OVERSCAN = 8;
   var FIXED = 3; // id, thumbnail, files come before the cells
@@ -111,6 +112,7 @@
   }
 
   function apply() {
+    var t0 = performance.now();
     var tests = [];
     var unknown = [];
     Object.keys(state.filters).forEach(function (k) {
@@ -156,6 +158,8 @@
     shown.textContent = text;
     shown.setAttribute('data-count', String(view.length));
     render(true);
+    // For a benchmark: how long the last filter took, and how long the page took to open.
+    shown.setAttribute('data-apply-ms', (performance.now() - t0).toFixed(1));
   }
 
   // --- rows, built when first shown and kept
@@ -323,4 +327,6 @@
   syncInputs();
   share.href = hashText() || '#';
   apply();
+  document.documentElement.setAttribute('data-script-ms', (performance.now() - started).toFixed(1));
+  document.documentElement.setAttribute('data-open-ms', performance.now().toFixed(1));
 })();

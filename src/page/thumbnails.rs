@@ -58,7 +58,8 @@ pub(crate) fn prepare(out_dir: &Path) -> Result<PathBuf> {
         .is_some_and(|v| v == VERSION.as_bytes());
     if !current {
         remove_unused(&dir, &[]);
-        write_atomically(&version, VERSION.as_bytes(), false).map_err(|e| Error::io(&version, e))?;
+        write_atomically(&version, VERSION.as_bytes(), false)
+            .map_err(|e| Error::io(&version, e))?;
     }
     Ok(dir)
 }
@@ -77,7 +78,11 @@ pub(crate) fn remove_unused(dir: &Path, keep: &[String]) -> usize {
             .and_then(name_for)
             .is_some_and(|n| n == name);
         let regular = e.file_type().is_ok_and(|t| t.is_file());
-        if ours && regular && keep.binary_search(&name).is_err() && std::fs::remove_file(e.path()).is_ok() {
+        if ours
+            && regular
+            && keep.binary_search(&name).is_err()
+            && std::fs::remove_file(e.path()).is_ok()
+        {
             removed += 1;
         }
     }

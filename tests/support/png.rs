@@ -13,7 +13,12 @@ impl Image {
     /// The pixel at (x, y).
     pub fn pixel(&self, x: usize, y: usize) -> [u8; 4] {
         let i = (y * self.width + x) * 4;
-        [self.rgba[i], self.rgba[i + 1], self.rgba[i + 2], self.rgba[i + 3]]
+        [
+            self.rgba[i],
+            self.rgba[i + 1],
+            self.rgba[i + 2],
+            self.rgba[i + 3],
+        ]
     }
 
     /// Pixels within `tolerance` (per channel) of `rgb`.
@@ -104,8 +109,8 @@ impl Huffman {
 }
 
 const LEN_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
-    131, 163, 195, 227, 258,
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+    163, 195, 227, 258,
 ];
 const LEN_EXTRA: [u32; 29] = [
     0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
@@ -135,7 +140,10 @@ pub fn inflate_zlib(data: &[u8]) -> Result<Vec<u8>, String> {
                 let d = bits.data;
                 let p = bits.pos;
                 let len = u16::from_le_bytes([d[p], d[p + 1]]) as usize;
-                out.extend_from_slice(d.get(p + 4..p + 4 + len).ok_or("deflate: stored block cut")?);
+                out.extend_from_slice(
+                    d.get(p + 4..p + 4 + len)
+                        .ok_or("deflate: stored block cut")?,
+                );
                 bits.pos = p + 4 + len;
             }
             kind @ (1 | 2) => {
@@ -154,8 +162,9 @@ pub fn inflate_zlib(data: &[u8]) -> Result<Vec<u8>, String> {
                     let hlit = bits.bits(5)? as usize + 257;
                     let hdist = bits.bits(5)? as usize + 1;
                     let hclen = bits.bits(4)? as usize + 4;
-                    const ORDER: [usize; 19] =
-                        [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+                    const ORDER: [usize; 19] = [
+                        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+                    ];
                     let mut cl = [0u8; 19];
                     for &o in ORDER.iter().take(hclen) {
                         cl[o] = bits.bits(3)? as u8;
@@ -172,11 +181,18 @@ pub fn inflate_zlib(data: &[u8]) -> Result<Vec<u8>, String> {
                                     lengths.push(prev);
                                 }
                             }
-                            17 => lengths.extend(std::iter::repeat_n(0, 3 + bits.bits(3)? as usize)),
-                            _ => lengths.extend(std::iter::repeat_n(0, 11 + bits.bits(7)? as usize)),
+                            17 => {
+                                lengths.extend(std::iter::repeat_n(0, 3 + bits.bits(3)? as usize))
+                            }
+                            _ => {
+                                lengths.extend(std::iter::repeat_n(0, 11 + bits.bits(7)? as usize))
+                            }
                         }
                     }
-                    (Huffman::new(&lengths[..hlit]), Huffman::new(&lengths[hlit..]))
+                    (
+                        Huffman::new(&lengths[..hlit]),
+                        Huffman::new(&lengths[hlit..]),
+                    )
                 };
                 loop {
                     let sym = lit.decode(&mut bits)?;
@@ -237,7 +253,10 @@ pub fn decode_png(png: &[u8]) -> Result<Image, String> {
                 width = u32::from_be_bytes(body[0..4].try_into().unwrap()) as usize;
                 height = u32::from_be_bytes(body[4..8].try_into().unwrap()) as usize;
                 if body[8] != 8 || body[12] != 0 {
-                    return Err(format!("PNG: bit depth {} / interlace {}", body[8], body[12]));
+                    return Err(format!(
+                        "PNG: bit depth {} / interlace {}",
+                        body[8], body[12]
+                    ));
                 }
                 channels = match body[9] {
                     2 => 3,
@@ -261,9 +280,21 @@ pub fn decode_png(png: &[u8]) -> Result<Image, String> {
         let filter = raw[y * (stride + 1)];
         let line = &raw[y * (stride + 1) + 1..(y + 1) * (stride + 1)];
         for x in 0..stride {
-            let a = if x >= channels { pixels[y * stride + x - channels] } else { 0 };
-            let b = if y > 0 { pixels[(y - 1) * stride + x] } else { 0 };
-            let c = if x >= channels && y > 0 { pixels[(y - 1) * stride + x - channels] } else { 0 };
+            let a = if x >= channels {
+                pixels[y * stride + x - channels]
+            } else {
+                0
+            };
+            let b = if y > 0 {
+                pixels[(y - 1) * stride + x]
+            } else {
+                0
+            };
+            let c = if x >= channels && y > 0 {
+                pixels[(y - 1) * stride + x - channels]
+            } else {
+                0
+            };
             let v = line[x];
             pixels[y * stride + x] = match filter {
                 0 => v,
@@ -283,5 +314,9 @@ pub fn decode_png(png: &[u8]) -> Result<Image, String> {
             .flat_map(|p| [p[0], p[1], p[2], 255])
             .collect()
     };
-    Ok(Image { width, height, rgba })
+    Ok(Image {
+        width,
+        height,
+        rgba,
+    })
 }

@@ -67,7 +67,10 @@ pub fn translate(t: &str) -> (f64, f64) {
 }
 
 fn is_name_char(c: char, first: bool) -> bool {
-    c.is_ascii_alphabetic() || c == '_' || c == ':' || (!first && (c.is_ascii_digit() || c == '-' || c == '.'))
+    c.is_ascii_alphabetic()
+        || c == '_'
+        || c == ':'
+        || (!first && (c.is_ascii_digit() || c == '-' || c == '.'))
 }
 
 /// Unescape character data or an attribute value; errors on a bare `&` or `<` and on an
@@ -111,11 +114,13 @@ fn unescape(s: &str, at: usize) -> Result<String, String> {
 /// Parse a whole XML document strictly: one root element, balanced tags, quoted and unique
 /// attributes, known entities only, no control characters XML 1.0 refuses.
 pub fn parse_xml(doc: &str) -> Result<Element, String> {
-    if let Some(c) = doc
-        .chars()
-        .find(|&c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') || c == '\u{FFFE}' || c == '\u{FFFF}')
-    {
-        return Err(format!("character U+{:04X} is not allowed in XML", c as u32));
+    if let Some(c) = doc.chars().find(|&c| {
+        (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') || c == '\u{FFFE}' || c == '\u{FFFF}'
+    }) {
+        return Err(format!(
+            "character U+{:04X} is not allowed in XML",
+            c as u32
+        ));
     }
     let b = doc.as_bytes();
     let mut i = 0;
@@ -140,7 +145,9 @@ pub fn parse_xml(doc: &str) -> Result<Element, String> {
             continue;
         }
         if rest.starts_with("<?") {
-            let end = rest.find("?>").ok_or("an unclosed processing instruction")?;
+            let end = rest
+                .find("?>")
+                .ok_or("an unclosed processing instruction")?;
             i += end + 2;
             continue;
         }
@@ -160,7 +167,9 @@ pub fn parse_xml(doc: &str) -> Result<Element, String> {
         if let Some(close) = rest.strip_prefix("</") {
             let end = close.find('>').ok_or("an unclosed end tag")?;
             let name = close[..end].trim_end();
-            let open = stack.pop().ok_or_else(|| format!("</{name}> without a start tag"))?;
+            let open = stack
+                .pop()
+                .ok_or_else(|| format!("</{name}> without a start tag"))?;
             if open.name != name {
                 return Err(format!("</{name}> closes <{}>", open.name));
             }
@@ -322,17 +331,26 @@ pub fn path_points(d: &str) -> Vec<Vec<(f64, f64)>> {
             'L' | 'l' => {
                 let (a, b) = (num(&mut k), num(&mut k));
                 (x, y) = if cmd == 'L' { (a, b) } else { (x + a, y + b) };
-                subpaths.last_mut().expect("a line before any move").push((x, y));
+                subpaths
+                    .last_mut()
+                    .expect("a line before any move")
+                    .push((x, y));
             }
             'H' | 'h' => {
                 let a = num(&mut k);
                 x = if cmd == 'H' { a } else { x + a };
-                subpaths.last_mut().expect("a line before any move").push((x, y));
+                subpaths
+                    .last_mut()
+                    .expect("a line before any move")
+                    .push((x, y));
             }
             'V' | 'v' => {
                 let a = num(&mut k);
                 y = if cmd == 'V' { a } else { y + a };
-                subpaths.last_mut().expect("a line before any move").push((x, y));
+                subpaths
+                    .last_mut()
+                    .expect("a line before any move")
+                    .push((x, y));
             }
             other => panic!("path command {other:?} not understood in {d:?}"),
         }

@@ -65,6 +65,9 @@ pub(crate) struct PathData {
     pen: Option<(u32, Pos)>,
     /// The last command was a relative line: further pairs continue it without a letter.
     in_line: bool,
+    /// An interior point closer than this to the pen (tenths of a pixel, each way) is left
+    /// out; 0 means half a pixel.
+    pub(crate) skip: i64,
 }
 
 impl PathData {
@@ -73,7 +76,8 @@ impl PathData {
     pub(crate) fn segment(&mut self, from: u32, a: Pos, to: u32, b: Pos, may_skip: bool) {
         let pen = match self.pen {
             Some((node, pen)) if node == from => {
-                let near = (b.0 - pen.0).abs() < 5 && (b.1 - pen.1).abs() < 5;
+                let skip = if self.skip > 0 { self.skip } else { 5 };
+                let near = (b.0 - pen.0).abs() < skip && (b.1 - pen.1).abs() < skip;
                 if pen == b || (may_skip && near) {
                     self.pen = Some((to, pen));
                     return;
@@ -138,6 +142,8 @@ impl PathData {
 /// Stroked paths grouped by SWC type and by width class.
 #[derive(Debug, Default)]
 pub(crate) struct Strokes {
+    /// See [`PathData::skip`].
+    pub(crate) skip: i64,
     paths: Vec<(i32, i64, PathData)>,
     index: HashMap<(i32, i64), usize>,
 }
@@ -149,7 +155,11 @@ impl Strokes {
             Some(&at) => at,
             None => {
                 let at = self.paths.len();
-                self.paths.push((kind, width, PathData::default()));
+                let path = PathData {
+                    skip: self.skip,
+                    ..PathData::default()
+                };
+                self.paths.push((kind, width, path));
                 self.index.insert((kind, width), at);
                 at
             }
@@ -217,7 +227,10 @@ mod tests {
         assert_eq!(s, "0,0.5,1,12.3,-0.5,-12,0.7,");
         assert_eq!(tenths(1.26), 13);
         assert_eq!(tenths(f64::NAN), 0);
-        assert_eq!(xml("<a href='x'>&\"\u{1b}"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;\u{FFFD}");
+        assert_eq!(
+            xml("<a href='x'>&\"\u{1b}"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;\u{FFFD}"
+        );
     }
 
     #[test]

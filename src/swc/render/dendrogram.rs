@@ -58,8 +58,7 @@ pub(crate) fn layout(m: &Morphology) -> Tree {
     tree.stems = (0..n)
         .filter(|&i| {
             points.get(i).is_some_and(is_drawn)
-                && m
-                    .parent(i)
+                && m.parent(i)
                     .and_then(|q| points.get(q))
                     .is_none_or(|q| q.is_soma())
         })
@@ -190,7 +189,11 @@ pub(crate) fn draw(
     let on_soma: Vec<f64> = tree
         .stems
         .iter()
-        .filter(|&&s| m.parent(s).and_then(|q| points.get(q)).is_some_and(|q| q.is_soma()))
+        .filter(|&&s| {
+            m.parent(s)
+                .and_then(|q| points.get(q))
+                .is_some_and(|q| q.is_soma())
+        })
         .map(|&s| x_of(s))
         .collect();
     let lo = on_soma.iter().copied().fold(f64::INFINITY, f64::min);

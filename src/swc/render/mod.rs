@@ -299,7 +299,9 @@ struct Body {
 fn render(m: &Morphology, o: &RenderOptions) -> Rendering {
     let validation = m.validate();
     let mt = Metrics::of(o);
+    // A thumbnail shows less: a point within a pixel of the pen is left out.
     let mut strokes = Strokes::default();
+    strokes.skip = if o.compact { 10 } else { 5 };
     // The body is drawn at (0, 0) in its own group, moved into place once its frame is known.
     let body = match o.view {
         View::Xy => plane_body(m, o, &[Axes::XY], &mut strokes),
@@ -363,7 +365,11 @@ fn render(m: &Morphology, o: &RenderOptions) -> Rendering {
         .title
         .iter()
         .map(|t| Metrics::text_width(t.chars().count(), mt.title))
-        .chain(notes.iter().map(|n| Metrics::text_width(n.chars().count(), mt.text)))
+        .chain(
+            notes
+                .iter()
+                .map(|n| Metrics::text_width(n.chars().count(), mt.text)),
+        )
         .fold(0.0f64, f64::max)
         .min(o.size);
     let inner = (body.width + left_gutter)
@@ -720,7 +726,11 @@ mod tests {
         assert_eq!(r.validation.errors, 2);
         assert!(r.svg.contains("2 errors: "), "{}", r.svg);
         assert!(r.svg.contains("missing-parent (line 3)"), "{}", r.svg);
-        assert!(!r.svg.contains("NaN") && !r.svg.contains("inf"), "{}", r.svg);
+        assert!(
+            !r.svg.contains("NaN") && !r.svg.contains("inf"),
+            "{}",
+            r.svg
+        );
         let quiet = m.to_svg(&RenderOptions::new().notes(false));
         assert!(!quiet.contains("error"), "{quiet}");
     }

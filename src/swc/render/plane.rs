@@ -139,18 +139,15 @@ pub(crate) enum Width {
     Fixed(f64),
 }
 
-/// A width class, in tenths of a pixel: fine steps for thin lines, coarser for thick ones,
-/// so that a tree needs only a few paths per type.
+/// A width class, in tenths of a pixel: lines under a pixel wide are one class (their width
+/// hardly shows), wider ones come in steps of about 12% (two per quarter of the width), so
+/// that a tree needs only a few paths per type and its branches stay long runs of the pen.
 fn width_class(px: f64) -> i64 {
-    let t = tenths(px.max(MIN_WIDTH));
-    let step = if t <= 20 {
-        2
-    } else if t <= 80 {
-        5
-    } else {
-        10
-    };
-    ((t + step / 2) / step * step).max(5)
+    if px.is_nan() || px <= 1.0 {
+        return tenths(MIN_WIDTH.max(0.6));
+    }
+    let step = (px.ln() / 1.12f64.ln()).round().clamp(0.0, 80.0);
+    tenths(1.12f64.powf(step)).max(10)
 }
 
 /// Draw the neurites into `strokes` and the soma into `soma` (SVG elements).
@@ -187,7 +184,13 @@ pub(crate) fn draw(
                 .and_then(|c| points.get(c))
                 .is_some_and(|c| c.kind == p.kind);
         if let Some(path) = strokes.path(p.kind, class) {
-            path.segment(q_index as u32, frame.pos(q), i as u32, frame.pos(p), may_skip);
+            path.segment(
+                q_index as u32,
+                frame.pos(q),
+                i as u32,
+                frame.pos(p),
+                may_skip,
+            );
         }
     };
     // Branch by branch, depth first from each root (and each point whose parent is missing),
@@ -227,7 +230,11 @@ fn draw_soma(m: &Morphology, frame: &Frame, out: &mut String) {
     let soma_parent = |i: usize| m.parent(i).filter(|&q| is_soma(q));
     let soma_children = |i: usize| m.children(i).filter(|&c| is_soma(c));
     let radius_px = |p: &Point| {
-        let r = if p.radius.is_finite() { p.radius.abs() } else { 0.0 };
+        let r = if p.radius.is_finite() {
+            p.radius.abs()
+        } else {
+            0.0
+        };
         (r * frame.scale).max(1.0)
     };
     let circle = |out: &mut String, p: &Point| {
@@ -245,13 +252,19 @@ fn draw_soma(m: &Morphology, frame: &Frame, out: &mut String) {
         "<g class=\"soma\" fill=\"{c}\" stroke=\"{c}\" stroke-linecap=\"round\">",
         c = style::colour(1)
     );
-    let roots: Vec<usize> = soma.iter().copied().filter(|&s| soma_parent(s).is_none()).collect();
+    let roots: Vec<usize> = soma
+        .iter()
+        .copied()
+        .filter(|&s| soma_parent(s).is_none())
+        .collect();
     let degree = |i: usize| soma_children(i).count() + usize::from(soma_parent(i).is_some());
     let shape = if soma.len() == 1 {
         Shape::Circle
     } else if soma.len() == 3
         && roots.len() == 1
-        && roots.first().is_some_and(|&r| soma_children(r).count() == 2)
+        && roots
+            .first()
+            .is_some_and(|&r| soma_children(r).count() == 2)
     {
         Shape::ThreePoint
     } else if roots.len() == 1 && soma.len() >= 4 && soma.iter().all(|&s| degree(s) <= 2) {
@@ -340,4 +353,21 @@ enum Shape {
     ThreePoint,
     Chain,
     Cylinders,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn width_classes() {
+        assert_eq!(width_class(0.1), 6);
+        assert_eq!(width_class(0.99), 6);
+        assert_eq!(width_class(f64::NAN), 6);
+        for px in [1.3, 2.0, 3.7, 10.0, 42.0] {
+            let w = width_class(px) as f64 / 10.0;
+            assert!((w - px).abs() / px < 0.07, "{px} -> {w}");
+        }
+        assert!(width_class(1e300) > 0);
+    }
 }
