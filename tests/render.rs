@@ -541,3 +541,84 @@ fn a_thumbnail_is_small() {
         full.len()
     );
 }
+
+#[test]
+fn render_paths_draws_a_folder_in_order_and_names_what_it_cannot_read() {
+    let t = TempDir::new();
+    let nested = t.path().join("a/b");
+    std::fs::create_dir_all(&nested).unwrap();
+    let good = ["04a_pyramidal4aACC.CNG.swc", "C121005C.CNG.swc"];
+    std::fs::copy(
+        fixtures_dir().join("swc").join(good[0]),
+        t.path().join("a").join(good[0]),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures_dir().join("swc").join(good[1]),
+        nested.join(good[1]),
+    )
+    .unwrap();
+    std::fs::write(
+        t.path().join("a/broken.swc"),
+        b"1 1 0 0 0 5 -1\n2 3 x 0 0 1 1\n",
+    )
+    .unwrap();
+    std::fs::write(t.path().join("a/.hidden.swc"), b"1 1 0 0 0 5 -1\n").unwrap();
+    std::fs::write(t.path().join("a/notes.txt"), b"not a neuron").unwrap();
+    let missing = t.path().join("missing.swc");
+    let mut seen = Vec::new();
+    let summary = neuromorpho::swc::render_paths(
+        [t.path().to_path_buf(), missing.clone()],
+        &RenderOptions::new(),
+        &neuromorpho::swc::CheckOptions::new().threads(2),
+        |file| {
+            seen.push((
+                file.path.clone(),
+                file.result
+                    .as_ref()
+                    .map(|r| r.svg.clone())
+                    .map_err(|e| e.to_string()),
+            ));
+            std::ops::ControlFlow::Continue(())
+        },
+    )
+    .unwrap();
+    let names: Vec<String> = seen
+        .iter()
+        .map(|(p, _)| p.strip_prefix(t.path()).unwrap_or(p).display().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            format!("a/{}", good[0]),
+            format!("a/b/{}", good[1]),
+            "a/broken.swc".to_string(),
+            "missing.swc".to_string()
+        ]
+    );
+    assert_eq!(
+        (summary.files, summary.drawn, summary.unreadable),
+        (4, 2, 2)
+    );
+    for (path, result) in &seen[..2] {
+        let svg = result.as_ref().unwrap();
+        let root = check_picture(svg, &path.display().to_string());
+        let title = root
+            .walk()
+            .into_iter()
+            .map(|(e, _)| e)
+            .find(|e| e.has_class("title"))
+            .unwrap();
+        assert_eq!(title.text, path.file_name().unwrap().to_string_lossy());
+    }
+    let broken = seen[2].1.as_ref().unwrap_err();
+    assert!(
+        broken.contains("broken.swc") && broken.contains("line 2") && !broken.contains('\n'),
+        "{broken}"
+    );
+    let gone = seen[3].1.as_ref().unwrap_err();
+    assert!(
+        gone.contains("missing.swc") && !gone.contains('\n'),
+        "{gone}"
+    );
+}

@@ -8,12 +8,15 @@ mod plane;
 mod style;
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 
 use canvas::{num, xml, Strokes};
 use plane::{finite_or, Axes, Extent, Frame, Width};
 
+use super::check::{for_each_file, CheckOptions};
 use super::issue::Severity;
-use super::parse::Morphology;
+use super::parse::{Morphology, SwcError};
 use super::validate::Validation;
 
 /// What is drawn.
@@ -242,6 +245,138 @@ impl Morphology {
     pub fn to_svg(&self, options: &RenderOptions) -> String {
         render(self, options).svg
     }
+}
+
+/// A file drawn by [`render_paths`]: its drawing, or why it could not be read.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RenderedFile {
+    /// The file as given or found in a folder (`-` for standard input).
+    pub path: PathBuf,
+    /// The drawing; `Err` when the file cannot be read or is not SWC (a one-line message
+    /// naming the file and, for a parse error, the line).
+    pub result: Result<Rendering, SwcError>,
+}
+
+/// The totals of a [`render_paths`] run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RenderSummary {
+    /// Files handed to the callback.
+    pub files: usize,
+    /// Of which drawn.
+    pub drawn: usize,
+    /// Of which drawn from a file with errors (as far as it can be read).
+    pub with_errors: usize,
+    /// Of which not drawn: unreadable, or not SWC.
+    pub unreadable: usize,
+    /// The callback asked to stop before every file was drawn.
+    pub stopped: bool,
+}
+
+/// Draw files and folders as [`check_paths`](crate::swc::check_paths) checks them: every
+/// `.swc` file under each folder (hidden entries and links to folders skipped), each file
+/// named, `-` for standard input; read and drawn on a local pool of
+/// [`CheckOptions::threads`] threads (files larger than [`CheckOptions::max_file_size`] are
+/// not read), each [`RenderedFile`] handed to `on_file` on the calling thread in the order of
+/// the walk. Without a [`RenderOptions::title`], each picture is titled with its file's name.
+/// The callback returns [`ControlFlow::Break`] to stop.
+///
+/// Fails only if the thread pool cannot be started (or `threads` is 0).
+///
+/// ```no_run
+/// use std::ops::ControlFlow;
+/// use neuromorpho::swc::{render_paths, CheckOptions, RenderOptions};
+///
+/// render_paths(["neurons/downloads"], &RenderOptions::new(), &CheckOptions::new(), |file| {
+///     match &file.result {
+///         Ok(drawing) => std::fs::write(file.path.with_extension("svg"), &drawing.svg).unwrap(),
+///         Err(e) => eprintln!("{e}"),
+///     }
+///     ControlFlow::Continue(())
+/// })?;
+/// # Ok::<(), neuromorpho::swc::SwcError>(())
+/// ```
+pub fn render_paths<I, P, F>(
+    paths: I,
+    render: &RenderOptions,
+    options: &CheckOptions,
+    mut on_file: F,
+) -> Result<RenderSummary, SwcError>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<Path>,
+    F: FnMut(RenderedFile) -> ControlFlow<()>,
+{
+    let (render, max) = (render.clone(), options.max_file_size);
+    let mut summary = RenderSummary::default();
+    summary.stopped = for_each_file(
+        paths,
+        options.threads,
+        "render",
+        move |path| RenderedFile {
+            path: path.to_path_buf(),
+            result: read_limited(path, max).map(|m| {
+                let mut o = render.clone();
+                if o.title.is_none() {
+                    let name = path.file_name().unwrap_or(path.as_os_str());
+                    o.title = Some(name.to_string_lossy().into_owned());
+                }
+                m.render(&o)
+            }),
+        },
+        |path, why| RenderedFile {
+            result: Err(SwcError::Io {
+                path: Some(path.clone()),
+                source: std::io::Error::other(why),
+            }),
+            path,
+        },
+        |file| {
+            summary.files += 1;
+            match &file.result {
+                Ok(r) => {
+                    summary.drawn += 1;
+                    summary.with_errors += usize::from(!r.validation.is_usable());
+                }
+                Err(_) => summary.unreadable += 1,
+            }
+            on_file(file)
+        },
+    )?;
+    Ok(summary)
+}
+
+/// Read a file (or standard input for `-`) of at most `max` bytes and parse it.
+fn read_limited(path: &Path, max: u64) -> Result<Morphology, SwcError> {
+    use std::io::Read;
+    let io = |source: std::io::Error| SwcError::Io {
+        path: Some(path.to_path_buf()),
+        source,
+    };
+    let mut bytes = Vec::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin()
+            .lock()
+            .take(max.saturating_add(1))
+            .read_to_end(&mut bytes)
+    } else {
+        let file = std::fs::File::open(path).map_err(io)?;
+        if file.metadata().map_err(io)?.is_dir() {
+            return Err(io(std::io::Error::other("is a folder")));
+        }
+        file.take(max.saturating_add(1)).read_to_end(&mut bytes)
+    };
+    read.map_err(io)?;
+    if bytes.len() as u64 > max {
+        return Err(io(std::io::Error::other(format!(
+            "larger than the maximum of {max} bytes"
+        ))));
+    }
+    Morphology::from_bytes(&bytes).map_err(|error| SwcError::Parse {
+        path: Some(path.to_path_buf()),
+        error,
+    })
 }
 
 /// Text sizes and spacing of a picture.
