@@ -500,3 +500,37 @@ fn the_page_in_a_headless_browser() {
         "{without} pixels of the type colours without them"
     );
 }
+
+#[test]
+fn a_file_that_cannot_be_drawn_is_a_row_without_a_picture() {
+    let c = collection();
+    build_page(&c.out);
+    let data = page_data(&c.out);
+    let (id, name, _) = &c.neurons[5];
+    let row = row_of(&data, *id);
+    let swc = c.out.join(row[2][0][1].as_str().unwrap());
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&swc, b"<!DOCTYPE html><html>gone</html>").unwrap();
+    let report = build_page(&c.out);
+    assert_eq!(report.unreadable.len(), 1, "{:?}", report.unreadable);
+    assert!(
+        report.unreadable[0].contains(&format!("downloads/{name}.swc")),
+        "{:?}",
+        report.unreadable
+    );
+    assert!(
+        report.unreadable[0].contains("HTML"),
+        "{:?}",
+        report.unreadable
+    );
+    let data = page_data(&c.out);
+    assert!(row_of(&data, *id)[1].is_null());
+    // The others keep theirs.
+    let pictures = data["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r[1].is_string())
+        .count();
+    assert_eq!(pictures, c.neurons.len() - 1);
+}
