@@ -4,7 +4,7 @@
 //! cargo run --example fake-server -- [--neurons N] [--port P] [--latency-ms L] [--fault-rate F] [--seed S]
 //! ```
 //!
-//! Defaults: 5000 neurons, any free port, no latency, no faults. It prints exactly one line,
+//! Defaults: 5000 neurons, release 1 (each later release adds a tenth and changes some files), any free port, no latency, no faults. It prints exactly one line,
 //! `listening on http://127.0.0.1:PORT`, then serves until killed. Point the CLI at it:
 //!
 //! ```text
@@ -26,6 +26,7 @@ struct Args {
     latency_ms: u64,
     fault_rate: f64,
     seed: u64,
+    release: u32,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -49,9 +50,13 @@ fn parse_args() -> Result<Args, String> {
             .map_err(e)?
             .unwrap_or(0.0),
         seed: a.opt_value_from_str("--seed").map_err(e)?.unwrap_or(1),
+        release: a.opt_value_from_str("--release").map_err(e)?.unwrap_or(1),
     };
     if let Some(extra) = a.finish().first() {
         return Err(format!("unknown option {}", extra.to_string_lossy()));
+    }
+    if args.release == 0 {
+        return Err("--release counts from 1".to_string());
     }
     if !(0.0..=1.0).contains(&args.fault_rate) {
         return Err("--fault-rate must be between 0 and 1".to_string());
@@ -67,7 +72,7 @@ fn main() {
                 eprintln!("fake-server: {message}");
             }
             eprintln!(
-                "usage: fake-server [--neurons N] [--port P] [--latency-ms L] [--fault-rate F] [--seed S]"
+                "usage: fake-server [--neurons N] [--port P] [--latency-ms L] [--fault-rate F] [--seed S] [--release R]"
             );
             std::process::exit(2);
         }
@@ -81,6 +86,7 @@ fn main() {
     };
     let server = FakeServer::start_with(Catalog::generate(args.neurons), options);
     server.set_random_faults(args.fault_rate, args.seed);
+    server.set_release(args.release);
     let mut stdout = std::io::stdout().lock();
     // The parent process (benchmark) waits for this line, so flush it at once.
     let _ = writeln!(stdout, "listening on {}", server.base_url());

@@ -16,15 +16,19 @@ use crate::archive::Neuron;
 use crate::client::{Client, Order};
 use crate::error::Result;
 use crate::progress::Progress;
-use crate::store::manifest::ManifestEntry;
+use crate::store::manifest::{Manifest, ManifestEntry};
 
-pub(crate) use report::merge_failed_csv;
+pub(crate) use report::{failed_csv_urls, merge_failed_csv};
 pub use report::{DownloadReport, FailedFile, HeldFile};
 
 use one_file::Outcome;
+pub(crate) use plan::Planner;
+
+/// Runs one batch of jobs (what a download's feed is given).
+type RunBatch<'r> = dyn FnMut(&[plan::Job<'_>]) -> Result<()> + 'r;
 
 /// What a download needs to know about one neuron: far less than its record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DownloadItem {
     pub neuron_id: Option<u64>,
     pub neuron_name: String,
@@ -32,9 +36,6 @@ pub(crate) struct DownloadItem {
     pub original_format: Option<String>,
     /// The values of the `group_by` fields, in order, as the record has them.
     pub group_values: Vec<String>,
-    /// `reference_pmid` and `reference_doi`, for the citations.
-    pub reference_pmid: Vec<String>,
-    pub reference_doi: Vec<String>,
 }
 
 impl DownloadItem {
@@ -47,8 +48,6 @@ impl DownloadItem {
             archive: String::new(),
             original_format: Some(e.path.rsplit('/').next().unwrap_or("").to_string()),
             group_values: Vec::new(),
-            reference_pmid: Vec::new(),
-            reference_doi: Vec::new(),
         }
     }
 
@@ -64,8 +63,6 @@ impl DownloadItem {
             archive: n.archive().to_string(),
             original_format: n.original_format().map(str::to_string),
             group_values,
-            reference_pmid: n.reference_pmid().to_vec(),
-            reference_doi: n.reference_doi().to_vec(),
         }
     }
 }
@@ -220,22 +217,38 @@ impl Client {
         options: &DownloadOptions,
         mut progress: impl FnMut(&Progress),
     ) -> Result<DownloadReport> {
-        let items: Vec<DownloadItem> = neurons
-            .iter()
-            .map(|n| DownloadItem::from_neuron(n, &options.group_by))
-            .collect();
-        self.download_items(&items, options, &mut progress)
+        let mut planner = Planner::in_memory(options);
+        for n in neurons {
+            planner.add(DownloadItem::from_neuron(n, &options.group_by))?;
+        }
+        self.download_planned(planner, options, true, &mut progress)
     }
 
-    /// [`Client::download`] of items a job has made from its records.
-    pub(crate) fn download_items(
+    /// Download what a planner holds, a chunk at a time; `keep_files`: list the files held in
+    /// the report (a job that needs them only for its checks asks for them then).
+    pub(crate) fn download_planned(
         &self,
-        items: &[DownloadItem],
+        planner: Planner,
         options: &DownloadOptions,
+        keep_files: bool,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<DownloadReport> {
-        let jobs = plan::plan(self.base_url(), items, options)?;
-        self.run_jobs(&jobs, options, progress)
+        plan::prepare(options)?;
+        let manifest = if options.manifest {
+            Manifest::load(&options.out_dir)?
+        } else {
+            Manifest::default()
+        };
+        let files = planner.files();
+        let mut chunks = planner.into_chunks()?;
+        let base_url = self.base_url().to_string();
+        self.run_streamed(options, files, keep_files, progress, &mut |run| loop {
+            let planned = chunks.next_chunk()?;
+            if planned.is_empty() {
+                return Ok(());
+            }
+            run(&plan::jobs(&base_url, &planned, options, &manifest))?;
+        })
     }
 
     /// Fetch the files of recorded entries again (from their URLs, to their paths), and
@@ -277,54 +290,66 @@ impl Client {
                 entry: None,
             })
             .collect();
-        self.run_jobs(&jobs, options, progress)
+        self.run_streamed(options, jobs.len() as u64, true, progress, &mut |run| {
+            run(&jobs)
+        })
     }
 
-    fn run_jobs(
+    /// Run the jobs `feed` hands to its runner, batch after batch, on the client's workers,
+    /// recording what each commits; the report sums them up. What was committed is recorded
+    /// whatever happens (a cancel included).
+    fn run_streamed(
         &self,
-        jobs: &[plan::Job<'_>],
         options: &DownloadOptions,
+        files: u64,
+        keep_files: bool,
         progress: &mut dyn FnMut(&Progress),
+        feed: &mut dyn FnMut(&mut RunBatch<'_>) -> Result<()>,
     ) -> Result<DownloadReport> {
-        let files = jobs.len() as u64;
         progress(&Progress::DownloadStarted { files });
-        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(jobs.len());
-        outcomes.resize_with(jobs.len(), || None);
         let mut recorder = record::Recorder::new(options, &self.cancel);
         let fresh = one_file::Fresh::new(&options.out_dir);
+        let workers = self.workers()?;
+        let mut report = DownloadReport::default();
         let (mut done, mut bytes, mut failed) = (0u64, 0u64, 0u64);
-        let run = self.workers()?.run(
-            files,
-            Order::AsDone,
-            &self.cancel,
-            |i| match jobs.get(i as usize) {
-                Some(job) => self.fetch_one(job, options, &fresh),
-                None => Outcome::Skipped { record: None },
-            },
-            |i, outcome| {
-                done += 1;
-                match &outcome {
-                    Outcome::Downloaded { entry, .. } => bytes += entry.bytes,
-                    Outcome::Failed(_) => failed += 1,
-                    _ => {}
-                }
-                recorder.note(&outcome, &mut |p| progress(p))?;
-                if let Some(slot) = outcomes.get_mut(i as usize) {
-                    *slot = Some(outcome);
-                }
-                progress(&Progress::File {
-                    done,
-                    files,
-                    bytes,
-                    failed,
-                });
-                Ok(())
-            },
-        );
-        // Whatever happened (a cancel included), what was committed gets recorded.
+        let fed = feed(&mut |jobs| {
+            let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(jobs.len());
+            outcomes.resize_with(jobs.len(), || None);
+            let run = workers.run(
+                jobs.len() as u64,
+                Order::AsDone,
+                &self.cancel,
+                |i| match jobs.get(i as usize) {
+                    Some(job) => self.fetch_one(job, options, &fresh),
+                    None => Outcome::Skipped { record: None },
+                },
+                |i, outcome| {
+                    done += 1;
+                    match &outcome {
+                        Outcome::Downloaded { entry, .. } => bytes += entry.bytes,
+                        Outcome::Failed(_) => failed += 1,
+                        _ => {}
+                    }
+                    recorder.note(&outcome, &mut |p| progress(p))?;
+                    if let Some(slot) = outcomes.get_mut(i as usize) {
+                        *slot = Some(outcome);
+                    }
+                    progress(&Progress::File {
+                        done,
+                        files,
+                        bytes,
+                        failed,
+                    });
+                    Ok(())
+                },
+            );
+            report.add(jobs, outcomes, keep_files);
+            run
+        });
+        drop(fresh);
         let recorded = recorder.finish(&mut |p| progress(p));
-        run?;
+        fed?;
         recorded?;
-        Ok(DownloadReport::from_outcomes(jobs, outcomes))
+        Ok(report)
     }
 }

@@ -100,7 +100,7 @@ impl<'a> Fresh<'a> {
             let m = Manifest::load(self.out_dir).ok()?;
             *guard = Some((Instant::now(), Arc::new(m)));
         }
-        guard.as_ref().and_then(|(_, m)| m.get(rel).cloned())
+        guard.as_ref().and_then(|(_, m)| m.get(rel))
     }
 }
 

@@ -101,14 +101,15 @@ pub struct DownloadReport {
 }
 
 impl DownloadReport {
-    pub(crate) fn from_outcomes(
+    /// Add the outcomes of a batch of jobs (in the jobs' order); `keep_files`: list the
+    /// files held.
+    pub(crate) fn add(
+        &mut self,
         jobs: &[Job<'_>],
         outcomes: Vec<Option<Outcome>>,
-    ) -> DownloadReport {
-        let mut report = DownloadReport {
-            planned: jobs.len() as u64,
-            ..DownloadReport::default()
-        };
+        keep_files: bool,
+    ) {
+        self.planned += jobs.len() as u64;
         for (job, outcome) in jobs.iter().zip(outcomes) {
             let held = |fetched| HeldFile {
                 neuron_name: job.item.neuron_name.clone(),
@@ -117,32 +118,37 @@ impl DownloadReport {
                 path: job.path.clone(),
                 fetched,
             };
-            match outcome {
+            let kept = match outcome {
                 Some(Outcome::Downloaded {
                     entry,
                     replaced,
                     repaired,
                 }) => {
-                    report.downloaded += 1;
-                    report.changed += u64::from(replaced);
-                    report.repaired += u64::from(repaired);
-                    report.bytes += entry.bytes;
-                    report.files.push(held(true));
+                    self.downloaded += 1;
+                    self.changed += u64::from(replaced);
+                    self.repaired += u64::from(repaired);
+                    self.bytes += entry.bytes;
+                    Some(held(true))
                 }
                 Some(Outcome::Skipped { .. }) => {
-                    report.skipped += 1;
-                    report.files.push(held(false));
+                    self.skipped += 1;
+                    Some(held(false))
                 }
                 Some(Outcome::Unchanged { .. }) => {
-                    report.unchanged += 1;
-                    report.files.push(held(false));
+                    self.unchanged += 1;
+                    Some(held(false))
                 }
-                Some(Outcome::Failed(f)) => report.failed.push(f),
+                Some(Outcome::Failed(f)) => {
+                    self.failed.push(f);
+                    None
+                }
                 // Only a cancelled run leaves jobs without an outcome, and it returns an Err.
-                None => {}
+                None => None,
+            };
+            if let Some(file) = kept.filter(|_| keep_files) {
+                self.files.push(file);
             }
         }
-        report
     }
 
     /// Write the list of what failed (`failed.csv`: `neuron_name,url,reason,detail`) at
@@ -193,6 +199,21 @@ pub(crate) fn merge_failed_csv(
         }
     }
     write_rows(&rows, path)
+}
+
+/// The URLs of the rows of a `failed.csv` in place (none when there is none), so that a run
+/// looks up in its manifest only the files those rows name.
+pub(crate) fn failed_csv_urls(path: &Path) -> std::collections::HashSet<String> {
+    let mut urls = std::collections::HashSet::new();
+    if let Ok(Some(file)) = crate::store::safe_fs::open_regular(path) {
+        let mut reader = csv::Reader::from_reader(file);
+        for row in reader.records().flatten() {
+            if let Some(url) = row.get(1).filter(|u| !u.is_empty()) {
+                urls.insert(url.to_string());
+            }
+        }
+    }
+    urls
 }
 
 fn write_rows(rows: &[[String; 4]], path: &Path) -> Result<Option<PathBuf>> {

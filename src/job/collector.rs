@@ -3,6 +3,7 @@
 //! lists and the citations, and sums it all up.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -10,9 +11,10 @@ use crate::api::lookup::morphometry_columns;
 use crate::api::search::SkippedRecord;
 use crate::archive::{Neuron, Placed};
 use crate::client::Client;
-use crate::download::{merge_failed_csv, DownloadItem, FailedFile, HeldFile};
+use crate::download::{merge_failed_csv, DownloadItem, FailedFile, HeldFile, Planner};
 use crate::error::{Error, FailureKind, Result};
 use crate::progress::Progress;
+use crate::store::atomic_file::AtomicFile;
 use crate::store::lock::FolderLock;
 use crate::store::manifest::Manifest;
 use crate::tables::citations::Citations;
@@ -26,7 +28,14 @@ pub(crate) struct Collector<'a> {
     options: &'a JobOptions,
     client: &'a Client,
     writer: Option<MetadataWriter>,
-    items: Vec<DownloadItem>,
+    /// The files to download, planned as pages arrive (kept on disk, not in memory).
+    planner: Option<Planner>,
+    /// The names of this run's neurons (hashed): a row of `failed.csv` without a URL is
+    /// resolved when this run tried its neuron again.
+    tried: HashSet<u64>,
+    /// This run's references, as the server sent them (the table's may be cleaned: a DOI in
+    /// lower case), one line per neuron in a temporary file, for `CITATIONS.md`.
+    refs: Option<std::io::BufWriter<AtomicFile>>,
     /// The rows this run writes, so that rows of other runs are kept; by their ids, the
     /// neurons of this run (for what `--update` finds gone).
     written: WrittenRows,
@@ -49,18 +58,40 @@ impl<'a> Collector<'a> {
                     .collect(),
             );
         }
+        let planner = if options.download {
+            Some(Planner::spilled(&options.download_options())?)
+        } else {
+            None
+        };
+        let refs = if options.download && options.citations {
+            let at = options.out_dir().join(".neuromorpho-references");
+            let file = AtomicFile::create(&at, false).map_err(|e| Error::io(&at, e))?;
+            Some(std::io::BufWriter::new(file))
+        } else {
+            None
+        };
         Ok(Collector {
             options,
             client,
             writer: Some(writer),
-            items: Vec::new(),
+            planner,
+            tried: HashSet::new(),
+            refs,
             written: WrittenRows::default(),
             failed: Vec::new(),
         })
     }
 
     pub(crate) fn reset(&mut self) -> Result<()> {
-        self.items.clear();
+        if let Some(p) = self.planner.as_mut() {
+            p.clear()?;
+        }
+        self.tried.clear();
+        if let Some(refs) = self.refs.as_mut() {
+            let at = self.options.out_dir();
+            refs.flush().map_err(|e| Error::io(at, e))?;
+            refs.get_mut().truncate().map_err(|e| Error::io(at, e))?;
+        }
         self.failed.clear();
         self.written.clear();
         match self.writer.as_mut() {
@@ -127,16 +158,21 @@ impl<'a> Collector<'a> {
                 Some(id) => self.written.insert_id(id),
                 None => self.written.insert_name(n.neuron_name()),
             }
-            if !self.options.download {
+            let Some(planner) = self.planner.as_mut() else {
                 continue;
-            }
+            };
             if n.neuron_name().trim().is_empty() || n.archive().trim().is_empty() {
                 self.failed
                     .push(unusable_record(n, number.map(|p| (p, position))));
                 continue;
             }
-            self.items
-                .push(DownloadItem::from_neuron(n, &self.options.files.group_by));
+            self.tried.insert(name_key(n.neuron_name()));
+            if let (Some(refs), Some(id)) = (self.refs.as_mut(), n.neuron_id()) {
+                let line = serde_json::to_string(&(id, n.reference_pmid(), n.reference_doi()))
+                    .map_err(|e| Error::io(self.options.out_dir(), e.into()))?;
+                writeln!(refs, "{line}").map_err(|e| Error::io(self.options.out_dir(), e))?;
+            }
+            planner.add(DownloadItem::from_neuron(n, &self.options.files.group_by))?;
         }
         Ok(())
     }
@@ -162,7 +198,7 @@ impl<'a> Collector<'a> {
             ..JobSummary::default()
         };
         self.commit_table(&mut summary, progress)?;
-        if self.options.download && !self.items.is_empty() {
+        if self.planner.as_ref().is_some_and(|p| p.items() > 0) {
             let held = self.download(&mut summary, progress)?;
             if self.options.check {
                 self.check_files(&held, &mut summary, progress)?;
@@ -235,9 +271,13 @@ impl<'a> Collector<'a> {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Vec<HeldFile>> {
         let download = self.options.download_options();
-        let report = self
-            .client
-            .download_items(&self.items, &download, progress)?;
+        let Some(planner) = self.planner.take() else {
+            return Ok(Vec::new());
+        };
+        // The files held are listed only for the checks that need them.
+        let report =
+            self.client
+                .download_planned(planner, &download, self.options.check, progress)?;
         summary.files = report.planned;
         summary.downloaded = report.downloaded;
         summary.skipped = report.skipped;
@@ -262,14 +302,18 @@ impl<'a> Collector<'a> {
     /// query no longer matched.
     fn gone(&self) -> Result<Vec<String>> {
         let manifest = Manifest::load(self.options.out_dir())?;
-        Ok(manifest
-            .entries()
-            .into_iter()
-            .filter(|e| self.options.files.what.contains(&e.kind))
-            .filter(|e| self.options.shard.is_none_or(|s| s.contains(e.neuron_id)))
-            .filter(|e| e.neuron_id.is_none_or(|id| !self.written.has_id(id)))
-            .map(|e| e.path.clone())
-            .collect())
+        let mut gone = Vec::new();
+        manifest.each(|e| {
+            if self.options.files.what.contains(&e.kind)
+                && self.options.shard.is_none_or(|s| s.contains(e.neuron_id))
+                && e.neuron_id.is_none_or(|id| !self.written.has_id(id))
+            {
+                gone.push(e.path);
+            }
+            Ok(())
+        })?;
+        gone.sort();
+        Ok(gone)
     }
 
     /// `failed.csv` (what is still missing, whichever run tried) and `CITATIONS.md` (every
@@ -294,7 +338,7 @@ impl<'a> Collector<'a> {
             let by_other = !f.path.is_empty()
                 && manifest
                     .get(&f.path)
-                    .is_some_and(|now| Some(now) != f.seen.as_ref() && holds(out, now));
+                    .is_some_and(|now| Some(&now) != f.seen.as_ref() && holds(out, &now));
             if by_other {
                 log::info!(
                     "{}: failed here ({}), but another run has put it in place meanwhile",
@@ -308,58 +352,83 @@ impl<'a> Collector<'a> {
         summary.skipped += mended;
         // Rows of failed.csv left by other runs: resolved when a file of that URL is in place
         // and whole (looked at only for those rows).
-        let by_url: HashMap<&str, &crate::store::manifest::ManifestEntry> = manifest
-            .entries()
-            .into_iter()
-            .map(|e| (e.url.as_str(), e))
-            .collect();
+        // Shards of a job array share the output folder: each keeps its own lists, or they
+        // would overwrite (and race on) each other's.
+        let failed_path = options.per_shard("failed", "csv");
+        let wanted = crate::download::failed_csv_urls(&failed_path);
+        let mut by_url: HashMap<String, crate::store::manifest::ManifestEntry> = HashMap::new();
+        if !wanted.is_empty() {
+            manifest.each(|e| {
+                if wanted.contains(&e.url) {
+                    by_url.insert(e.url.clone(), e);
+                }
+                Ok(())
+            })?;
+        }
         let is_held = |url: &str| by_url.get(url).is_some_and(|e| holds(out, e));
-        let tried: HashSet<&str> = self.items.iter().map(|i| i.neuron_name.as_str()).collect();
+        let tried = &self.tried;
         let resolved = |name: &str, url: &str| {
             if url.is_empty() {
-                tried.contains(name)
+                tried.contains(&name_key(name))
             } else {
                 is_held(url)
             }
         };
-        // Shards of a job array share the output folder: each keeps its own lists, or they
-        // would overwrite (and race on) each other's.
-        summary.written.failed_list =
-            merge_failed_csv(&self.failed, &options.per_shard("failed", "csv"), &resolved)?;
+        summary.written.failed_list = merge_failed_csv(&self.failed, &failed_path, &resolved)?;
         if options.citations && options.download {
             summary.written.citations = self.write_citations(&manifest)?;
         }
         Ok(())
     }
 
-    /// `CITATIONS.md` for the neurons with a file in the folder (their references from this
-    /// run's records, or from the table); none when there is none.
-    fn write_citations(&self, manifest: &Manifest) -> Result<Option<PathBuf>> {
+    /// `CITATIONS.md` for the neurons with a file in the folder (their references read back
+    /// from the table, which holds this run's rows and those of earlier runs); none when there
+    /// is none. Streamed: a set of ids is all it holds.
+    fn write_citations(&mut self, manifest: &Manifest) -> Result<Option<PathBuf>> {
         // A shard cites its own neurons (each shard writes its own CITATIONS file).
         let shard = self.options.shard;
-        let held: HashSet<u64> = manifest
-            .entries()
-            .iter()
-            .filter_map(|e| e.neuron_id)
-            .filter(|id| shard.is_none_or(|s| s.contains(Some(*id))))
-            .collect();
-        let mut refs = crate::tables::metadata::references(&self.options.metadata_path())?;
-        for item in &self.items {
-            if let Some(id) = item.neuron_id {
-                refs.insert(
-                    id,
-                    (item.reference_pmid.clone(), item.reference_doi.clone()),
-                );
+        let mut held: HashSet<u64> = HashSet::new();
+        manifest.each(|e| {
+            if let Some(id) = e
+                .neuron_id
+                .filter(|id| shard.is_none_or(|s| s.contains(Some(*id))))
+            {
+                held.insert(id);
+            }
+            Ok(())
+        })?;
+        let mut citations = Citations::new();
+        // This run's references first, as the server sent them; then the table's, for the
+        // neurons earlier runs brought.
+        if let Some(refs) = self.refs.as_mut() {
+            let at = self.options.out_dir();
+            refs.flush().map_err(|e| Error::io(at, e))?;
+            let path = refs.get_ref().temp_path().to_path_buf();
+            let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+            for line in std::io::BufRead::lines(std::io::BufReader::new(file)) {
+                let line = line.map_err(|e| Error::io(&path, e))?;
+                let Ok((id, pmids, dois)) =
+                    serde_json::from_str::<(u64, Vec<String>, Vec<String>)>(&line)
+                else {
+                    continue;
+                };
+                if held.remove(&id) {
+                    citations.add(&pmids, &dois);
+                }
             }
         }
-        let mut citations = Citations::new();
-        let mut ids: Vec<&u64> = held.iter().collect();
-        ids.sort();
-        for id in ids {
-            match refs.get(id) {
-                Some((pmids, dois)) => citations.add(pmids, dois),
-                None => citations.add(&[], &[]),
-            }
+        crate::tables::metadata::each_reference(
+            &self.options.metadata_path(),
+            |id, (pmids, dois)| {
+                if held.remove(&id) {
+                    citations.add(&pmids, &dois);
+                }
+                Ok(())
+            },
+        )?;
+        // Neurons held whose row is not in the table: counted, without a reference.
+        for _ in held.drain() {
+            citations.add(&[], &[]);
         }
         if citations.neurons() == 0 {
             return Ok(None);
@@ -368,6 +437,11 @@ impl<'a> Collector<'a> {
         let path = self.options.per_shard("CITATIONS", "md");
         citations.write_to(&path).map(Some)
     }
+}
+
+/// A name's key in the set of names a run tried.
+fn name_key(name: &str) -> u64 {
+    crate::store::layout::fnv1a(name.as_bytes())
 }
 
 /// Before the first request: the folder's own records (lock, manifests, checksum lists, run

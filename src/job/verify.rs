@@ -101,7 +101,7 @@ impl Client {
                 ));
                 continue;
             };
-            let suffix = manifest.suffix_of(&e.path).unwrap_or("").to_string();
+            let suffix = manifest.suffix_of(&e.path).unwrap_or_default();
             let mut e = e.clone();
             e.url = url;
             by_manifest.entry(suffix).or_default().push(e);

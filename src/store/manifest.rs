@@ -2,16 +2,16 @@
 //! kind, path, URL, size, SHA-256, the server's validators, when it was fetched), appended as
 //! files are committed; and `SHA256SUMS` beside it, for `sha256sum -c`.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::archive::files::FileKind;
 use crate::error::{Error, Result};
-use crate::store::atomic_file::write_atomically;
+use crate::store::atomic_file::AtomicFile;
 use crate::util::time::Timestamp;
 
 /// The manifest's name in an output folder (shards: `manifest.shard-K-of-N.jsonl`).
@@ -109,11 +109,18 @@ pub struct ManifestLine {
 /// records a path takes it out of the other manifests of the folder when it compacts its
 /// own; should two still name it (a run killed in between), the manifest later in name order
 /// wins.
+///
+/// A whole archive has a million files: the manifest is not held in memory. [`Manifest::load`]
+/// reads every line once and keeps, per path, 24 bytes: a 128-bit key of the path and where
+/// its winning line is; [`Manifest::get`] reads that one line again, [`Manifest::each`]
+/// streams the winning lines in file order.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Manifest {
-    /// path -> (entry, the suffix of the manifest it came from)
-    entries: HashMap<String, (ManifestEntry, String)>,
+    /// The winning line of each path, sorted by key.
+    index: Vec<Slot>,
+    /// The manifests read, open (a manifest rewritten meanwhile is still the one indexed).
+    handles: Arc<Vec<std::fs::File>>,
     /// Lines that could not be read (a line torn by a kill), skipped.
     pub damaged_lines: u64,
     /// Every line not used, with why: unreadable, or naming a path that is not safe.
@@ -174,11 +181,84 @@ pub(crate) fn parse_line(line: &[u8]) -> Line {
     }
 }
 
-/// The whole of a manifest file (a regular file: never a FIFO or a link).
-fn read_manifest(path: &Path) -> Result<Vec<u8>> {
-    crate::store::safe_fs::read_regular(path)
-        .map_err(|e| Error::io(path, e))
-        .map(Option::unwrap_or_default)
+/// A path's key and where its line is: 24 bytes a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Slot {
+    key: [u64; 2],
+    /// The manifest's number in `files` (16 bits) and the line's offset in it (48 bits).
+    at: u64,
+}
+
+const OFFSET_BITS: u32 = 48;
+
+fn at(file: usize, offset: u64) -> u64 {
+    ((file as u64) << OFFSET_BITS) | (offset & ((1 << OFFSET_BITS) - 1))
+}
+
+/// A 128-bit key of a path: two independent 64-bit hashes, so that two paths of one folder
+/// never share a key in practice (a million paths: a chance of about 10^-27).
+pub(crate) fn key_of(path: &str) -> [u64; 2] {
+    use std::hash::{Hash, Hasher};
+    let hash = |salt: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        path.hash(&mut h);
+        h.finish()
+    };
+    [hash(0), hash(1)]
+}
+
+/// Calls `line(offset, bytes)` for every line of a manifest file (without its `\n`), reading
+/// it in one pass with a small buffer (a regular file only: never a FIFO or a link).
+fn each_line(
+    path: &Path,
+    mut line: impl FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<Option<std::fs::File>> {
+    use std::io::BufRead;
+    let Some(file) = crate::store::safe_fs::open_regular(path).map_err(|e| Error::io(path, e))?
+    else {
+        return Ok(None);
+    };
+    let mut reader = std::io::BufReader::with_capacity(
+        256 * 1024,
+        file.try_clone().map_err(|e| Error::io(path, e))?,
+    );
+    let mut buf = Vec::with_capacity(1024);
+    let mut offset = 0u64;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        line(offset, text)?;
+        offset += n as u64;
+    }
+    Ok(Some(file))
+}
+
+/// The line of `file` that starts at `offset`.
+fn line_at(file: &std::fs::File, offset: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut line = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let mut at = offset;
+    loop {
+        let n = file.read_at(&mut chunk, at)?;
+        let got = chunk.get(..n).unwrap_or(&[]);
+        if let Some(end) = got.iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(got.get(..end).unwrap_or(&[]));
+            return Ok(line);
+        }
+        line.extend_from_slice(got);
+        if n == 0 {
+            return Ok(line);
+        }
+        at += n as u64;
+    }
 }
 
 impl Manifest {
@@ -188,74 +268,189 @@ impl Manifest {
     /// a regular file (a FIFO, a link) is an error naming it.
     pub fn load(out_dir: &Path) -> Result<Manifest> {
         let mut m = Manifest::default();
+        let mut handles = Vec::new();
+        // In reading order: a later line (and a later manifest) wins.
+        let mut slots: Vec<Slot> = Vec::new();
         for path in manifest_files(out_dir)? {
-            let text = read_manifest(&path)?;
-            let suffix = suffix_of(&path);
+            let number = handles.len();
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            for (number, line) in (1u64..).zip(text.split(|&b| b == b'\n')) {
+            let mut line_number = 0u64;
+            let handle = each_line(&path, |offset, line| {
+                line_number += 1;
                 match parse_line(line) {
                     Line::Blank => {}
-                    Line::Entry(e) => {
-                        m.entries.insert(e.path.clone(), (e, suffix.clone()));
-                    }
+                    Line::Entry(e) => slots.push(Slot {
+                        key: key_of(&e.path),
+                        at: at(number, offset),
+                    }),
                     Line::Bad { why, path } => {
                         if path.is_none() {
                             m.damaged_lines += 1;
                         }
                         m.bad_lines.push(ManifestLine {
                             manifest: name.clone(),
-                            line: number,
+                            line: line_number,
                             why,
                             path,
                         });
                     }
                 }
-            }
+                Ok(())
+            })?;
+            let Some(handle) = handle else { continue };
+            handles.push(handle);
             m.files.push(path);
         }
+        // Stable: among equal keys the reading order stays; the last one of each wins.
+        slots.sort_by_key(|s| s.key);
+        let mut index: Vec<Slot> = Vec::with_capacity(slots.len());
+        for s in slots {
+            match index.last_mut() {
+                Some(last) if last.key == s.key => *last = s,
+                _ => index.push(s),
+            }
+        }
+        index.shrink_to_fit();
+        m.index = index;
+        m.handles = Arc::new(handles);
         Ok(m)
     }
 
-    /// The entry of a path relative to the output folder.
-    pub fn get(&self, path: &str) -> Option<&ManifestEntry> {
-        self.entries.get(path).map(|(e, _)| e)
+    fn slot(&self, path: &str) -> Option<&Slot> {
+        let key = key_of(path);
+        let i = self.index.binary_search_by(|s| s.key.cmp(&key)).ok()?;
+        self.index.get(i)
+    }
+
+    /// The entry at `at`, read again from its manifest.
+    fn read(&self, at: u64) -> Option<ManifestEntry> {
+        let file = self.handles.get((at >> OFFSET_BITS) as usize)?;
+        let line = line_at(file, at & ((1 << OFFSET_BITS) - 1)).ok()?;
+        match parse_line(&line) {
+            Line::Entry(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The entry of a path relative to the output folder (its line read again).
+    pub fn get(&self, path: &str) -> Option<ManifestEntry> {
+        self.read(self.slot(path)?.at).filter(|e| e.path == path)
+    }
+
+    /// Whether a path relative to the output folder is recorded.
+    pub fn contains(&self, path: &str) -> bool {
+        self.slot(path).is_some()
     }
 
     /// The suffix of the manifest that recorded `path` (`""` or `.shard-2-of-10`).
-    pub(crate) fn suffix_of(&self, path: &str) -> Option<&str> {
-        self.entries.get(path).map(|(_, s)| s.as_str())
+    pub(crate) fn suffix_of(&self, path: &str) -> Option<String> {
+        let file = (self.slot(path)?.at >> OFFSET_BITS) as usize;
+        self.files.get(file).map(|f| suffix_of(f))
     }
 
-    /// Every entry, sorted by path.
-    pub fn entries(&self) -> Vec<&ManifestEntry> {
-        let mut v: Vec<&ManifestEntry> = self.entries.values().map(|(e, _)| e).collect();
-        v.sort_by(|a, b| a.path.cmp(&b.path));
-        v
+    /// Every entry, streamed: the winning line of each path, manifest by manifest in file
+    /// order. Memory stays flat however many files the folder holds.
+    pub fn each(&self, mut f: impl FnMut(ManifestEntry) -> Result<()>) -> Result<()> {
+        for number in 0..self.files.len() {
+            self.each_in(number, &mut f)?;
+        }
+        Ok(())
     }
 
-    /// The entries recorded by the manifest `manifest<suffix>.jsonl`, sorted by path.
-    pub(crate) fn entries_of(&self, suffix: &str) -> Vec<&ManifestEntry> {
-        let mut v: Vec<&ManifestEntry> = self
-            .entries
-            .values()
-            .filter(|(_, s)| s == suffix)
-            .map(|(e, _)| e)
-            .collect();
+    /// The entries that the manifest number `number` holds (those no other line overrides).
+    fn each_in(&self, number: usize, f: &mut dyn FnMut(ManifestEntry) -> Result<()>) -> Result<()> {
+        let Some(path) = self.files.get(number) else {
+            return Ok(());
+        };
+        let Some(file) = self.handles.get(number) else {
+            return Ok(());
+        };
+        use std::io::BufRead;
+        let reader_file = file.try_clone().map_err(|e| Error::io(path, e))?;
+        let mut reader = std::io::BufReader::with_capacity(256 * 1024, ReadFrom::new(reader_file));
+        let mut buf = Vec::with_capacity(1024);
+        let mut offset = 0u64;
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            if let Line::Entry(e) = parse_line(line) {
+                if self
+                    .slot(&e.path)
+                    .is_some_and(|s| s.at == at(number, offset))
+                {
+                    f(e)?;
+                }
+            }
+            offset += n as u64;
+        }
+        Ok(())
+    }
+
+    /// The entries of the manifest `manifest<suffix>.jsonl`, streamed.
+    pub(crate) fn each_of(
+        &self,
+        suffix: &str,
+        mut f: impl FnMut(ManifestEntry) -> Result<()>,
+    ) -> Result<()> {
+        for (number, file) in self.files.iter().enumerate() {
+            if suffix_of(file) == suffix {
+                self.each_in(number, &mut f)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every entry, sorted by path, in memory (for a small folder; [`Manifest::each`]
+    /// streams).
+    pub fn entries(&self) -> Result<Vec<ManifestEntry>> {
+        let mut v = Vec::with_capacity(self.index.len());
+        self.each(|e| {
+            v.push(e);
+            Ok(())
+        })?;
         v.sort_by(|a, b| a.path.cmp(&b.path));
-        v
+        Ok(v)
     }
 
     /// Number of files recorded.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     /// Whether nothing is recorded.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.index.is_empty()
+    }
+}
+
+/// A file read from its start through `pread`, so that clones of one handle never share a
+/// position.
+struct ReadFrom {
+    file: std::fs::File,
+    at: u64,
+}
+
+impl ReadFrom {
+    fn new(file: std::fs::File) -> ReadFrom {
+        ReadFrom { file, at: 0 }
+    }
+}
+
+impl std::io::Read for ReadFrom {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
     }
 }
 
@@ -281,15 +476,31 @@ pub(crate) fn sums_path(out_dir: &Path, suffix: &str) -> PathBuf {
     out_dir.join(format!("{SUMS}{suffix}"))
 }
 
-/// The text of `SHA256SUMS` for these entries (sorted by path), in `sha256sum`'s format: the
-/// hash, two spaces (text mode), the path. Paths are safe (checked when read), so they need
-/// no escaping.
-pub(crate) fn sums_text(entries: &[&ManifestEntry]) -> String {
-    let mut sums = String::with_capacity(entries.len() * 100);
-    for e in entries {
-        let _ = writeln!(sums, "{}  {}", e.sha256, e.path);
+/// An order-free digest of a checksum list: the number of its lines and the wrapping sum of a
+/// 128-bit hash of each (`<sha256>  <path>`), so that a list and a manifest of a million files
+/// are compared without holding either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct SumsDigest {
+    lines: u64,
+    sum: u128,
+}
+
+impl SumsDigest {
+    /// Take one line of a checksum list (without its newline).
+    pub(crate) fn add_line(&mut self, line: &[u8]) {
+        let d = ring::digest::digest(&ring::digest::SHA256, line);
+        let mut b = [0u8; 16];
+        for (to, from) in b.iter_mut().zip(d.as_ref()) {
+            *to = *from;
+        }
+        self.lines += 1;
+        self.sum = self.sum.wrapping_add(u128::from_le_bytes(b));
     }
-    sums
+
+    /// Take the line an entry gives.
+    pub(crate) fn add_entry(&mut self, e: &ManifestEntry) {
+        self.add_line(format!("{}  {}", e.sha256, e.path).as_bytes());
+    }
 }
 
 /// Append entries to the manifest (the caller holds the folder lock): one write of whole
@@ -345,7 +556,9 @@ pub(crate) fn compact(
 
 /// Rewrite one manifest and its checksum list without the lines `drop` names; with
 /// `remove_empty`, a manifest left without entries goes, with its list (another run's, all of
-/// whose files this run has recorded).
+/// whose files this run has recorded). Two passes over the file, streamed: the first finds the
+/// last line of each path (24 bytes a path), the second writes those lines, in the order they
+/// were written, and their checksums beside them.
 fn rewrite(
     out_dir: &Path,
     suffix: &str,
@@ -355,30 +568,83 @@ fn rewrite(
 ) -> Result<()> {
     let path = manifest_path(out_dir, suffix);
     let sums_path = sums_path(out_dir, suffix);
-    let text = read_manifest(&path)?;
-    if text.is_empty() && !path.exists() && !sums_path.exists() {
-        return Ok(());
-    }
-    let mut own: HashMap<String, ManifestEntry> = HashMap::new();
+    let mut last: Vec<Slot> = Vec::new();
     let mut dropped = 0u64;
-    for line in text.split(|&b| b == b'\n') {
+    let exists = each_line(&path, |offset, line| {
         match parse_line(line) {
-            Line::Entry(e) if !drop(&e.path) => {
-                own.insert(e.path.clone(), e);
-            }
-            Line::Entry(_) | Line::Blank => {}
+            Line::Entry(e) => last.push(Slot {
+                key: key_of(&e.path),
+                at: offset,
+            }),
+            Line::Blank => {}
             Line::Bad { .. } => dropped += 1,
         }
+        Ok(())
+    })?
+    .is_some();
+    if !exists && !sums_path.exists() {
+        return Ok(());
     }
+    last.sort_by_key(|s| s.key);
+    let mut winners: Vec<Slot> = Vec::with_capacity(last.len());
+    for s in last {
+        match winners.last_mut() {
+            Some(w) if w.key == s.key => *w = s,
+            _ => winners.push(s),
+        }
+    }
+    let wins = |path: &str, offset: u64| {
+        let key = key_of(path);
+        winners
+            .binary_search_by(|s| s.key.cmp(&key))
+            .ok()
+            .and_then(|i| winners.get(i))
+            .is_some_and(|s| s.at == offset)
+    };
     if dropped > 0 {
         log::warn!(
             "{}: dropped {dropped} line(s) that cannot be used (unreadable, or naming an unsafe path)",
             path.display()
         );
     }
-    let mut entries: Vec<&ManifestEntry> = own.values().collect();
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-    if remove_empty && entries.is_empty() {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e: std::io::Error| Error::io(&p, e)
+    };
+    // Sorted by path, as `sha256sum` lists are; in bounded memory.
+    let mut sorted = SortedLines::new(&path);
+    each_line(&path, |offset, line| {
+        if let Line::Entry(e) = parse_line(line) {
+            if !drop(&e.path) && wins(&e.path, offset) {
+                // `<sha256>\t<line>`: the checksum list is written from the same pass.
+                let mut line = Vec::with_capacity(400);
+                line.extend_from_slice(e.sha256.as_bytes());
+                line.push(b'\t');
+                serde_json::to_writer(&mut line, &e).map_err(|err| Error::io(&path, err.into()))?;
+                sorted.push(e.path, line)?;
+            }
+        }
+        Ok(())
+    })?;
+    let mut manifest_out = AtomicFile::create(&path, durable).map_err(io(&path))?;
+    let mut sums_out = AtomicFile::create(&sums_path, durable).map_err(io(&sums_path))?;
+    let mut kept = 0u64;
+    {
+        let mut m = std::io::BufWriter::with_capacity(256 * 1024, &mut manifest_out);
+        let mut c = std::io::BufWriter::with_capacity(64 * 1024, &mut sums_out);
+        sorted.each(|key, value| {
+            let (sha, line) = split_run_line(value);
+            m.write_all(line).map_err(io(&path))?;
+            m.write_all(b"\n").map_err(io(&path))?;
+            c.write_all(sha).map_err(io(&sums_path))?;
+            writeln!(c, "  {key}").map_err(io(&sums_path))?;
+            kept += 1;
+            Ok(())
+        })?;
+        m.flush().map_err(io(&path))?;
+        c.flush().map_err(io(&sums_path))?;
+    }
+    if remove_empty && kept == 0 {
         for p in [&path, &sums_path] {
             match std::fs::remove_file(p) {
                 Ok(()) => {}
@@ -388,17 +654,140 @@ fn rewrite(
         }
         return Ok(());
     }
-    let mut out = String::with_capacity(text.len());
-    for e in &entries {
-        let line = serde_json::to_string(e).map_err(|e| Error::io(&path, e.into()))?;
-        out.push_str(&line);
-        out.push('\n');
+    if exists {
+        manifest_out.commit().map_err(io(&path))?;
     }
-    if path.exists() {
-        write_atomically(&path, out.as_bytes(), durable).map_err(|e| Error::io(&path, e))?;
+    sums_out.commit().map_err(io(&sums_path))
+}
+
+/// Lines sorted by a key, in bounded memory: up to [`RUN`] lines are sorted in memory and
+/// written to a temporary file beside `near` (a run); the runs are merged at the end. A
+/// million-line manifest is compacted with a few megabytes.
+struct SortedLines {
+    near: PathBuf,
+    buffer: Vec<(String, Vec<u8>)>,
+    bytes: usize,
+    runs: Vec<AtomicFile>,
+}
+
+/// Lines (or bytes of lines) sorted in memory before a run is written.
+const RUN: usize = 32 * 1024;
+const RUN_BYTES: usize = 16 * 1024 * 1024;
+
+impl SortedLines {
+    fn new(near: &Path) -> SortedLines {
+        SortedLines {
+            near: near.to_path_buf(),
+            buffer: Vec::new(),
+            bytes: 0,
+            runs: Vec::new(),
+        }
     }
-    write_atomically(&sums_path, sums_text(&entries).as_bytes(), durable)
-        .map_err(|e| Error::io(&sums_path, e))
+
+    fn io(&self) -> impl Fn(std::io::Error) -> Error + '_ {
+        move |e| Error::io(&self.near, e)
+    }
+
+    /// Take a line and its key (the key holds no tab or newline: a checked path).
+    fn push(&mut self, key: String, line: Vec<u8>) -> Result<()> {
+        self.bytes += key.len() + line.len();
+        self.buffer.push((key, line));
+        if self.buffer.len() >= RUN || self.bytes >= RUN_BYTES {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    fn spill(&mut self) -> Result<()> {
+        self.buffer.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut run = AtomicFile::create(&self.near.with_extension("run"), false)
+            .map_err(|e| Error::io(&self.near, e))?;
+        {
+            let mut w = std::io::BufWriter::with_capacity(256 * 1024, &mut run);
+            for (key, line) in self.buffer.drain(..) {
+                w.write_all(key.as_bytes())
+                    .map_err(|e| Error::io(&self.near, e))?;
+                w.write_all(b"\t").map_err(|e| Error::io(&self.near, e))?;
+                w.write_all(&line).map_err(|e| Error::io(&self.near, e))?;
+                w.write_all(b"\n").map_err(|e| Error::io(&self.near, e))?;
+            }
+            w.flush().map_err(|e| Error::io(&self.near, e))?;
+        }
+        self.bytes = 0;
+        self.runs.push(run);
+        Ok(())
+    }
+
+    /// Every line in key order.
+    fn each(mut self, mut f: impl FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
+        if self.runs.is_empty() {
+            self.buffer.sort_by(|a, b| a.0.cmp(&b.0));
+            for (key, line) in &self.buffer {
+                f(key, line)?;
+            }
+            return Ok(());
+        }
+        if !self.buffer.is_empty() {
+            self.spill()?;
+        }
+        let io = self.io();
+        let mut readers = Vec::with_capacity(self.runs.len());
+        for run in &self.runs {
+            let file = std::fs::File::open(run.temp_path()).map_err(&io)?;
+            readers.push(std::io::BufReader::with_capacity(64 * 1024, file));
+        }
+        let mut heads: Vec<Option<Vec<u8>>> = Vec::with_capacity(readers.len());
+        for r in &mut readers {
+            heads.push(next_run_line(r).map_err(&io)?);
+        }
+        let mut heap = std::collections::BinaryHeap::new();
+        for (i, head) in heads.iter().enumerate() {
+            if let Some(line) = head {
+                heap.push(std::cmp::Reverse((run_key(line).to_vec(), i)));
+            }
+        }
+        while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+            let Some(line) = heads.get_mut(i).and_then(Option::take) else {
+                continue;
+            };
+            let (key, rest) = split_run_line(&line);
+            f(&String::from_utf8_lossy(key), rest)?;
+            if let Some(r) = readers.get_mut(i) {
+                if let Some(next) = next_run_line(r).map_err(&io)? {
+                    heap.push(std::cmp::Reverse((run_key(&next).to_vec(), i)));
+                    if let Some(slot) = heads.get_mut(i) {
+                        *slot = Some(next);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn next_run_line(r: &mut impl std::io::BufRead) -> std::io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    if r.read_until(b'\n', &mut line)? == 0 {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    Ok(Some(line))
+}
+
+fn split_run_line(line: &[u8]) -> (&[u8], &[u8]) {
+    match line.iter().position(|&b| b == b'\t') {
+        Some(at) => (
+            line.get(..at).unwrap_or(&[]),
+            line.get(at + 1..).unwrap_or(&[]),
+        ),
+        None => (line, &[]),
+    }
+}
+
+fn run_key(line: &[u8]) -> &[u8] {
+    split_run_line(line).0
 }
 
 /// Rewrite another run's manifest only when it names a path this run took.
@@ -408,13 +797,13 @@ fn rewrite_if_taken(
     durable: bool,
     taken: &dyn Fn(&str) -> bool,
 ) -> Result<()> {
-    let text = read_manifest(&manifest_path(out_dir, suffix))?;
-    let names_one = text
-        .split(|&b| b == b'\n')
-        .any(|line| match parse_line(line) {
-            Line::Entry(e) => taken(&e.path),
-            _ => false,
-        });
+    let mut names_one = false;
+    each_line(&manifest_path(out_dir, suffix), |_, line| {
+        if !names_one {
+            names_one = matches!(parse_line(line), Line::Entry(e) if taken(&e.path));
+        }
+        Ok(())
+    })?;
     if names_one {
         rewrite(out_dir, suffix, durable, taken, true)?;
     }
@@ -575,8 +964,17 @@ mod tests {
         append(&shard, &[entry("downloads/a.swc", 5)]).unwrap();
         compact(&dir, ".shard-1-of-2", false, &|p| p == "downloads/a.swc").unwrap();
         let m = Manifest::load(&dir).unwrap();
-        assert_eq!(m.suffix_of("downloads/a.swc"), Some(".shard-1-of-2"));
-        assert!(m.entries_of("").is_empty());
+        assert_eq!(
+            m.suffix_of("downloads/a.swc").as_deref(),
+            Some(".shard-1-of-2")
+        );
+        let mut in_main = 0;
+        m.each_of("", |_| {
+            in_main += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(in_main, 0);
         assert!(
             !path.exists() && !dir.join(SUMS).exists(),
             "an emptied manifest goes"

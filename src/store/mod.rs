@@ -3,15 +3,17 @@
 //! rule that whatever is read back from the folder is input.
 //!
 //! A folder's record is its manifest, `manifest.jsonl` (one JSON line per file, per shard
-//! `manifest.shard-K-of-N.jsonl`), read whole by [`Manifest::load`];
+//! `manifest.shard-K-of-N.jsonl`), indexed by [`Manifest::load`] (24 bytes a file; the
+//! entries themselves stay on disk and are streamed by [`Manifest::each`]);
 //! [`Client::verify`](crate::Client::verify) checks a folder against it and lists each
 //! [`Finding`].
 //!
 //! ```no_run
 //! let manifest = neuromorpho::store::Manifest::load("neurons".as_ref())?;
-//! for entry in manifest.entries() {
+//! manifest.each(|entry| {
 //!     println!("{} {} bytes, fetched {}", entry.path, entry.bytes, entry.fetched_at);
-//! }
+//!     Ok(())
+//! })?;
 //! for line in &manifest.bad_lines {
 //!     println!("{} line {}: {}", line.manifest, line.line, line.why);
 //! }

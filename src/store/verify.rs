@@ -1,9 +1,7 @@
 //! Checking a folder against its manifest, offline: every entry present with its size and
 //! SHA-256, and no file in the data folders that no entry names; and repairing what failed.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -12,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::store::atomic_file::is_temp_name;
 use crate::store::manifest::{
-    hash_file, manifest_path, relative, suffix_of, sums_path, sums_text, Manifest, ManifestEntry,
+    hash_file, manifest_path, relative, suffix_of, sums_path, Manifest, ManifestEntry, SumsDigest,
     SUMS,
 };
 
@@ -175,6 +173,8 @@ impl VerifyReport {
 }
 
 /// Check a folder against its manifest (see `Client::verify`); stops when `cancel` is.
+/// Streamed: entries go from the manifest to the hashing threads through a bounded channel,
+/// and only problems are kept.
 pub(crate) fn verify(
     out_dir: &Path,
     options: &VerifyOptions,
@@ -190,9 +190,9 @@ pub(crate) fn verify(
              the same download command records it)",
         ));
     }
-    let entries: Vec<&ManifestEntry> = manifest.entries();
+    let files = manifest.len() as u64;
     let mut report = VerifyReport {
-        entries: entries.len() as u64,
+        entries: files,
         manifests: manifest.files.clone(),
         damaged_lines: manifest.damaged_lines,
         ..VerifyReport::default()
@@ -210,7 +210,7 @@ pub(crate) fn verify(
     }
     for file in &manifest.files {
         let suffix = suffix_of(file);
-        if let Some(problem) = checksums_problem(out_dir, &suffix, &manifest.entries_of(&suffix)) {
+        if let Some(problem) = checksums_problem(out_dir, &suffix, &manifest)? {
             heads.push(Finding {
                 path: format!("{SUMS}{suffix}"),
                 problem,
@@ -218,34 +218,48 @@ pub(crate) fn verify(
             });
         }
     }
-    let files = entries.len() as u64;
-    let next = AtomicUsize::new(0);
     let threads = options.threads.clamp(1, 64);
-    let (tx, rx) = mpsc::sync_channel::<(usize, Checked)>(threads * 4);
-    std::thread::scope(|s| {
+    let (work_tx, work_rx) = mpsc::sync_channel::<ManifestEntry>(threads * 4);
+    let work_rx = std::sync::Mutex::new(work_rx);
+    let (tx, rx) = mpsc::sync_channel::<(ManifestEntry, Checked)>(threads * 4);
+    let fed = std::thread::scope(|s| {
         for _ in 0..threads {
             let tx = tx.clone();
-            let (next, entries) = (&next, &entries);
+            let work_rx = &work_rx;
             s.spawn(move || loop {
                 if cancel.is_cancelled() {
                     return;
                 }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(e) = entries.get(i) else { return };
-                if tx.send((i, check_entry(out_dir, e, options.hash))).is_err() {
+                let next = match work_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(e) = next else { return };
+                let checked = check_entry(out_dir, &e, options.hash);
+                if tx.send((e, checked)).is_err() {
                     return;
                 }
             });
         }
         drop(tx);
-        for (done, (i, checked)) in (1u64..).zip(rx) {
+        let manifest = &manifest;
+        let feeder = s.spawn(move || {
+            manifest.each(|e| {
+                if cancel.is_cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                // The workers are gone only when cancelled: stop feeding.
+                work_tx.send(e).map_err(|_| Error::Cancelled)
+            })
+        });
+        for (done, (e, checked)) in (1u64..).zip(rx) {
             report.bytes += checked.bytes;
             match checked.problem {
                 None => report.ok += 1,
                 Some(problem) => report.problems.push(Finding {
-                    path: entries.get(i).map(|e| e.path.clone()).unwrap_or_default(),
+                    path: e.path.clone(),
                     problem,
-                    entry: entries.get(i).map(|e| (*e).clone()),
+                    entry: Some(e),
                 }),
             }
             progress(&Progress::Verified {
@@ -255,10 +269,11 @@ pub(crate) fn verify(
                 problems: (report.problems.len() + heads.len()) as u64,
             });
         }
+        feeder.join().unwrap_or(Err(Error::Cancelled))
     });
     cancel.check()?;
-    let listed: HashSet<&str> = entries.iter().map(|e| e.path.as_str()).collect();
-    for path in unlisted(out_dir, &listed) {
+    fed?;
+    for path in unlisted(out_dir, &manifest) {
         report.problems.push(Finding {
             path,
             problem: Problem::Unlisted,
@@ -272,23 +287,46 @@ pub(crate) fn verify(
     Ok(report)
 }
 
-/// Whether `SHA256SUMS<suffix>` says what the manifest says (what a compaction writes).
-fn checksums_problem(out_dir: &Path, suffix: &str, entries: &[&ManifestEntry]) -> Option<Problem> {
+/// Whether `SHA256SUMS<suffix>` says what the manifest says (what a compaction writes), in
+/// any order: the list's lines and the manifest's entries are compared by an order-free
+/// digest, streamed.
+fn checksums_problem(out_dir: &Path, suffix: &str, manifest: &Manifest) -> Result<Option<Problem>> {
     let path = sums_path(out_dir, suffix);
-    match crate::store::safe_fs::read_regular(&path) {
-        Ok(None) => Some(Problem::Checksums(
-            "missing: `sha256sum -c` cannot check this folder (a repair or a run writes it)".into(),
-        )),
-        Ok(Some(text)) if text == sums_text(entries).as_bytes() => None,
-        Ok(Some(_)) => Some(Problem::Checksums(format!(
-            "does not match {} (a repair or a run rewrites it)",
-            manifest_path(out_dir, suffix)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ))),
-        Err(e) => Some(Problem::Checksums(format!("unreadable: {e}"))),
+    let file =
+        match crate::store::safe_fs::open_regular(&path) {
+            Ok(None) => return Ok(Some(Problem::Checksums(
+                "missing: `sha256sum -c` cannot check this folder (a repair or a run writes it)"
+                    .into(),
+            ))),
+            Ok(Some(f)) => f,
+            Err(e) => return Ok(Some(Problem::Checksums(format!("unreadable: {e}")))),
+        };
+    let mut listed = SumsDigest::default();
+    let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+    let mut line = Vec::with_capacity(128);
+    loop {
+        line.clear();
+        match std::io::BufRead::read_until(&mut reader, b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => listed.add_line(line.strip_suffix(b"\n").unwrap_or(&line)),
+            Err(e) => return Ok(Some(Problem::Checksums(format!("unreadable: {e}")))),
+        }
     }
+    let mut recorded = SumsDigest::default();
+    manifest.each_of(suffix, |e| {
+        recorded.add_entry(&e);
+        Ok(())
+    })?;
+    if listed == recorded {
+        return Ok(None);
+    }
+    Ok(Some(Problem::Checksums(format!(
+        "does not match {} (a repair or a run rewrites it)",
+        manifest_path(out_dir, suffix)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ))))
 }
 
 struct Checked {
@@ -355,7 +393,7 @@ fn checked(bytes: u64, problem: Option<Problem>) -> Checked {
 /// Files of the data folders (`downloads/`, `original/`, `logs/`) that no entry names;
 /// temporary files of runs under way are not counted. A data folder that is a symlink is not
 /// walked (its entries are reported as blocked).
-fn unlisted(out_dir: &Path, listed: &HashSet<&str>) -> Vec<String> {
+fn unlisted(out_dir: &Path, listed: &Manifest) -> Vec<String> {
     let mut folders: Vec<&str> = FileKind::ALL.iter().map(|k| k.folder()).collect();
     folders.dedup();
     let mut out = Vec::new();
@@ -379,7 +417,7 @@ fn unlisted(out_dir: &Path, listed: &HashSet<&str>) -> Vec<String> {
                 continue;
             }
             if let Some(rel) = relative(out_dir, &path) {
-                if !listed.contains(rel.as_str()) {
+                if !listed.contains(&rel) {
                     out.push(rel);
                 }
             }

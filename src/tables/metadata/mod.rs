@@ -7,7 +7,7 @@ mod rows;
 mod writer;
 
 pub use clean::{clean_value, raw_value};
-pub(crate) use references::references;
+pub(crate) use references::each_reference;
 pub(crate) use rows::{parse_with_rows, PreparedRows, RowFormat};
 pub use writer::MetadataWriter;
 pub(crate) use writer::WrittenRows;

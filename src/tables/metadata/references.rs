@@ -1,7 +1,6 @@
 //! Reading back the references of a metadata table we wrote (any of its formats), so that
 //! `CITATIONS.md` can cite every neuron of a folder, whichever run brought it.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::Value;
@@ -11,35 +10,49 @@ use crate::error::{Error, Result};
 /// A neuron's `reference_pmid` and `reference_doi`.
 pub(crate) type References = (Vec<String>, Vec<String>);
 
-/// `neuron_id -> references` of the table at `path` (empty when there is no table). Lists
-/// come back from their cleaned form (`a, b`), their raw form (`a|b`) or JSON arrays.
-pub(crate) fn references(path: &Path) -> Result<HashMap<u64, References>> {
+/// Every row's `neuron_id` with its `reference_pmid` and `reference_doi`, streamed from a
+/// metadata table in any of its formats (CSV, raw CSV, JSON lines); a table that is not
+/// there gives nothing. Rows without an id are left out.
+pub(crate) fn each_reference(
+    path: &Path,
+    mut f: impl FnMut(u64, References) -> Result<()>,
+) -> Result<()> {
     // A file of the folder: a FIFO or a link there is an error, never a wait.
-    let text = match crate::store::safe_fs::read_regular(path) {
-        Ok(Some(t)) => t,
-        Ok(None) => return Ok(HashMap::new()),
+    let file = match crate::store::safe_fs::open_regular(path) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Ok(()),
         Err(e) => return Err(Error::io(path, e)),
     };
-    let mut out = HashMap::new();
-    if text.first() == Some(&b'{') {
-        for line in text.split(|&b| b == b'\n') {
-            let Ok(v) = serde_json::from_slice::<Value>(line) else {
+    let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
+    let first = std::io::BufRead::fill_buf(&mut reader)
+        .map_err(|e| Error::io(path, e))?
+        .first()
+        .copied();
+    if first == Some(b'{') {
+        let mut line = Vec::with_capacity(4096);
+        loop {
+            line.clear();
+            let n = std::io::BufRead::read_until(&mut reader, b'\n', &mut line)
+                .map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                return Ok(());
+            }
+            let Ok(v) = serde_json::from_slice::<Value>(&line) else {
                 continue;
             };
             let Some(id) = v.get("neuron_id").and_then(id_of) else {
                 continue;
             };
-            out.insert(
+            f(
                 id,
                 (
                     list_of(v.get("reference_pmid")),
                     list_of(v.get("reference_doi")),
                 ),
-            );
+            )?;
         }
-        return Ok(out);
     }
-    let mut reader = csv::Reader::from_reader(text.as_slice());
+    let mut reader = csv::Reader::from_reader(reader);
     let header = reader
         .headers()
         .map_err(|e| Error::Csv {
@@ -51,16 +64,28 @@ pub(crate) fn references(path: &Path) -> Result<HashMap<u64, References>> {
     let (Some(id_col), pmid_col, doi_col) =
         (at("neuron_id"), at("reference_pmid"), at("reference_doi"))
     else {
-        return Ok(out);
+        return Ok(());
     };
-    for row in reader.records().flatten() {
+    let mut row = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut row) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {}
+            // A row torn by an edit is left out; a read that fails ends the table.
+            Err(e) if e.is_io_error() => {
+                return Err(Error::Csv {
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
+            Err(_) => continue,
+        }
         let Some(id) = row.get(id_col).and_then(|s| s.trim().parse::<u64>().ok()) else {
             continue;
         };
         let cell = |c: Option<usize>| split_cell(c.and_then(|i| row.get(i)).unwrap_or(""));
-        out.insert(id, (cell(pmid_col), cell(doi_col)));
+        f(id, (cell(pmid_col), cell(doi_col)))?;
     }
-    Ok(out)
 }
 
 fn id_of(v: &Value) -> Option<u64> {
