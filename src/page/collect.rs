@@ -147,9 +147,9 @@ pub(crate) fn collect(out_dir: &Path, columns: &[String]) -> Result<Collection> 
     // The manifest: each neuron's files; a neuron with files but no row is added.
     let manifest = Manifest::load(out_dir)?;
     c.bad_manifest_lines = manifest.bad_lines.len();
-    let mut entries: Vec<&ManifestEntry> = manifest.entries();
-    entries.sort_by(|a, b| (&a.neuron_name, &a.path).cmp(&(&b.neuron_name, &b.path)));
-    for e in entries {
+    // Streamed: the page needs a neuron's files, not the manifest's lines.
+    let first_unlisted = c.neurons.len();
+    manifest.each(|e: ManifestEntry| {
         let k = key(e.neuron_id, &e.neuron_name);
         let at = match index.get(&k) {
             Some(&at) => at,
@@ -167,13 +167,19 @@ pub(crate) fn collect(out_dir: &Path, columns: &[String]) -> Result<Collection> 
         if let Some(n) = c.neurons.get_mut(at) {
             n.files.push(File {
                 kind: e.kind,
-                path: e.path.clone(),
-                sha256: e.sha256.clone(),
+                path: e.path,
+                sha256: e.sha256,
             });
         }
+        Ok(())
+    })?;
+    // Neurons with files but no row of the table: after the table's, by name.
+    if let Some(unlisted) = c.neurons.get_mut(first_unlisted..) {
+        unlisted.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
     }
     for n in &mut c.neurons {
-        n.files.sort_by_key(|f| f.kind);
+        n.files
+            .sort_by(|a, b| (a.kind, &a.path).cmp(&(b.kind, &b.path)));
     }
 
     // The verdicts, by file (then by id, for a file the manifest does not name).
