@@ -4,7 +4,8 @@
 //! cargo run --example fake-server -- [--neurons N] [--port P] [--latency-ms L] [--fault-rate F] [--seed S]
 //! ```
 //!
-//! Defaults: 5000 neurons, release 1 (each later release adds a tenth and changes some files), any free port, no latency, no faults. It prints exactly one line,
+//! Defaults: 5000 neurons, release 1 (each later release adds a tenth and changes some files),
+//! the real fixtures as bodies (`--small-files`: a few points each, for a whole archive), any free port, no latency, no faults. It prints exactly one line,
 //! `listening on http://127.0.0.1:PORT`, then serves until killed. Point the CLI at it:
 //!
 //! ```text
@@ -27,6 +28,7 @@ struct Args {
     fault_rate: f64,
     seed: u64,
     release: u32,
+    small: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
             .unwrap_or(0.0),
         seed: a.opt_value_from_str("--seed").map_err(e)?.unwrap_or(1),
         release: a.opt_value_from_str("--release").map_err(e)?.unwrap_or(1),
+        small: a.contains("--small-files"),
     };
     if let Some(extra) = a.finish().first() {
         return Err(format!("unknown option {}", extra.to_string_lossy()));
@@ -72,7 +75,7 @@ fn main() {
                 eprintln!("fake-server: {message}");
             }
             eprintln!(
-                "usage: fake-server [--neurons N] [--port P] [--latency-ms L] [--fault-rate F] [--seed S] [--release R]"
+                "usage: fake-server [--neurons N] [--port P] [--latency-ms L] [--fault-rate F] [--seed S] [--release R] [--small-files]"
             );
             std::process::exit(2);
         }
@@ -84,7 +87,12 @@ fn main() {
         recording: false,
         ..ServerOptions::default()
     };
-    let server = FakeServer::start_with(Catalog::generate(args.neurons), options);
+    let catalog = if args.small {
+        Catalog::generate_small(args.neurons)
+    } else {
+        Catalog::generate(args.neurons)
+    };
+    let server = FakeServer::start_with(catalog, options);
     server.set_random_faults(args.fault_rate, args.seed);
     server.set_release(args.release);
     let mut stdout = std::io::stdout().lock();

@@ -173,10 +173,11 @@
 //! - `yaml` (default): YAML query files, through `serde_norway`.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 // The layers, bottom-up, one folder each: a module uses only modules of its own layer or of
-// the layers above it here (`python3 ../shared/tools/modgraph.py` from the repository's
-// parent folder prints the graph; it has no cycle).
+// the layers above it here, and the graph has no cycle (`cargo test --test layers` checks
+// both, from the source).
 
 // What every layer uses.
 mod cancel;
@@ -213,9 +214,11 @@ mod job;
 pub struct ReadmeDoctests;
 
 pub use api::lookup::NameLookup;
+pub use api::pvec::{PersistenceVector, PvecBatch};
 pub use api::search::{SearchEvent, SkippedRecord};
 pub use archive::files::FileKind;
 pub use archive::query::{Query, Sort};
+pub use archive::sample::{Limit, Sample};
 pub use archive::Neuron;
 pub use cancel::CancelToken;
 pub use client::{
@@ -228,8 +231,40 @@ pub use progress::Progress;
 pub use store::verify::{VerifyOptions, VerifyReport};
 pub use tables::metadata::MetadataFormat;
 
+/// Datasets for analysis and learning: the pieces of stable samples (a [`Sample`]'s
+/// [`Percent`](dataset::Percent), the [`Sampler`](dataset::Sampler) a job feeds, the
+/// [`SampleKeeper`](dataset::SampleKeeper) of the smallest keys) and of persistence vectors.
+///
+/// ```
+/// use neuromorpho::Sample;
+/// let sample: Sample = "2.5%".parse()?;
+/// // Whether a neuron is in a fractional sample depends on its id and the seed alone.
+/// let kept = (1..=10_000u64).filter(|&id| sample.keeps(id, 7) == Some(true)).count();
+/// assert!((150..350).contains(&kept), "{kept}");
+/// assert_eq!(sample.keeps(42, 7), sample.keeps(42, 7));
+/// # Ok::<(), neuromorpho::Error>(())
+/// ```
+pub mod dataset {
+    pub use crate::api::pvec::{InvalidPvec, PVEC_COEFFICIENTS};
+    pub use crate::archive::sample::{Percent, SampleKeeper, Sampler};
+}
+
 /// What `neuromorpho doctor` checks: each step on the way to the server, with a hint where
 /// one fails. See [`Client::diagnose`].
+///
+/// ```
+/// use neuromorpho::{Client, ProxyMode};
+/// // Nothing listens on port 9: the steps stop at the first that fails, with a hint.
+/// let client = Client::builder()
+///     .base_url("http://127.0.0.1:9")
+///     .proxy(ProxyMode::None)
+///     .build()?;
+/// let steps = client.diagnose();
+/// let failed = steps.iter().find(|d| !d.ok).expect("a refused connection fails a step");
+/// assert!(failed.hint.is_some(), "{failed:?}");
+/// assert_eq!(steps.last(), Some(failed));
+/// # Ok::<(), neuromorpho::Error>(())
+/// ```
 pub mod doctor {
     pub use crate::api::doctor::Diagnostic;
 }

@@ -247,7 +247,7 @@ fn bad_query_files_are_one_line_and_exit_1() {
     assert_eq!(o.code, 1);
     let err = &o.err;
     assert!(
-        err.contains("broken.json: invalid JSON at line 1 column"),
+        err.contains("broken.json: invalid JSON at line 1, column"),
         "{err}"
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");

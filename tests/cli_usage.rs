@@ -731,7 +731,7 @@ fn json_and_yaml_errors_give_a_real_line_and_column() {
         assert_eq!(o.code, 1, "{name}: {}", o.err);
         let want = format!("{name}: invalid ");
         assert!(o.err.contains(&want), "{name}: {}", o.err);
-        let at = format!("at line {line} column {column}");
+        let at = format!("at line {line}, column {column}");
         assert!(o.err.contains(&at), "{name}: wanted {at:?} in {}", o.err);
         assert!(!o.err.contains("column 0"), "{name}: {}", o.err);
         assert_eq!(o.err.trim().lines().count(), 1, "{name}: {}", o.err);

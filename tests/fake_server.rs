@@ -444,6 +444,112 @@ fn morphometry() {
 }
 
 #[test]
+fn persistence_vectors() {
+    let server = FakeServer::start(Catalog::generate(40));
+    let one = get(&server, "/api/pvec/id/1").json();
+    let keys: Vec<&str> = one
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["neuron_id", "scaling_factor", "distance", "coefficients"],
+        "the select item keys of the API notes, in their order"
+    );
+    let coefficients = one["coefficients"].as_array().unwrap();
+    assert_eq!(coefficients.len(), PVEC_LEN);
+    assert!(coefficients
+        .iter()
+        .all(|c| c.as_f64().is_some_and(|x| (0.0..1.0).contains(&x))));
+    // Full-precision doubles: a client that rounds them is caught.
+    assert!(
+        coefficients
+            .iter()
+            .filter(|c| c.to_string().len() > 12)
+            .count()
+            > 80,
+        "{one}"
+    );
+    assert_eq!(Some(one.clone()), server.catalog().pvec_value(0));
+    assert_eq!(get(&server, "/api/pvec/id/1").json(), one, "deterministic");
+    assert_ne!(
+        get(&server, "/api/pvec/id/2").json()["distance"],
+        one["distance"]
+    );
+    // Rows whose id is 3 modulo 7 have none; nor has an id the catalog lacks.
+    for id in [3, 10, 8, 999_999] {
+        let got = get(&server, &format!("/api/pvec/id/{id}"));
+        assert_eq!(got.status, 404, "{id}");
+        assert_eq!(got.json()["status"], 404);
+    }
+    assert_eq!(get(&server, "/api/pvec/id/x").status, 400);
+
+    let ids = |batch: &Value| -> Vec<u64> {
+        batch["_embedded"]["pvecs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["neuron_id"].as_u64().unwrap())
+            .collect()
+    };
+    let batch = get(
+        &server,
+        "/api/pvec/select?q=neuron_id:4,1,2,3,8&page=0&size=500",
+    )
+    .json();
+    assert_eq!(ids(&batch), [1, 2, 4]);
+    assert_eq!(batch["_embedded"]["pvecs"][0], one);
+    assert_eq!(batch["page"]["totalElements"], 3);
+    assert_eq!(
+        ids(&get(&server, "/api/pvec/select?q=Neuron_id:2,1").json()),
+        [1, 2]
+    );
+    assert_eq!(
+        get(&server, "/api/pvec/select?q=neuron_id:3,10").status,
+        404
+    );
+    assert_eq!(get(&server, "/api/pvec/select?q=species:mouse").status, 400);
+    assert_eq!(get(&server, "/api/pvec/select").status, 400);
+
+    server.set_pvec_select_omits(&[2]);
+    assert_eq!(
+        ids(&get(&server, "/api/pvec/select?q=neuron_id:1,2").json()),
+        [1]
+    );
+    assert_eq!(
+        get(&server, "/api/pvec/id/2").status,
+        200,
+        "still served alone"
+    );
+    server.set_pvec_select_omits(&[]);
+    server.set_pvec_malformed(&[4]);
+    let short = get(&server, "/api/pvec/id/4").json();
+    assert_eq!(
+        short["coefficients"].as_array().unwrap().len(),
+        PVEC_LEN - 1
+    );
+    let batch = get(&server, "/api/pvec/select?q=neuron_id:4").json();
+    assert_eq!(batch["_embedded"]["pvecs"][0], short);
+    server.set_pvec_malformed(&[]);
+    server.set_refuse_pvec_batch(true);
+    assert_eq!(get(&server, "/api/pvec/select?q=neuron_id:1").status, 400);
+    assert_eq!(get(&server, "/api/pvec/id/1").status, 200);
+
+    let c = server.counters();
+    assert_eq!((c.pvec_select, c.pvec_id), (8, 11), "{c:?}");
+    assert_eq!(c.other, 0);
+
+    // A release adds neurons, with vectors by the same rule.
+    server.set_release(2);
+    let added = server.catalog().added_in_release(2);
+    let newcomer = server.catalog().id(added.start).unwrap();
+    let got = get(&server, &format!("/api/pvec/id/{newcomer}"));
+    assert_eq!(got.status, if newcomer % 7 == 3 { 404 } else { 200 });
+}
+
+#[test]
 fn files_are_served_byte_identical() {
     let mut catalog = Catalog::generate(60);
     let hostile = [

@@ -5,7 +5,9 @@ mod support;
 
 use neuromorpho::tables::MetadataWriter;
 use neuromorpho::JobOptions;
-use neuromorpho::{DownloadOptions, Error, FailureKind, MetadataFormat, Neuron, Query};
+use neuromorpho::{
+    Client, DownloadOptions, Error, FailureKind, MetadataFormat, Neuron, ProxyMode, Query,
+};
 use serde_json::{json, Value};
 use support::*;
 
@@ -211,7 +213,7 @@ fn query_files_report_the_key_at_fault() {
         (
             "e.json",
             "{\"filters\": {\n  \"species\": [\"mouse\",]\n}}",
-            "invalid JSON at line 2 column",
+            "invalid JSON at line 2, column",
         ),
         (
             "f.json",
@@ -542,4 +544,47 @@ fn an_empty_file_at_a_final_path_is_fetched_again() {
         .unwrap();
     assert_eq!((report.downloaded, report.skipped), (3, 0));
     assert_eq!(std::fs::read(&path).unwrap(), server.catalog().swc_bytes(1));
+}
+
+/// Each level of an error chain says its own part once: `Display` never repeats the text of
+/// `source()` (an anyhow-style printer shows every cause exactly once).
+fn assert_no_repeated_cause(err: &(dyn std::error::Error + 'static)) {
+    let mut level: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut depth = 0;
+    while let Some(e) = level {
+        if let Some(cause) = e.source() {
+            let (outer, inner) = (e.to_string(), cause.to_string());
+            assert!(
+                !inner.is_empty() && !outer.contains(&inner),
+                "level {depth} '{outer}' repeats its cause '{inner}'"
+            );
+        }
+        level = e.source();
+        depth += 1;
+    }
+}
+
+#[test]
+fn a_request_error_says_its_part_and_leaves_the_cause_to_source() {
+    // A refused connection: the request error, then the transport's cause.
+    let c = Client::builder()
+        .base_url("http://127.0.0.1:9")
+        .proxy(ProxyMode::None)
+        .retries(1)
+        .build()
+        .unwrap();
+    let err = c.count(&Query::all()).unwrap_err();
+    assert!(std::error::Error::source(&err).is_some(), "{err:?}");
+    assert_no_repeated_cause(&err);
+    // A server that answers 503: the status is kept, the chain still says each part once.
+    let server = FakeServer::start(Catalog::generate(3));
+    server.push_fault(FaultRule::new(Target::Count, 100, Fault::Status(503)));
+    let err = client_builder(&server)
+        .retries(1)
+        .build()
+        .unwrap()
+        .count(&Query::all())
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err}");
+    assert_no_repeated_cause(&err);
 }

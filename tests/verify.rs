@@ -373,3 +373,33 @@ fn repair_asks_the_server_given_not_the_host_a_manifest_names() {
     let again: Vec<&str> = o.out.lines().skip(3).collect();
     assert_eq!(again, [format!("{}: missing", rel_of(&server, DELETED))]);
 }
+
+#[test]
+fn a_checksum_list_in_another_order_holds_and_a_changed_line_does_not() {
+    // verify compares SHA256SUMS with the manifest by an order-free digest (it holds neither
+    // in memory): the same lines in any order are the same list, as for `sha256sum -c`.
+    let server = FakeServer::start(Catalog::generate(N));
+    let out = TempDir::new();
+    downloaded(&server, out.path());
+    let sums = out.path().join("SHA256SUMS");
+    let text = std::fs::read_to_string(&sums).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), N);
+    let mut sorted = lines.clone();
+    sorted.sort_by_key(|l| l.split_once("  ").map(|(_, p)| p.to_string()));
+    assert_eq!(lines, sorted, "a compaction writes the list sorted by path");
+    lines.reverse();
+    std::fs::write(&sums, format!("{}\n", lines.join("\n"))).unwrap();
+    let o = verify_cli(&server, out.path()).run();
+    assert_eq!(o.code, 0, "{}{}", o.out, o.err);
+    // One hash changed: stale, named, exit 3.
+    let changed = text.replacen(&text[..1], if &text[..1] == "0" { "1" } else { "0" }, 1);
+    std::fs::write(&sums, changed).unwrap();
+    let o = verify_cli(&server, out.path()).run();
+    assert_eq!(o.code, 3, "{}{}", o.out, o.err);
+    assert!(
+        o.out.contains("SHA256SUMS") && o.out.contains("does not match"),
+        "{}",
+        o.out
+    );
+}

@@ -1,16 +1,16 @@
-//! Batched look-ups: neurons by name, morphometry by id. Each batch is one request.
+//! Batched look-ups: neurons by name, morphometry by id (see [`super::by_id`]). Each batch is
+//! one request.
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::archive::{Neuron, NeuronPage};
 use crate::client::{Client, Order};
 use crate::error::{Error, FailureKind, Result};
 
-/// At most this many names or ids per select request.
-const BATCH: usize = 500;
+use super::by_id::{IdSelect, BATCH};
+
 /// Batches fetched ahead of the one being handed on.
 const WINDOW: u64 = 8;
 
@@ -54,18 +54,6 @@ pub const MORPHOMETRY_FIELDS: &[&str] = &[
 /// Prefix of the morphometry columns in the metadata table: the record already has
 /// `surface`, `volume` and `soma_surface` of its own.
 pub(crate) const MORPHOMETRY_PREFIX: &str = "morph_";
-
-#[derive(Deserialize)]
-struct MeasurementPage {
-    #[serde(rename = "_embedded", default)]
-    embedded: Option<Measurements>,
-}
-
-#[derive(Deserialize)]
-struct Measurements {
-    #[serde(default)]
-    measurements: Vec<Map<String, Value>>,
-}
 
 /// Split values into batches of at most [`BATCH`] items and about [`MAX_QUERY_CHARS`] characters.
 fn batches<S: AsRef<str>>(values: &[S]) -> Vec<&[S]> {
@@ -178,82 +166,15 @@ impl Client {
     /// request per id when the server refuses the batched form. Ids without measurements
     /// are absent from the map.
     pub fn morphometry(&self, ids: &[u64]) -> Result<HashMap<u64, Map<String, Value>>> {
-        let mut out = HashMap::with_capacity(ids.len());
-        let url = self.api_url("morphometry/select");
-        for chunk in ids.chunks(BATCH) {
-            let list: Vec<String> = chunk.iter().map(|i| i.to_string()).collect();
+        let spec = IdSelect {
+            endpoint: "morphometry",
             // `Neuron_id` with a capital N: the spelling NeuroMorpho's own tools use here.
-            let params = [
-                ("q", format!("Neuron_id:{}", list.join(","))),
-                ("page", "0".into()),
-                ("size", BATCH.to_string()),
-            ];
-            match self.get_json::<MeasurementPage>(&url, &params, "a morphometry batch", true) {
-                Ok(page) => {
-                    for m in page.embedded.map(|e| e.measurements).unwrap_or_default() {
-                        if let Some(id) = id_of(&m) {
-                            out.insert(id, m);
-                        }
-                    }
-                }
-                Err(Error::Request {
-                    kind: FailureKind::NotFound,
-                    ..
-                }) => {}
-                Err(Error::Request {
-                    kind: FailureKind::Http4xx,
-                    detail,
-                    ..
-                }) => {
-                    log::info!(
-                        "batched morphometry refused ({}); asking per neuron",
-                        crate::util::text::shown(&detail)
-                    );
-                    self.morphometry_one_by_one(chunk, &mut out)?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
-    }
-
-    /// The fallback: `/api/morphometry/id/{id}` for each id of `chunk`.
-    fn morphometry_one_by_one(
-        &self,
-        chunk: &[u64],
-        out: &mut HashMap<u64, Map<String, Value>>,
-    ) -> Result<()> {
-        self.workers()?.run(
-            chunk.len() as u64,
-            Order::AsDone,
-            &self.cancel,
-            |i| {
-                let id = chunk.get(i as usize).copied().unwrap_or_default();
-                let u = self.api_url(&format!("morphometry/id/{id}"));
-                match self.get_json::<Map<String, Value>>(&u, &[], "morphometry", true) {
-                    Ok(m) => Ok(Some((id, m))),
-                    Err(Error::Request {
-                        kind: FailureKind::NotFound,
-                        ..
-                    }) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            },
-            |_, m| {
-                if let Some((id, m)) = m? {
-                    out.insert(id, m);
-                }
-                Ok(())
-            },
-        )
-    }
-}
-
-fn id_of(m: &Map<String, Value>) -> Option<u64> {
-    match m.get("neuron_id").or_else(|| m.get("Neuron_id"))? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+            field: "Neuron_id",
+            collection: "measurements",
+            what: "morphometry",
+            ask_missing: false,
+        };
+        Ok(self.select_by_id(&spec, ids)?.found)
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod json_view;
 mod neuron;
 pub(crate) mod page;
 pub(crate) mod query;
+pub(crate) mod sample;
 
 pub use neuron::Neuron;
 pub(crate) use neuron::{FieldList, PageInfo, ValuePage};

@@ -131,9 +131,8 @@ impl Query {
             Error::input(
                 source,
                 format!(
-                    "invalid JSON at line {} column {}: {}",
-                    e.line(),
-                    e.column().max(1), // serde_json counts 0 at the start of a line
+                    "invalid JSON at {}: {}",
+                    crate::util::text::line_column(e.line(), e.column()),
                     strip_position(&e.to_string())
                 ),
             )
@@ -147,9 +146,8 @@ impl Query {
         let value: Value = serde_norway::from_str(text).map_err(|e| {
             let msg = match e.location() {
                 Some(l) => format!(
-                    "invalid YAML at line {} column {}: {}",
-                    l.line(),
-                    l.column(),
+                    "invalid YAML at {}: {}",
+                    crate::util::text::line_column(l.line(), l.column()),
                     strip_position(&e.to_string())
                 ),
                 None => format!("invalid YAML: {e}"),

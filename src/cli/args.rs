@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use neuromorpho::{ClientBuilder, FileKind, MetadataFormat, ProxyMode, Query, Shard};
 
+use super::flags::{self, Flag, Scope, FLAGS};
 use super::help;
 
 /// A usage error: exit code 2.
@@ -171,42 +172,32 @@ pub struct Config {
 
 type Args = pico_args::Arguments;
 
-const COMMANDS: &[&str] = &[
-    "fields",
-    "preview",
-    "metadata",
-    "download",
-    "get",
-    "verify",
-    "doctor",
-    "check",
-    "completions",
-    "help",
-];
-
 /// Parse the command line (without the program name).
 pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
     // `--help` anywhere: the help of the command named, whatever else is there.
-    if raw.iter().any(|a| a == "-h" || a == "--help") {
-        let cmd = raw
+    let help_names: Vec<&str> = flags::find("--help")
+        .map(|f| f.names().collect())
+        .unwrap_or_default();
+    if raw.iter().any(|a| help_names.iter().any(|h| a == h)) {
+        let text = raw
             .iter()
             .filter_map(|a| a.to_str())
-            .find(|a| COMMANDS.contains(a));
-        let text = match cmd {
-            Some(c) => help::for_command(c).unwrap_or(help::MAIN),
-            None => help::MAIN,
-        };
+            .find_map(help::for_command)
+            .unwrap_or_else(help::main);
         return Ok(Config {
             net: default_net(),
             verbosity: Verbosity::Normal,
             command: Command::Help(text),
         });
     }
-    let mut a = Args::from_vec(raw);
-    // Global flags first: pico-args' subcommand() takes the first argument that remains.
-    let version = flag(&mut a, ["-V", "--version"]);
-    let verbose = flag(&mut a, ["-v", "--verbose"]);
-    let quiet = flag(&mut a, ["-q", "--quiet"]);
+    let mut l = Line {
+        args: Args::from_vec(raw),
+        command: None,
+    };
+    // Global options first: pico-args' subcommand() takes the first argument that remains.
+    let version = l.switch("--version");
+    let verbose = l.switch("--verbose");
+    let quiet = l.switch("--quiet");
     if verbose && quiet {
         return Err(usage("--verbose and --quiet cannot be used together"));
     }
@@ -217,14 +208,15 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
     } else {
         Verbosity::Normal
     };
-    let net = parse_net(&mut a)?;
-    let sub = a
+    let net = parse_net(&mut l)?;
+    let sub = l
+        .args
         .subcommand()
         .map_err(|e| usage(format!("the command: {e}")))?;
-    let command = match sub.as_deref() {
+    let command = match sub {
         None if version => Command::Version,
         None => {
-            let rest = a.finish();
+            let rest = l.args.finish();
             return Err(usage(match rest.first() {
                 Some(arg) if arg.to_string_lossy().starts_with('-') => {
                     format!("unknown option '{}' (see --help)", shown(arg))
@@ -236,34 +228,64 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
                 None => "no command given (try 'neuromorpho --help')".to_string(),
             }));
         }
-        Some("help") => {
-            let topic = free(&mut a)?;
+        Some(name) => {
+            let Some(spec) = flags::command(&name) else {
+                let known: Vec<&str> = flags::COMMANDS
+                    .iter()
+                    .map(|c| c.name)
+                    .filter(|c| *c != "help")
+                    .collect();
+                return Err(usage(format!(
+                    "unknown command '{}' (commands: {})",
+                    neuromorpho::text::escape(&name),
+                    known.join(", ")
+                )));
+            };
+            // From here on, the options of this command are taken too.
+            l.command = Some(spec.name);
+            parse_command(&mut l, spec.name, &net)?
+        }
+    };
+    l.sweep()?;
+    l.reject_leftovers()?;
+    Ok(Config {
+        net,
+        verbosity,
+        command,
+    })
+}
+
+/// The command `name`, once the global options are taken.
+fn parse_command(l: &mut Line, name: &str, net: &NetConfig) -> Result<Command, UsageError> {
+    Ok(match name {
+        "help" => {
+            let topic = l.free()?;
             Command::Help(match topic.as_deref() {
                 Some(t) => help::for_command(t)
                     .ok_or_else(|| usage(format!("no help for unknown command '{t}'")))?,
-                None => help::MAIN,
+                None => help::main(),
             })
         }
-        Some("fields") => Command::Fields {
-            field: free(&mut a)?,
-        },
-        Some("preview") => Command::Preview {
-            out_dir: out_dir(&mut a)?,
-            metadata_file: path_option(&mut a, &["-m", "--metadata", "--metadata-filename"])?
+        "fields" => Command::Fields { field: l.free()? },
+        "preview" => Command::Preview {
+            out_dir: out_dir(l)?,
+            metadata_file: l
+                .path("--metadata")?
                 .unwrap_or_else(|| PathBuf::from("metadata.csv")),
-            query: parse_query(&mut a)?,
+            query: parse_query(l)?,
         },
-        Some("metadata") => Command::Job(Box::new(parse_job(&mut a, JobKind::Metadata)?)),
-        Some("download") => Command::Job(Box::new(parse_job(&mut a, JobKind::Download)?)),
-        Some("get") => Command::Job(Box::new(parse_job(&mut a, JobKind::Get)?)),
-        Some("doctor") => Command::Doctor,
-        Some("verify") => {
-            let repair = flag(&mut a, "--repair");
-            let hash = !flag(&mut a, "--no-hash");
-            let threads = number_option(&mut a, &["-j", "--threads"], 1..=64, "a whole number")?;
-            let out_dir = match path_option(&mut a, &["-o", "--output", "--output-dir"])? {
+        "metadata" => Command::Job(Box::new(parse_job(l, JobKind::Metadata)?)),
+        "download" => Command::Job(Box::new(parse_job(l, JobKind::Download)?)),
+        "get" => Command::Job(Box::new(parse_job(l, JobKind::Get)?)),
+        "doctor" => Command::Doctor,
+        "verify" => {
+            let repair = l.switch("--repair");
+            let hash = !l.switch("--no-hash");
+            let threads = l.number("--threads", 1..=64, "a whole number")?;
+            let out_dir = match l.path("--output")? {
                 Some(p) => p,
-                None => free(&mut a)?
+                None => l
+                    .free()?
                     .map(PathBuf::from)
                     .ok_or_else(|| usage("verify needs a folder: neuromorpho verify OUT"))?,
             };
@@ -274,9 +296,9 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
                 threads,
             }
         }
-        Some("check") => parse_check(&mut a, &net)?,
-        Some("completions") => {
-            let shell = free(&mut a)?.ok_or_else(|| {
+        "check" => parse_check(l, net)?,
+        "completions" => {
+            let shell = l.free()?.ok_or_else(|| {
                 usage("completions needs a shell: neuromorpho completions bash|zsh|fish")
             })?;
             let script = super::completions::script(&shell).ok_or_else(|| {
@@ -287,18 +309,12 @@ pub fn parse(raw: Vec<OsString>) -> Result<Config, UsageError> {
             })?;
             Command::Completions(script)
         }
-        Some(other) => {
+        // A command of the table without a parser: the table's test finds it.
+        other => {
             return Err(usage(format!(
-                "unknown command '{}' (commands: fields, preview, metadata, download, get, verify, check, doctor, completions)",
-                neuromorpho::text::escape(other)
+                "the command '{other}' is declared but not parsed (a bug)"
             )))
         }
-    };
-    reject_leftovers(a)?;
-    Ok(Config {
-        net,
-        verbosity,
-        command,
     })
 }
 
@@ -306,171 +322,242 @@ fn shown(arg: &std::ffi::OsStr) -> String {
     neuromorpho::text::escape(&arg.to_string_lossy()).into_owned()
 }
 
-/// Whatever pico-args did not take is a mistake: an unknown option or an extra argument.
-fn reject_leftovers(a: Args) -> Result<(), UsageError> {
-    let rest = a.finish();
-    match rest.first() {
-        None => Ok(()),
-        Some(arg) if arg.to_string_lossy().starts_with('-') => Err(usage(format!(
-            "unknown option '{}' (see --help)",
-            shown(arg)
-        ))),
-        Some(arg) => Err(usage(format!("unexpected argument '{}'", shown(arg)))),
-    }
+/// The command line being parsed. Options are taken off it through their entry in the
+/// table (names, aliases, value, repeatable), in the order the code asks for them (that
+/// order decides which of two mistakes is named first); an option the command does not
+/// accept is never taken, so it is left over: an unknown option.
+struct Line {
+    args: Args,
+    /// The command once known; before it, only global options are taken.
+    command: Option<&'static str>,
 }
 
-/// A free argument; one that looks like an option is an unknown option.
-fn free(a: &mut Args) -> Result<Option<String>, UsageError> {
-    let v: Option<OsString> = a
-        .opt_free_from_os_str(|s| Ok::<_, String>(s.to_owned()))
-        .map_err(|e| usage(e.to_string()))?;
-    match v {
-        Some(s) if s.to_string_lossy().starts_with('-') && s != "-" => Err(usage(format!(
-            "unknown option '{}' (see --help)",
-            shown(&s)
-        ))),
-        Some(s) => s
-            .into_string()
-            .map(Some)
-            .map_err(|s| usage(format!("'{}' is not valid UTF-8", shown(&s)))),
-        None => Ok(None),
+impl Line {
+    /// The table's entry for the option `long`, if it may be taken here.
+    fn flag(&self, long: &str) -> Option<&'static Flag> {
+        let flag = FLAGS.iter().find(|f| f.long == long)?;
+        let here = match self.command {
+            None => flag.scope == Scope::Global,
+            Some(command) => flag.accepted_by(command),
+        };
+        here.then_some(flag)
     }
-}
 
-/// A free argument taken as a path (any bytes); one that looks like an option, other than
-/// `-` (stdin), is an unknown option.
-fn free_path(a: &mut Args) -> Result<Option<PathBuf>, UsageError> {
-    let v: Option<OsString> = a
-        .opt_free_from_os_str(|s| Ok::<_, String>(s.to_owned()))
-        .map_err(|e| usage(e.to_string()))?;
-    match v {
-        Some(s) if s.to_string_lossy().starts_with('-') && s != "-" => Err(usage(format!(
-            "unknown option '{}' (see --help)",
-            shown(&s)
-        ))),
-        other => Ok(other.map(PathBuf::from)),
+    /// A switch: given once or more (a repeated switch changes nothing).
+    fn switch(&mut self, long: &str) -> bool {
+        let Some(flag) = self.flag(long) else {
+            return false;
+        };
+        let mut found = false;
+        for name in flag.names() {
+            while self.args.contains(name) {
+                found = true;
+            }
+        }
+        found
     }
-}
 
-/// A flag: given once or more (a repeated flag changes nothing).
-fn flag(a: &mut Args, keys: impl Into<pico_args::Keys> + Copy) -> bool {
-    let mut found = false;
-    while a.contains(keys) {
-        found = true;
+    /// The next value of `flag` by any of its names, with the name it was given by.
+    fn next_value(
+        &mut self,
+        flag: &'static Flag,
+    ) -> Result<Option<(&'static str, OsString)>, UsageError> {
+        for name in flag.names() {
+            let v: Option<OsString> = self
+                .args
+                .opt_value_from_os_str(name, |s| Ok::<_, String>(s.to_owned()))
+                .map_err(|_| usage(format!("{name} needs a value")))?;
+            if let Some(v) = v {
+                return Ok(Some((name, v)));
+            }
+        }
+        Ok(None)
     }
-    found
-}
 
-/// The next value of an option known by any of `names` (aliases), with the name it was
-/// given by.
-fn next_value(
-    a: &mut Args,
-    names: &[&'static str],
-) -> Result<Option<(&'static str, OsString)>, UsageError> {
-    for &name in names {
-        let v: Option<OsString> = a
-            .opt_value_from_os_str(name, |s| Ok::<_, String>(s.to_owned()))
-            .map_err(|_| usage(format!("{name} needs a value")))?;
-        if let Some(v) = v {
-            return Ok(Some((name, v)));
+    /// The values of the option `long`, in the order given, each with the name it was given
+    /// by and turned into a `T` by `convert`: every one for a repeatable option (each
+    /// converted as it is taken); otherwise at most one (twice is a mistake, named before a
+    /// bad value).
+    fn values<T>(
+        &mut self,
+        long: &str,
+        convert: fn(&'static str, OsString) -> Result<T, UsageError>,
+    ) -> Result<Vec<(&'static str, T)>, UsageError> {
+        let Some(flag) = self.flag(long) else {
+            return Ok(Vec::new());
+        };
+        let mut values = Vec::new();
+        let mut once: Option<(&'static str, OsString)> = None;
+        while let Some((name, v)) = self.next_value(flag)? {
+            if flag.repeat {
+                values.push((name, convert(name, v)?));
+                continue;
+            }
+            if let Some((first, _)) = &once {
+                return Err(usage(if *first == name {
+                    format!("{first} is given twice; give it once")
+                } else {
+                    format!("{first} and {name} are the same option; give it once")
+                }));
+            }
+            once = Some((name, v));
+        }
+        if let Some((name, v)) = once {
+            values.push((name, convert(name, v)?));
+        }
+        Ok(values)
+    }
+
+    /// Every value of a text option, in the order given (`-f`).
+    fn texts(&mut self, long: &str) -> Result<Vec<(&'static str, String)>, UsageError> {
+        self.values(long, |name, v| {
+            v.into_string()
+                .map_err(|v| usage(format!("{name} '{}': not valid UTF-8", shown(&v))))
+        })
+    }
+
+    /// A text option.
+    fn text(&mut self, long: &str) -> Result<Option<(&'static str, String)>, UsageError> {
+        Ok(self.texts(long)?.into_iter().next())
+    }
+
+    fn path(&mut self, long: &str) -> Result<Option<PathBuf>, UsageError> {
+        Ok(self.paths(long)?.into_iter().next())
+    }
+
+    /// Every value of a path option (any bytes), in the order given.
+    fn paths(&mut self, long: &str) -> Result<Vec<PathBuf>, UsageError> {
+        let values = self.values(long, |_, v| Ok(PathBuf::from(v)))?;
+        Ok(values.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// A number option in `range`, named by all its names in every message.
+    fn number<T>(
+        &mut self,
+        long: &str,
+        range: RangeInclusive<T>,
+        form: &str,
+    ) -> Result<Option<T>, UsageError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    {
+        let label = self
+            .flag(long)
+            .map(|f| f.names().collect::<Vec<_>>().join("/"))
+            .unwrap_or_default();
+        let Some((_, v)) = self.text(long)? else {
+            return Ok(None);
+        };
+        let n: T = v.trim().parse().map_err(|_| {
+            usage(format!(
+                "{label} '{}': expected {form} between {} and {}",
+                neuromorpho::text::escape(&v),
+                range.start(),
+                range.end()
+            ))
+        })?;
+        if !range.contains(&n) {
+            return Err(usage(format!(
+                "{label} must be between {} and {}, got {n}",
+                range.start(),
+                range.end()
+            )));
+        }
+        Ok(Some(n))
+    }
+
+    /// Seconds (`30`, `0.5`) in `range`.
+    fn seconds(
+        &mut self,
+        long: &str,
+        range: RangeInclusive<Duration>,
+    ) -> Result<Option<Duration>, UsageError> {
+        let secs = self.number(
+            long,
+            range.start().as_secs_f64()..=range.end().as_secs_f64(),
+            "a number of seconds",
+        )?;
+        Ok(secs.and_then(|s| Duration::try_from_secs_f64(s).ok()))
+    }
+
+    /// A free argument; one that looks like an option is an unknown option.
+    fn free(&mut self) -> Result<Option<String>, UsageError> {
+        match self.free_path()? {
+            Some(p) => p
+                .into_os_string()
+                .into_string()
+                .map(Some)
+                .map_err(|s| usage(format!("'{}' is not valid UTF-8", shown(&s)))),
+            None => Ok(None),
         }
     }
-    Ok(None)
-}
 
-/// The raw value of an option known by any of `names` (aliases); given twice is a mistake.
-fn raw_option(
-    a: &mut Args,
-    names: &[&'static str],
-) -> Result<Option<(String, OsString)>, UsageError> {
-    let Some((first, v)) = next_value(a, names)? else {
-        return Ok(None);
-    };
-    if let Some((again, _)) = next_value(a, names)? {
-        return Err(usage(if again == first {
-            format!("{first} is given twice; give it once")
-        } else {
-            format!("{first} and {again} are the same option; give it once")
-        }));
+    /// A free argument taken as a path (any bytes); one that looks like an option, other
+    /// than `-` (stdin), is an unknown option.
+    fn free_path(&mut self) -> Result<Option<PathBuf>, UsageError> {
+        let v: Option<OsString> = self
+            .args
+            .opt_free_from_os_str(|s| Ok::<_, String>(s.to_owned()))
+            .map_err(|e| usage(e.to_string()))?;
+        match v {
+            Some(s) if s.to_string_lossy().starts_with('-') && s != "-" => {
+                self.unread(&s)?;
+                Err(usage(format!(
+                    "unknown option '{}' (see --help)",
+                    shown(&s)
+                )))
+            }
+            other => Ok(other.map(PathBuf::from)),
+        }
     }
-    Ok(Some((first.to_string(), v)))
-}
 
-/// Every value of a repeatable option (`-f`, `--ca-file`), in the order given.
-fn every_value(a: &mut Args, names: &[&'static str]) -> Result<Vec<(String, String)>, UsageError> {
-    let mut values = Vec::new();
-    while let Some((name, v)) = next_value(a, names)? {
-        let v = v
-            .into_string()
-            .map_err(|v| usage(format!("{name} '{}': not valid UTF-8", shown(&v))))?;
-        values.push((name.to_string(), v));
+    /// An option accepted here but still on the line when the code is done with options:
+    /// a table entry whose value no code reads (a bug, which the table's test finds).
+    fn unread(&self, arg: &std::ffi::OsStr) -> Result<(), UsageError> {
+        let accepted = FLAGS
+            .iter()
+            .filter(|f| self.flag(f.long).is_some())
+            .flat_map(|f| f.names())
+            .find(|n| arg == *n);
+        match accepted {
+            Some(name) => Err(usage(format!(
+                "{name} is accepted here but not read (a bug)"
+            ))),
+            None => Ok(()),
+        }
     }
-    Ok(values)
-}
 
-/// A text option.
-fn text_option(
-    a: &mut Args,
-    names: &[&'static str],
-) -> Result<Option<(String, String)>, UsageError> {
-    match raw_option(a, names)? {
-        None => Ok(None),
-        Some((name, v)) => v
-            .into_string()
-            .map(|s| Some((name.clone(), s)))
-            .map_err(|v| usage(format!("{name} '{}': not valid UTF-8", shown(&v)))),
+    /// Whether the arguments left hold one of these options (not taking it).
+    fn holds(&self, longs: &[&str]) -> bool {
+        let rest = self.args.clone().finish();
+        longs
+            .iter()
+            .filter_map(|long| self.flag(long))
+            .flat_map(|f| f.names())
+            .any(|name| rest.iter().any(|r| r == name))
     }
-}
 
-fn path_option(a: &mut Args, names: &[&'static str]) -> Result<Option<PathBuf>, UsageError> {
-    Ok(raw_option(a, names)?.map(|(_, v)| PathBuf::from(v)))
-}
-
-/// A number option in `range`, named in every message.
-fn number_option<T>(
-    a: &mut Args,
-    names: &[&'static str],
-    range: RangeInclusive<T>,
-    form: &str,
-) -> Result<Option<T>, UsageError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    let label = names.join("/");
-    let Some((_, v)) = text_option(a, names)? else {
-        return Ok(None);
-    };
-    let n: T = v.trim().parse().map_err(|_| {
-        usage(format!(
-            "{label} '{}': expected {form} between {} and {}",
-            neuromorpho::text::escape(&v),
-            range.start(),
-            range.end()
-        ))
-    })?;
-    if !range.contains(&n) {
-        return Err(usage(format!(
-            "{label} must be between {} and {}, got {n}",
-            range.start(),
-            range.end()
-        )));
+    /// Every option accepted here was asked for (see [`Line::unread`]).
+    fn sweep(&self) -> Result<(), UsageError> {
+        self.args
+            .clone()
+            .finish()
+            .iter()
+            .try_for_each(|arg| self.unread(arg))
     }
-    Ok(Some(n))
-}
 
-/// Seconds (`30`, `0.5`) in `range`.
-fn seconds_option(
-    a: &mut Args,
-    name: &'static str,
-    range: RangeInclusive<Duration>,
-) -> Result<Option<Duration>, UsageError> {
-    let secs = number_option(
-        a,
-        &[name],
-        range.start().as_secs_f64()..=range.end().as_secs_f64(),
-        "a number of seconds",
-    )?;
-    Ok(secs.and_then(|s| Duration::try_from_secs_f64(s).ok()))
+    /// Whatever was not taken is a mistake: an unknown option or an extra argument.
+    fn reject_leftovers(self) -> Result<(), UsageError> {
+        let rest = self.args.finish();
+        match rest.first() {
+            None => Ok(()),
+            Some(arg) if arg.to_string_lossy().starts_with('-') => Err(usage(format!(
+                "unknown option '{}' (see --help)",
+                shown(arg)
+            ))),
+            Some(arg) => Err(usage(format!("unexpected argument '{}'", shown(arg)))),
+        }
+    }
 }
 
 fn default_net() -> NetConfig {
@@ -492,44 +579,41 @@ fn default_net() -> NetConfig {
     }
 }
 
-fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
+fn parse_net(l: &mut Line) -> Result<NetConfig, UsageError> {
     let mut net = default_net();
-    if let Some((_, url)) = text_option(a, &["--base-url"])? {
+    if let Some((_, url)) = l.text("--base-url")? {
         net.base_url = url;
     }
-    net.user_agent = text_option(a, &["--user-agent"])?.map(|(_, v)| v);
+    net.user_agent = l.text("--user-agent")?.map(|(_, v)| v);
     let timeouts = ClientBuilder::TIMEOUT;
-    if let Some(t) = seconds_option(a, "--timeout", timeouts.clone())? {
-        net.timeout = t;
+    if let Some(secs) = l.seconds("--timeout", timeouts.clone())? {
+        net.timeout = secs;
     }
-    if let Some(n) = number_option(a, &["--retries"], ClientBuilder::RETRIES, "a whole number")? {
+    if let Some(n) = l.number("--retries", ClientBuilder::RETRIES, "a whole number")? {
         net.retries = n;
     }
-    if let Some((_, r)) = text_option(a, &["--rate"])? {
+    if let Some((_, r)) = l.text("--rate")? {
         net.rate = parse_rate(&r)?;
     }
-    if let Some(n) = number_option(
-        a,
-        &["-c", "--concurrency", "--concurrent"],
+    if let Some(n) = l.number(
+        "--concurrency",
         ClientBuilder::CONCURRENCY,
         "a whole number",
     )? {
         net.concurrency = n;
         net.concurrency_given = true;
     }
-    net.insecure = flag(a, "--insecure");
-    while let Some((_, p)) = next_value(a, &["--ca-file"])? {
-        net.ca_files.push(PathBuf::from(p));
-    }
-    let no_proxy = flag(a, "--no-proxy");
-    let proxy = text_option(a, &["--proxy"])?.map(|(_, v)| v);
+    net.insecure = l.switch("--insecure");
+    net.ca_files = l.paths("--ca-file")?;
+    let no_proxy = l.switch("--no-proxy");
+    let proxy = l.text("--proxy")?.map(|(_, v)| v);
     net.proxy = match (no_proxy, proxy) {
         (true, Some(_)) => return Err(usage("--proxy and --no-proxy cannot be used together")),
         (true, None) => ProxyMode::None,
         (false, Some(p)) => ProxyMode::Url(check_proxy_url(&p)?),
         (false, None) => ProxyMode::Env,
     };
-    if let Some((_, s)) = text_option(a, &["--max-file-size"])? {
+    if let Some((_, s)) = l.text("--max-file-size")? {
         net.max_file_size = parse_size(&s).ok_or_else(|| {
             usage(format!(
                 "--max-file-size '{}': expected a size such as 500M or 2G",
@@ -537,7 +621,7 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
             ))
         })?;
     }
-    if let Some((_, s)) = text_option(a, &["--speed-limit"])? {
+    if let Some((_, s)) = l.text("--speed-limit")? {
         net.speed_limit = parse_size(&s)
             .or((s.trim() == "0").then_some(0))
             .ok_or_else(|| {
@@ -547,10 +631,10 @@ fn parse_net(a: &mut Args) -> Result<NetConfig, UsageError> {
                 ))
             })?;
     }
-    if let Some(t) = seconds_option(a, "--speed-time", timeouts.clone())? {
-        net.speed_time = t;
+    if let Some(secs) = l.seconds("--speed-time", timeouts.clone())? {
+        net.speed_time = secs;
     }
-    net.max_time = seconds_option(a, "--max-time", timeouts)?;
+    net.max_time = l.seconds("--max-time", timeouts)?;
     Ok(net)
 }
 
@@ -602,8 +686,8 @@ fn parse_size(s: &str) -> Option<u64> {
     (n > 0).then(|| n.checked_mul(mult)).flatten()
 }
 
-fn out_dir(a: &mut Args) -> Result<PathBuf, UsageError> {
-    Ok(path_option(a, &["-o", "--output", "--output-dir"])?
+fn out_dir(l: &mut Line) -> Result<PathBuf, UsageError> {
+    Ok(l.path("--output")?
         .unwrap_or_else(|| PathBuf::from("./neurons")))
 }
 
@@ -631,14 +715,11 @@ pub fn split_values(s: &str) -> Result<Vec<String>, String> {
 }
 
 /// A query file (positional), `-f FIELD=V1,V2` (repeatable), `--sort FIELD[:desc]`, `--all`.
-fn parse_query(a: &mut Args) -> Result<QuerySpec, UsageError> {
-    let all = flag(a, "--all");
-    let filters: Vec<String> = every_value(a, &["-f", "--filter"])?
-        .into_iter()
-        .map(|(_, f)| f)
-        .collect();
-    let sort = text_option(a, &["--sort"])?.map(|(_, v)| v);
-    let file = free(a)?.map(PathBuf::from);
+fn parse_query(l: &mut Line) -> Result<QuerySpec, UsageError> {
+    let all = l.switch("--all");
+    let filters: Vec<String> = l.texts("--filter")?.into_iter().map(|(_, f)| f).collect();
+    let sort = l.text("--sort")?.map(|(_, v)| v);
+    let file = l.free()?.map(PathBuf::from);
     let mut extra = Query::new();
     for f in &filters {
         let form = || {
@@ -707,8 +788,8 @@ fn parse_sort(s: &str, query: Query) -> Result<Query, UsageError> {
 }
 
 /// `check PATH... [--format table|jsonl]` (`-c N` was taken with the network options).
-fn parse_check(a: &mut Args, net: &NetConfig) -> Result<Command, UsageError> {
-    let format = match text_option(a, &["--format"])? {
+fn parse_check(l: &mut Line, net: &NetConfig) -> Result<Command, UsageError> {
+    let format = match l.text("--format")? {
         None => CheckFormat::Table,
         Some((_, f)) => match f.trim() {
             "table" => CheckFormat::Table,
@@ -722,7 +803,7 @@ fn parse_check(a: &mut Args, net: &NetConfig) -> Result<Command, UsageError> {
         },
     };
     let mut paths = Vec::new();
-    while let Some(p) = free_path(a)? {
+    while let Some(p) = l.free_path()? {
         paths.push(p);
     }
     if paths.is_empty() {
@@ -744,14 +825,14 @@ enum JobKind {
     Get,
 }
 
-fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
-    let out_dir = out_dir(a)?;
-    let metadata_given = path_option(a, &["-m", "--metadata", "--metadata-filename"])?;
+fn parse_job(l: &mut Line, kind: JobKind) -> Result<JobConfig, UsageError> {
+    let out_dir = out_dir(l)?;
+    let metadata_given = l.path("--metadata")?;
     let mut given = Given {
         metadata_file: metadata_given.is_some(),
         ..Given::default()
     };
-    let metadata_format: MetadataFormat = match text_option(a, &["--metadata-format"])? {
+    let metadata_format: MetadataFormat = match l.text("--metadata-format")? {
         None => MetadataFormat::Csv,
         Some((_, f)) => {
             given.metadata_format = true;
@@ -759,23 +840,24 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
                 .map_err(|e: neuromorpho::Error| usage(format!("--metadata-format: {e}")))?
         }
     };
-    let morphometry = flag(a, "--morphometry");
+    let morphometry = l.switch("--morphometry");
     given.morphometry = morphometry;
-    let update = kind != JobKind::Metadata && flag(a, "--update");
-    let check_hash = kind != JobKind::Metadata && flag(a, "--check-hash");
-    let check = kind != JobKind::Metadata && flag(a, "--check");
-    let shard = match text_option(a, &["--shard"])? {
+    // download and get only: for metadata, the table leaves them on the line (unknown).
+    let update = l.switch("--update");
+    let check_hash = l.switch("--check-hash");
+    let check = l.switch("--check");
+    let shard = match l.text("--shard")? {
         None => None,
         Some((_, s)) => Some(
             s.parse::<Shard>()
                 .map_err(|e| usage(format!("--shard: {e}")))?,
         ),
     };
-    let log_file = !flag(a, "--no-log");
+    let log_file = !l.switch("--no-log");
     let (group_by, what) = if kind == JobKind::Metadata {
         (Vec::new(), Vec::new())
     } else {
-        let group_by = match text_option(a, &["-g", "--group-by"])? {
+        let group_by = match l.text("--group-by")? {
             None => Vec::new(),
             Some((name, g)) => {
                 given.group_by = true;
@@ -793,7 +875,7 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
                 fields
             }
         };
-        let what = match text_option(a, &["--what"])? {
+        let what = match l.text("--what")? {
             None => vec![FileKind::Cng],
             Some((_, w)) => {
                 given.what = true;
@@ -802,20 +884,12 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         };
         (group_by, what)
     };
-    let from_csv = if kind == JobKind::Download {
-        path_option(a, &["--from-csv"])?
-    } else {
-        None
-    };
-    let names_file = if kind == JobKind::Get {
-        path_option(a, &["--names"])?
-    } else {
-        None
-    };
+    let from_csv = l.path("--from-csv")?;
+    let names_file = l.path("--names")?;
     let source = match kind {
         JobKind::Get => {
             let mut names: Vec<String> = Vec::new();
-            while let Some(n) = free(a)? {
+            while let Some(n) = l.free()? {
                 names.push(n);
             }
             if names.is_empty() && names_file.is_none() {
@@ -828,10 +902,10 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
         }
         _ => match from_csv {
             Some(path) => {
-                let query_given = flag(a, "--all")
-                    || !every_value(a, &["-f", "--filter"])?.is_empty()
-                    || text_option(a, &["--sort"])?.is_some()
-                    || free(a)?.is_some();
+                let query_given = l.switch("--all")
+                    || !l.texts("--filter")?.is_empty()
+                    || l.text("--sort")?.is_some()
+                    || l.free()?.is_some();
                 if query_given {
                     return Err(usage(
                         "--from-csv and a query cannot be used together: the neurons come from the file",
@@ -840,8 +914,8 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
                 Source::MetadataFile(path)
             }
             // An update without a query repeats the folder's (checked at run time).
-            None if update && !query_given(a) => Source::Saved,
-            None => Source::Query(parse_query(a)?),
+            None if update && !query_given(l) => Source::Saved,
+            None => Source::Query(parse_query(l)?),
         },
     };
     let metadata_file = metadata_given.unwrap_or_else(|| {
@@ -870,12 +944,13 @@ fn parse_job(a: &mut Args, kind: JobKind) -> Result<JobConfig, UsageError> {
 
 /// Whether the command line still holds a query (a file, `-f`, `--sort` or `--all`),
 /// without taking it.
-fn query_given(a: &Args) -> bool {
-    let rest: Vec<OsString> = a.clone().finish();
-    rest.iter().any(|r| {
-        let r = r.to_string_lossy();
-        !r.starts_with('-') || ["-f", "--filter", "--sort", "--all"].contains(&r.as_ref())
-    })
+fn query_given(l: &Line) -> bool {
+    l.holds(&["--filter", "--sort", "--all"])
+        || l.args
+            .clone()
+            .finish()
+            .iter()
+            .any(|r| !r.to_string_lossy().starts_with('-'))
 }
 
 /// `--what cng,original,logs` (`logs` is both standardization reports).
@@ -1000,7 +1075,7 @@ mod tests {
             parse(args("download -f species=mouse --help"))
                 .unwrap()
                 .command,
-            Command::Help(help::DOWNLOAD)
+            Command::Help(text) if text == help::for_command("download").unwrap()
         ));
     }
 
@@ -1040,7 +1115,7 @@ mod tests {
         assert!(e.contains("--format 'xml'"), "{e}");
         assert!(matches!(
             parse(args("check dir --help")).unwrap().command,
-            Command::Help(help::CHECK)
+            Command::Help(text) if text == help::for_command("check").unwrap()
         ));
     }
 

@@ -1,237 +1,10 @@
-//! `neuromorpho completions bash|zsh|fish`: completion scripts generated from one table of
-//! the commands and their options (a test keeps the table and the help texts in step).
+//! `neuromorpho completions bash|zsh|fish`: completion scripts generated from the table of
+//! `flags` (commands, their options and free arguments, and what completes each value).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// What an option takes.
-#[derive(Clone, Copy, PartialEq)]
-enum Value {
-    Flag,
-    Text,
-    Path,
-    /// A field name (`-g`, `--sort`); `-f` completes `FIELD=`.
-    Field,
-    FieldEq,
-    Choice(&'static [&'static str]),
-}
-
-struct Opt {
-    long: &'static str,
-    short: Option<char>,
-    value: Value,
-    help: &'static str,
-}
-
-const fn opt(long: &'static str, short: Option<char>, value: Value, help: &'static str) -> Opt {
-    Opt {
-        long,
-        short,
-        value,
-        help,
-    }
-}
-
-struct Command {
-    name: &'static str,
-    about: &'static str,
-    opts: &'static [Opt],
-    /// What free arguments are: files/folders, or nothing to complete.
-    takes_paths: bool,
-}
-
-use Value::*;
-
-const GLOBAL: &[Opt] = &[
-    opt("--base-url", None, Text, "the server"),
-    opt("--user-agent", None, Text, "replace the User-Agent"),
-    opt(
-        "--timeout",
-        None,
-        Text,
-        "seconds to wait for a connection, headers, each read",
-    ),
-    opt(
-        "--speed-limit",
-        None,
-        Text,
-        "abandon a transfer slower than this (bytes/s)",
-    ),
-    opt("--speed-time", None, Text, "... for this long (seconds)"),
-    opt("--max-time", None, Text, "bound each transfer (seconds)"),
-    opt("--retries", None, Text, "attempts per request"),
-    opt(
-        "--rate",
-        None,
-        Text,
-        "API requests per second (0: unlimited)",
-    ),
-    opt("--concurrency", Some('c'), Text, "parallel requests"),
-    opt(
-        "--concurrent",
-        None,
-        Text,
-        "neuromorphopy's name for --concurrency",
-    ),
-    opt("--ca-file", None, Path, "add CA certificates (PEM)"),
-    opt("--insecure", None, Flag, "do not verify TLS certificates"),
-    opt("--proxy", None, Text, "use this proxy"),
-    opt("--no-proxy", None, Flag, "use no proxy"),
-    opt(
-        "--max-file-size",
-        None,
-        Text,
-        "abandon larger files (e.g. 500M)",
-    ),
-    opt("--verbose", Some('v'), Flag, "debug logging"),
-    opt("--quiet", Some('q'), Flag, "only errors"),
-    opt("--help", Some('h'), Flag, "help"),
-    opt("--version", Some('V'), Flag, "version"),
-];
-
-const QUERY: &[Opt] = &[
-    opt("--filter", Some('f'), FieldEq, "FIELD=V1,V2"),
-    opt("--sort", None, Field, "FIELD[:desc]"),
-    opt("--all", None, Flag, "the whole catalog"),
-];
-
-const OUT: &[Opt] = &[
-    opt("--output", Some('o'), Path, "output folder"),
-    opt(
-        "--output-dir",
-        None,
-        Path,
-        "neuromorphopy's name for --output",
-    ),
-    opt(
-        "--metadata",
-        Some('m'),
-        Path,
-        "metadata file, relative to the output folder",
-    ),
-    opt(
-        "--metadata-filename",
-        None,
-        Path,
-        "neuromorphopy's name for --metadata",
-    ),
-];
-
-const JOB: &[Opt] = &[
-    opt(
-        "--metadata-format",
-        None,
-        Choice(&["csv", "raw-csv", "jsonl"]),
-        "table format",
-    ),
-    opt("--morphometry", None, Flag, "add morphometry columns"),
-    opt("--shard", None, Text, "K/N: this part of a job array"),
-    opt("--no-log", None, Flag, "no log file"),
-];
-
-const FILES: &[Opt] = &[
-    opt("--group-by", Some('g'), Field, "fields making sub-folders"),
-    opt(
-        "--what",
-        None,
-        Choice(&["cng", "original", "logs"]),
-        "which files",
-    ),
-    opt(
-        "--update",
-        None,
-        Flag,
-        "revalidate held files, fetch new ones",
-    ),
-    opt(
-        "--check-hash",
-        None,
-        Flag,
-        "compare SHA-256 before skipping",
-    ),
-    opt(
-        "--check",
-        None,
-        Flag,
-        "check every SWC file, verdicts in checks.csv",
-    ),
-];
-
-const COMMANDS: &[Command] = &[
-    Command {
-        name: "fields",
-        about: "list the queryable fields, or a field's values",
-        opts: &[],
-        takes_paths: false,
-    },
-    Command {
-        name: "preview",
-        about: "validate a query, print the count",
-        opts: &[],
-        takes_paths: true,
-    },
-    Command {
-        name: "metadata",
-        about: "write only the metadata table",
-        opts: &[],
-        takes_paths: true,
-    },
-    Command {
-        name: "download",
-        about: "the table, then every file",
-        opts: &[opt(
-            "--from-csv",
-            None,
-            Path,
-            "the neurons of an earlier table",
-        )],
-        takes_paths: true,
-    },
-    Command {
-        name: "get",
-        about: "neurons by name",
-        opts: &[opt("--names", None, Path, "a file of names (- : stdin)")],
-        takes_paths: false,
-    },
-    Command {
-        name: "verify",
-        about: "check a folder against its manifest",
-        opts: &[
-            opt("--repair", None, Flag, "fetch again what failed"),
-            opt("--no-hash", None, Flag, "sizes only"),
-            opt("--threads", Some('j'), Text, "files hashed at once"),
-        ],
-        takes_paths: true,
-    },
-    Command {
-        name: "check",
-        about: "check SWC files and folders",
-        opts: &[opt(
-            "--format",
-            None,
-            Choice(&["table", "jsonl"]),
-            "output format",
-        )],
-        takes_paths: true,
-    },
-    Command {
-        name: "doctor",
-        about: "check the connection step by step",
-        opts: &[],
-        takes_paths: false,
-    },
-    Command {
-        name: "completions",
-        about: "print a completion script",
-        opts: &[],
-        takes_paths: false,
-    },
-    Command {
-        name: "help",
-        about: "help on a command",
-        opts: &[],
-        takes_paths: false,
-    },
-];
+use super::flags::{self, CommandSpec, Flag, Hint, Scope, COMMANDS, FLAGS};
 
 /// The fields a query can use, as NeuroMorpho.Org lists them (`neuromorpho fields` asks the
 /// server; completion cannot).
@@ -277,21 +50,34 @@ const FIELDS: &[&str] = &[
     "physical_Integrity",
 ];
 
-/// The options of a command: its own, then the shared groups it takes, then the global ones.
-fn options_of(cmd: &Command) -> Vec<&'static Opt> {
-    let groups: &[&[Opt]] = match cmd.name {
-        "preview" => &[OUT, QUERY],
-        "metadata" => &[OUT, QUERY, JOB],
-        "download" => &[OUT, QUERY, JOB, FILES],
-        "get" => &[OUT, JOB, FILES],
-        "verify" => &[&OUT[..1]],
-        _ => &[],
-    };
-    let mut v: Vec<&'static Opt> = Vec::new();
-    for list in std::iter::once(cmd.opts).chain(groups.iter().copied()) {
-        v.extend(list.iter());
+/// One name to complete: an option's long name (with its short one), or one of its aliases.
+struct Item {
+    long: &'static str,
+    short: Option<&'static str>,
+    flag: &'static Flag,
+    about: Cow<'static, str>,
+}
+
+/// The names to complete for these options: each long name (with its short one), then its
+/// aliases.
+fn items(flags: &[&'static Flag]) -> Vec<Item> {
+    let mut v = Vec::new();
+    for &flag in flags {
+        v.push(Item {
+            long: flag.long,
+            short: flag.short,
+            flag,
+            about: Cow::Borrowed(flag.about),
+        });
+        for &alias in flag.aliases {
+            v.push(Item {
+                long: alias,
+                short: None,
+                flag,
+                about: Cow::Owned(format!("neuromorphopy's name for {}", flag.long)),
+            });
+        }
     }
-    v.extend(GLOBAL.iter());
     v
 }
 
@@ -305,15 +91,38 @@ pub fn script(shell: &str) -> Option<String> {
     }
 }
 
-fn names(opts: &[&Opt]) -> String {
-    let mut v: Vec<String> = Vec::new();
-    for o in opts {
-        v.push(o.long.to_string());
-        if let Some(c) = o.short {
-            v.push(format!("-{c}"));
-        }
+fn words(items: &[Item]) -> String {
+    let mut v: Vec<&str> = Vec::new();
+    for i in items {
+        v.push(i.long);
+        v.extend(i.short);
     }
     v.join(" ")
+}
+
+/// A command's free arguments (`[FIELD]`, `PATH...`) as a word for zsh's messages.
+fn args_label(c: &CommandSpec) -> String {
+    let label: String = c
+        .args
+        .chars()
+        .filter(|ch| ch.is_ascii_alphanumeric())
+        .collect();
+    label.to_ascii_lowercase()
+}
+
+/// Bash's reply for a value completed by `hint` (`None`: nothing to offer).
+fn bash_action(hint: Hint) -> String {
+    let words =
+        |list: &str| format!("COMPREPLY=( $(compgen -W \"{list}\" -- \"$cur\") ); return 0");
+    match hint {
+        Hint::None => "return 0".to_string(),
+        Hint::File => "COMPREPLY=( $(compgen -f -- \"$cur\") ); return 0".to_string(),
+        Hint::Folder => "COMPREPLY=( $(compgen -d -- \"$cur\") ); return 0".to_string(),
+        Hint::Field => words("$fields"),
+        Hint::FieldEquals => "COMPREPLY=( $(compgen -W \"$(printf '%s= ' $fields)\" -- \"$cur\") ); compopt -o nospace 2>/dev/null; return 0".to_string(),
+        Hint::Choice(list) => words(&list.join(" ")),
+        Hint::Command => words("$commands"),
+    }
 }
 
 fn bash() -> String {
@@ -331,55 +140,30 @@ fn bash() -> String {
     );
     s.push_str("        esac\n    done\n    case \"$prev\" in\n");
     // Option values, whatever the command.
-    let mut all: Vec<&Opt> = GLOBAL
-        .iter()
-        .chain(QUERY)
-        .chain(OUT)
-        .chain(JOB)
-        .chain(FILES)
-        .collect();
-    for c in COMMANDS {
-        all.extend(c.opts.iter());
-    }
-    let pattern = |o: &Opt| match o.short {
-        Some(c) => format!("-{c}|{}", o.long),
-        None => o.long.to_string(),
-    };
-    for o in &all {
-        let action = match o.value {
-            Flag => continue,
-            Text => "return 0".to_string(),
-            Path => "COMPREPLY=( $(compgen -f -- \"$cur\") ); return 0".to_string(),
-            Field => "COMPREPLY=( $(compgen -W \"$fields\" -- \"$cur\") ); return 0".to_string(),
-            FieldEq => "COMPREPLY=( $(compgen -W \"$(printf '%s= ' $fields)\" -- \"$cur\") ); compopt -o nospace 2>/dev/null; return 0".to_string(),
-            Choice(c) => format!("COMPREPLY=( $(compgen -W \"{}\" -- \"$cur\") ); return 0", c.join(" ")),
-        };
-        let _ = writeln!(s, "        {}) {action} ;;", pattern(o));
-    }
-    s.push_str("    esac\n    case \"$cmd\" in\n");
-    for c in COMMANDS {
-        let opts = options_of(c);
-        let rest = match c.name {
-            "help" => "COMPREPLY=( $(compgen -W \"$commands\" -- \"$cur\") ); return 0".to_string(),
-            "completions" => {
-                "COMPREPLY=( $(compgen -W \"bash zsh fish\" -- \"$cur\") ); return 0".to_string()
-            }
-            "fields" => "COMPREPLY=( $(compgen -W \"$fields\" -- \"$cur\") ); return 0".to_string(),
-            _ if c.takes_paths => "COMPREPLY=( $(compgen -f -- \"$cur\") ); return 0".to_string(),
-            _ => "return 0".to_string(),
-        };
+    for flag in FLAGS.iter().filter(|f| f.value.is_some()) {
+        let pattern: Vec<&str> = flag.names().collect();
         let _ = writeln!(
             s,
-            "        {})\n            if [[ \"$cur\" == -* ]]; then COMPREPLY=( $(compgen -W \"{}\" -- \"$cur\") ); return 0; fi\n            {rest} ;;",
-            c.name,
-            names(&opts)
+            "        {}) {} ;;",
+            pattern.join("|"),
+            bash_action(flag.hint)
         );
     }
-    let globals: Vec<&Opt> = GLOBAL.iter().collect();
+    s.push_str("    esac\n    case \"$cmd\" in\n");
+    for (c, flags) in flags::commands_with_flags() {
+        let _ = writeln!(
+            s,
+            "        {})\n            if [[ \"$cur\" == -* ]]; then COMPREPLY=( $(compgen -W \"{}\" -- \"$cur\") ); return 0; fi\n            {} ;;",
+            c.name,
+            words(&items(&flags)),
+            bash_action(c.args_hint)
+        );
+    }
+    let globals: Vec<&'static Flag> = FLAGS.iter().filter(|f| f.scope == Scope::Global).collect();
     let _ = writeln!(
         s,
         "        *) COMPREPLY=( $(compgen -W \"$commands {}\" -- \"$cur\") ) ;;\n    esac\n}}\ncomplete -F _neuromorpho neuromorpho",
-        names(&globals)
+        words(&items(&globals))
     );
     s
 }
@@ -394,28 +178,51 @@ fn fish_single(s: &str) -> String {
     s.replace('\\', "\\\\").replace('\'', "\\'")
 }
 
-fn zsh_spec(o: &Opt) -> String {
+/// zsh's `_arguments` action for a value completed by `hint`.
+fn zsh_value(hint: Hint) -> String {
+    match hint {
+        Hint::None => " ".to_string(),
+        Hint::File => "_files".to_string(),
+        Hint::Folder => "_files -/".to_string(),
+        Hint::Field => "($fields)".to_string(),
+        Hint::FieldEquals => "($fields_eq)".to_string(),
+        Hint::Command => "(${commands%%:*})".to_string(),
+        Hint::Choice(list) => format!("({})", list.join(" ")),
+    }
+}
+
+fn zsh_spec(item: &Item) -> String {
     // An _arguments description: `:`, `[`, `]` and `\` are escaped with a backslash.
     let mut help = String::new();
-    for ch in o.help.chars() {
+    for ch in item.about.chars() {
         if matches!(ch, ':' | '[' | ']' | '\\') {
             help.push('\\');
         }
         help.push(ch);
     }
     let help = sh_single(&help);
-    let action = match o.value {
-        Flag => String::new(),
-        Text => ":value: ".to_string(),
-        Path => ":path:_files".to_string(),
-        Field => ":field:($fields)".to_string(),
-        FieldEq => ":FIELD=VALUE:($fields_eq)".to_string(),
-        Choice(c) => format!(":value:({})", c.join(" ")),
+    let action = match item.flag.value {
+        None => String::new(),
+        Some(_) => {
+            let message = match item.flag.hint {
+                Hint::File => "path",
+                Hint::Folder => "folder",
+                Hint::Field => "field",
+                Hint::FieldEquals => "FIELD=VALUE",
+                _ => "value",
+            };
+            format!(":{message}:{}", zsh_value(item.flag.hint))
+        }
     };
-    let spec = |name: &str| format!("'{name}[{help}]{action}'");
-    match o.short {
-        Some(c) => format!("'(-{c} {})'{{-{c},{}}}'[{help}]{action}'", o.long, o.long),
-        None => spec(o.long),
+    // A repeatable option may come again; another stops being offered once given.
+    match (item.short, item.flag.repeat) {
+        (Some(c), false) => format!(
+            "'({c} {})'{{{c},{}}}'[{help}]{action}'",
+            item.long, item.long
+        ),
+        (Some(c), true) => format!("'*'{{{c},{}}}'[{help}]{action}'", item.long),
+        (None, false) => format!("'{}[{help}]{action}'", item.long),
+        (None, true) => format!("'*{}[{help}]{action}'", item.long),
     }
 }
 
@@ -431,14 +238,14 @@ fn zsh() -> String {
         let _ = writeln!(s, "        '{}:{}'", c.name, sh_single(c.about));
     }
     s.push_str("    )\n    local cmd i\n    for ((i = 2; i < CURRENT; i++)); do\n        if (( ${commands[(I)${words[i]}:*]} )); then cmd=${words[i]}; break; fi\n    done\n    if [[ -z $cmd ]]; then\n        _describe 'command' commands\n        return\n    fi\n    case $cmd in\n");
-    for c in COMMANDS {
-        let specs: Vec<String> = options_of(c).iter().map(|o| zsh_spec(o)).collect();
-        let rest = match c.name {
-            "help" => " '*:command:(${commands%%:*})'".to_string(),
-            "completions" => " '1:shell:(bash zsh fish)'".to_string(),
-            "fields" => " '1:field:($fields)'".to_string(),
-            _ if c.takes_paths => " '*:path:_files'".to_string(),
-            _ => String::new(),
+    for (c, flags) in flags::commands_with_flags() {
+        let specs: Vec<String> = items(&flags).iter().map(zsh_spec).collect();
+        let rest = match c.args_hint {
+            Hint::None => String::new(),
+            hint => {
+                let count = if c.args.ends_with("...") { "*" } else { "1" };
+                format!(" '{count}:{}:{}'", args_label(c), zsh_value(hint))
+            }
         };
         let _ = writeln!(
             s,
@@ -451,9 +258,27 @@ fn zsh() -> String {
     s
 }
 
+/// fish's arguments for a value completed by `hint`.
+fn fish_value(hint: Hint) -> String {
+    match hint {
+        Hint::None => String::new(),
+        Hint::File => " -F".to_string(),
+        Hint::Folder => " -a '(__fish_complete_directories)'".to_string(),
+        Hint::Field => format!(" -a '{}'", FIELDS.join(" ")),
+        Hint::FieldEquals => {
+            let eq: Vec<String> = FIELDS.iter().map(|f| format!("{f}=")).collect();
+            format!(" -a '{}'", eq.join(" "))
+        }
+        Hint::Choice(list) => format!(" -a '{}'", list.join(" ")),
+        Hint::Command => {
+            let cmds: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+            format!(" -a '{}'", cmds.join(" "))
+        }
+    }
+}
+
 fn fish() -> String {
     let mut s = String::from("# fish completion for neuromorpho (neuromorpho completions fish)\n");
-    let cmds: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
     let _ = writeln!(s, "complete -c neuromorpho -f");
     for c in COMMANDS {
         let _ = writeln!(
@@ -463,52 +288,30 @@ fn fish() -> String {
             fish_single(c.about)
         );
     }
-    let fields = FIELDS.join(" ");
-    for c in COMMANDS {
+    for (c, flags) in flags::commands_with_flags() {
         let cond = format!("__fish_seen_subcommand_from {}", c.name);
-        for o in options_of(c) {
+        for item in items(&flags) {
             let mut line = format!(
                 "complete -c neuromorpho -n '{cond}' -l {}",
-                o.long.trim_start_matches("--")
+                item.long.trim_start_matches("--")
             );
-            if let Some(ch) = o.short {
-                let _ = write!(line, " -s {ch}");
+            if let Some(short) = item.short {
+                let _ = write!(line, " -s {}", short.trim_start_matches('-'));
             }
-            match o.value {
-                Flag => {}
-                Text => line.push_str(" -x"),
-                Path => line.push_str(" -r -F"),
-                Field => {
-                    let _ = write!(line, " -x -a '{fields}'");
-                }
-                FieldEq => {
-                    let eq: Vec<String> = FIELDS.iter().map(|f| format!("{f}=")).collect();
-                    let _ = write!(line, " -x -a '{}'", eq.join(" "));
-                }
-                Choice(ch) => {
-                    let _ = write!(line, " -x -a '{}'", ch.join(" "));
-                }
+            if item.flag.value.is_some() {
+                // -r: a value follows; -F: files (only for a file's value).
+                line.push_str(if item.flag.hint == Hint::File {
+                    " -r"
+                } else {
+                    " -x"
+                });
+                line.push_str(&fish_value(item.flag.hint));
             }
-            let _ = writeln!(s, "{line} -d '{}'", fish_single(o.help));
+            let _ = writeln!(s, "{line} -d '{}'", fish_single(&item.about));
         }
-        match c.name {
-            "help" => {
-                let _ = writeln!(
-                    s,
-                    "complete -c neuromorpho -n '{cond}' -a '{}'",
-                    cmds.join(" ")
-                );
-            }
-            "completions" => {
-                let _ = writeln!(s, "complete -c neuromorpho -n '{cond}' -a 'bash zsh fish'");
-            }
-            "fields" => {
-                let _ = writeln!(s, "complete -c neuromorpho -n '{cond}' -a '{fields}'");
-            }
-            _ if c.takes_paths => {
-                let _ = writeln!(s, "complete -c neuromorpho -n '{cond}' -F");
-            }
-            _ => {}
+        let value = fish_value(c.args_hint);
+        if !value.is_empty() {
+            let _ = writeln!(s, "complete -c neuromorpho -n '{cond}'{value}");
         }
     }
     s
@@ -526,7 +329,10 @@ mod tests {
             let Some(help) = super::super::help::for_command(c.name) else {
                 panic!("no help for {}", c.name)
             };
-            let completed: Vec<&str> = options_of(c).iter().map(|o| o.long).collect();
+            let completed: Vec<&str> = items(&flags::accepted_by(c.name))
+                .iter()
+                .map(|o| o.long)
+                .collect();
             // The option lists of a help text: lines starting with `-`, up to the gap
             // before the description.
             for line in help
@@ -545,7 +351,10 @@ mod tests {
                     }
                 }
             }
-            for o in c.opts {
+            let own = FLAGS
+                .iter()
+                .filter(|f| f.scope != Scope::Global && f.accepted_by(c.name));
+            for o in own {
                 assert!(
                     help.contains(o.long),
                     "{}: {} is not in its help",
@@ -554,8 +363,8 @@ mod tests {
                 );
             }
         }
-        let main = super::super::help::MAIN;
-        for o in GLOBAL {
+        let main = super::super::help::main();
+        for o in FLAGS.iter().filter(|f| f.scope == Scope::Global) {
             assert!(main.contains(o.long), "{} is not in the main help", o.long);
         }
         for c in COMMANDS {

@@ -400,6 +400,10 @@ fn report(view: &ProgressView, s: &JobSummary, job: &JobConfig) -> u8 {
         line.push_str(&format!(", failed {}", s.failed.len()));
     }
     line.push_str(&format!(", {:.1} s", s.elapsed.as_secs_f64()));
+    // A whole-archive run on a login node: how much memory it needed.
+    if let Some(peak) = output::peak_memory() {
+        line.push_str(&format!(", peak memory {}", human_bytes(peak)));
+    }
     log::info!(target: FILE_ONLY, "{line}");
     view.say(&line);
     if let Some(p) = &s.written.metadata {

@@ -4,6 +4,7 @@ mod args;
 mod check;
 mod completions;
 mod explain;
+mod flags;
 mod help;
 mod job;
 mod logging;
@@ -59,6 +60,7 @@ impl From<OutError> for Failure {
 
 /// Run the command line; never panics on bad input.
 pub fn main() -> ExitCode {
+    sys::cap_malloc_arenas();
     let raw: Vec<OsString> = std::env::args_os().skip(1).collect();
     let config = match args::parse(raw) {
         Ok(c) => c,

@@ -22,6 +22,8 @@ enum Mode {
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
 /// How often a terminal line is redrawn.
 const TERMINAL_EVERY: Duration = Duration::from_millis(100);
+/// How often the log file gets a progress line (a whole-archive run lasts hours).
+const LOG_EVERY: Duration = Duration::from_secs(10);
 /// A rate measured over less than this is noise, not shown.
 const MIN_RATE_TIME: Duration = Duration::from_secs(1);
 
@@ -38,6 +40,7 @@ pub struct ProgressView {
     mode: Mode,
     phase_start: Instant,
     last_draw: Option<Instant>,
+    last_log: Option<Instant>,
     pub counts: Counts,
 }
 
@@ -54,6 +57,7 @@ impl ProgressView {
             mode,
             phase_start: Instant::now(),
             last_draw: None,
+            last_log: None,
             counts: Counts::default(),
         }
     }
@@ -137,7 +141,17 @@ impl ProgressView {
             }
             _ => return,
         };
+        self.log(&line, last);
         self.draw(&line, last);
+    }
+
+    /// A progress line in the log file every [`LOG_EVERY`], and the last of each phase.
+    fn log(&mut self, line: &str, last: bool) {
+        let due = self.last_log.is_none_or(|t| t.elapsed() >= LOG_EVERY);
+        if due || last {
+            self.last_log = Some(Instant::now());
+            log::info!(target: super::logging::FILE_ONLY, "progress: {line}");
+        }
     }
 
     fn new_phase(&mut self) {

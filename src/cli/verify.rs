@@ -123,7 +123,10 @@ fn summary(view: &ProgressView, r: &VerifyReport, what: &str) {
     let records = count(|p| matches!(p, Problem::ManifestLine { .. } | Problem::Checksums(_)));
     // Everything else: special files, blocked folders, read errors. Every problem listed is
     // counted once.
-    let other = r.problems.len() - missing - changed - unlisted - records;
+    let other = r
+        .problems
+        .len()
+        .saturating_sub(missing + changed + unlisted + records);
     // A rate measured over a few milliseconds means nothing.
     let seconds = r.elapsed.as_secs_f64();
     let speed = if seconds >= 0.5 && r.bytes > 0 {
@@ -146,6 +149,9 @@ fn summary(view: &ProgressView, r: &VerifyReport, what: &str) {
             ", {records} bad manifest {}",
             if records == 1 { "record" } else { "records" }
         ));
+    }
+    if let Some(peak) = output::peak_memory() {
+        line.push_str(&format!(", peak memory {}", human_bytes(peak)));
     }
     if r.is_ok() {
         view.say(&line);

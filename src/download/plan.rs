@@ -161,10 +161,32 @@ impl Planner {
     /// Take an item: the kinds whose path no earlier item took (the same item passed twice
     /// is fetched once).
     pub(crate) fn add(&mut self, item: DownloadItem) -> Result<()> {
+        // A path is a function of the kind, the group values, the stem (name and id) and,
+        // for the original only, its format: two keys an item stand for all its paths (16
+        // bytes each; a key per path would cost twice as much for four kinds).
+        let stem = crate::store::layout::local_stem(&item.neuron_name, item.neuron_id);
+        // The folder names as the path has them (two values may make one folder).
+        let mut place = item
+            .group_values
+            .iter()
+            .map(|g| crate::store::layout::safe_component(g))
+            .collect::<Vec<_>>()
+            .join("/");
+        place.push('\u{1}');
+        place.push_str(&stem);
+        let shared = key_of(&place);
+        place.push('\u{1}');
+        place.push_str(item.original_format.as_deref().unwrap_or(""));
+        let original = key_of(&place);
+        let (mut new_shared, mut new_original) = (None, None);
         let mut kinds = 0u64;
         for (i, &k) in self.what.iter().enumerate() {
-            let path = path_of(&self.out_dir, &item, k);
-            if self.used.insert(key_of(&path.to_string_lossy())) {
+            let fresh = if k == FileKind::Original {
+                *new_original.get_or_insert_with(|| self.used.insert(original))
+            } else {
+                *new_shared.get_or_insert_with(|| self.used.insert(shared))
+            };
+            if fresh {
                 kinds |= 1 << (i % 64);
             }
         }
@@ -273,4 +295,51 @@ fn check_writable(dir: &Path) -> Result<()> {
     let probe = dir.join(".neuromorpho-write-test");
     AtomicFile::create(&probe, false).map_err(|e| Error::io(dir, e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(i: u64) -> DownloadItem {
+        DownloadItem {
+            neuron_id: Some(i),
+            neuron_name: format!("n{i}"),
+            archive: "a".into(),
+            original_format: Some("n.swc".into()),
+            group_values: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_spilled_plan_asks_each_path_once_and_reads_back_in_chunks_then_goes() {
+        let dir = std::env::temp_dir().join(format!("nm-plan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let options = DownloadOptions::new(&dir).what([FileKind::Cng, FileKind::Original]);
+        let mut planner = Planner::spilled(&options).unwrap();
+        let n = CHUNK as u64 + 100;
+        for i in 0..n {
+            planner.add(item(i)).unwrap();
+            // The same item again: nothing more to plan.
+            planner.add(item(i)).unwrap();
+        }
+        assert_eq!((planner.items(), planner.files()), (n, 2 * n));
+        let spill: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert_eq!(spill.len(), 1, "one temporary file holds the plan");
+        let mut chunks = planner.into_chunks().unwrap();
+        let first = chunks.next_chunk().unwrap();
+        let second = chunks.next_chunk().unwrap();
+        assert_eq!((first.len(), second.len()), (CHUNK, 100));
+        assert!(chunks.next_chunk().unwrap().is_empty());
+        assert_eq!(second.last().map(|p| p.item.neuron_id), Some(Some(n - 1)));
+        assert_eq!(first.first().map(|p| p.kinds), Some(0b11));
+        drop(chunks);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "and goes with the plan"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -19,6 +19,7 @@ use crate::store::lock::FolderLock;
 use crate::store::manifest::Manifest;
 use crate::tables::citations::Citations;
 use crate::tables::metadata::{MetadataWriter, PreparedRows, RowFormat, WrittenRows};
+use crate::util::text::plural;
 
 use super::options::JobOptions;
 use super::summary::{CheckedFiles, JobSummary, UpdateSummary};
@@ -502,13 +503,4 @@ fn unusable_record(n: &Neuron, placed: Option<(u64, usize)>) -> FailedFile {
         FailureKind::InvalidRecord,
         detail,
     )
-}
-
-/// `1 neuron`, `2 neurons`.
-pub(crate) fn plural(n: u64, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }

@@ -66,9 +66,8 @@ fn read_run_file(path: &Path) -> Result<Option<serde_json::Value>> {
         Error::input(
             &source,
             format!(
-                "line {}, column {}: {}",
-                e.line(),
-                e.column().max(1),
+                "{}: {}",
+                crate::util::text::line_column(e.line(), e.column()),
                 crate::archive::query::strip_position(&e.to_string())
             ),
         )

@@ -47,6 +47,20 @@ fn host_name() -> String {
         .unwrap_or_else(|| "host".into())
 }
 
+/// A fresh temporary name beside `final_path`, `.<name>.<host>-<pid>-<n>.part`, unique to
+/// this writer (so that [`remove_stale`] tells a dead writer's leftover from a live one's).
+/// Nothing is created there: the name is for a file made by other means (a hard link),
+/// which fails, as `O_EXCL` does, on anything already at the name.
+pub(crate) fn temp_path_for(final_path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    final_path.with_file_name(format!(".{name}.{}-{n}{TEMP_SUFFIX}", writer_id()))
+}
+
 impl AtomicFile {
     /// Create the temporary file for `final_path` (its folder must exist). `durable`: sync the
     /// file before the rename and the folder after (a power cut never leaves a partial file
@@ -57,16 +71,9 @@ impl AtomicFile {
     /// (dangling or not) or a FIFO planted at that name is never followed or opened. O_EXCL
     /// is honoured by NFSv3+, Lustre and GPFS.
     pub(crate) fn create(final_path: &Path, durable: bool) -> io::Result<AtomicFile> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let name = final_path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
         let mut last_err = None;
         for _ in 0..8 {
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let temp =
-                final_path.with_file_name(format!(".{name}.{}-{n}{TEMP_SUFFIX}", writer_id()));
+            let temp = temp_path_for(final_path);
             match OpenOptions::new().write(true).create_new(true).open(&temp) {
                 Ok(file) => {
                     return Ok(AtomicFile {

@@ -195,6 +195,15 @@ fn at(file: usize, offset: u64) -> u64 {
     ((file as u64) << OFFSET_BITS) | (offset & ((1 << OFFSET_BITS) - 1))
 }
 
+/// The slot read last of each key, sorted by key, in place: `at` grows in reading order
+/// (the manifest's number, then the offset), so the largest `at` of a key is its last line.
+fn last_of_each(mut slots: Vec<Slot>) -> Vec<Slot> {
+    slots.sort_unstable_by(|a, b| a.key.cmp(&b.key).then(b.at.cmp(&a.at)));
+    slots.dedup_by_key(|s| s.key);
+    slots.shrink_to_fit();
+    slots
+}
+
 /// A 128-bit key of a path: two independent 64-bit hashes, so that two paths of one folder
 /// never share a key in practice (a million paths: a chance of about 10^-27).
 pub(crate) fn key_of(path: &str) -> [u64; 2] {
@@ -304,17 +313,7 @@ impl Manifest {
             handles.push(handle);
             m.files.push(path);
         }
-        // Stable: among equal keys the reading order stays; the last one of each wins.
-        slots.sort_by_key(|s| s.key);
-        let mut index: Vec<Slot> = Vec::with_capacity(slots.len());
-        for s in slots {
-            match index.last_mut() {
-                Some(last) if last.key == s.key => *last = s,
-                _ => index.push(s),
-            }
-        }
-        index.shrink_to_fit();
-        m.index = index;
+        m.index = last_of_each(slots);
         m.handles = Arc::new(handles);
         Ok(m)
     }
@@ -338,6 +337,12 @@ impl Manifest {
     /// The entry of a path relative to the output folder (its line read again).
     pub fn get(&self, path: &str) -> Option<ManifestEntry> {
         self.read(self.slot(path)?.at).filter(|e| e.path == path)
+    }
+
+    /// The entry of the path whose [`key_of`] is `key`.
+    pub(crate) fn get_by_key(&self, key: &[u64; 2]) -> Option<ManifestEntry> {
+        let i = self.index.binary_search_by(|s| s.key.cmp(key)).ok()?;
+        self.read(self.index.get(i)?.at)
     }
 
     /// Whether a path relative to the output folder is recorded.
@@ -585,14 +590,7 @@ fn rewrite(
     if !exists && !sums_path.exists() {
         return Ok(());
     }
-    last.sort_by_key(|s| s.key);
-    let mut winners: Vec<Slot> = Vec::with_capacity(last.len());
-    for s in last {
-        match winners.last_mut() {
-            Some(w) if w.key == s.key => *w = s,
-            _ => winners.push(s),
-        }
-    }
+    let winners = last_of_each(last);
     let wins = |path: &str, offset: u64| {
         let key = key_of(path);
         winners
@@ -671,7 +669,8 @@ struct SortedLines {
 }
 
 /// Lines (or bytes of lines) sorted in memory before a run is written.
-const RUN: usize = 32 * 1024;
+// Small in unit tests, so that they merge many runs.
+const RUN: usize = if cfg!(test) { 7 } else { 32 * 1024 };
 const RUN_BYTES: usize = 16 * 1024 * 1024;
 
 impl SortedLines {
@@ -979,6 +978,59 @@ mod tests {
             !path.exists() && !dir.join(SUMS).exists(),
             "an emptied manifest goes"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn compaction_merges_sorted_runs_keeps_the_last_line_and_lists_what_it_keeps() {
+        let dir = std::env::temp_dir().join(format!("nm-manifest-runs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = manifest_path(&dir, "");
+        // 100 paths in a scrambled order (many runs of RUN lines), each written twice: the
+        // second line (a later time) must win.
+        let paths: Vec<String> = (0..100u64)
+            .map(|i| format!("downloads/n{:03}.swc", (i * 37) % 100))
+            .collect();
+        for round in [1u64, 2] {
+            let entries: Vec<ManifestEntry> =
+                paths.iter().map(|p| entry(p, round * 1000)).collect();
+            append(&path, &entries).unwrap();
+        }
+        let m = Manifest::load(&dir).unwrap();
+        assert_eq!(m.len(), 100);
+        assert_eq!(m.get("downloads/n042.swc").unwrap().fetched_at.unix(), 2000);
+        assert!(m.get("downloads/n100.swc").is_none());
+        compact(&dir, "", false, &|_| false).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let got: Vec<ManifestEntry> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let mut want = paths.clone();
+        want.sort();
+        let got_paths: Vec<&str> = got.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(got_paths, want, "sorted by path, each once");
+        assert!(
+            got.iter().all(|e| e.fetched_at.unix() == 2000),
+            "the last line won"
+        );
+        let sums = std::fs::read_to_string(dir.join(SUMS)).unwrap();
+        let listed: Vec<&str> = sums.lines().map(|l| &l[66..]).collect();
+        assert_eq!(
+            listed, want,
+            "the checksum list names the same paths, in order"
+        );
+        // The index after compaction reads the same entries.
+        let again = Manifest::load(&dir).unwrap();
+        let mut streamed = Vec::new();
+        again
+            .each(|e| {
+                streamed.push(e.path);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(streamed, want);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,6 +1,7 @@
 //! The local collection: how files are named and placed in an output folder, written
 //! atomically, locked between runs, recorded in the manifest and checked by `verify`; and the
-//! rule that whatever is read back from the folder is input.
+//! rule that whatever is read back from the folder is input. A folder can also be the
+//! [`Mirror`] of another: the source of a subset's files, only ever read.
 //!
 //! A folder's record is its manifest, `manifest.jsonl` (one JSON line per file, per shard
 //! `manifest.shard-K-of-N.jsonl`), indexed by [`Manifest::load`] (24 bytes a file; the
@@ -24,9 +25,11 @@ pub(crate) mod atomic_file;
 pub(crate) mod layout;
 pub(crate) mod lock;
 pub(crate) mod manifest;
+pub(crate) mod mirror;
 pub(crate) mod safe_fs;
 pub(crate) mod verify;
 
 pub use crate::util::time::Timestamp;
 pub use manifest::{Manifest, ManifestEntry, ManifestLine};
+pub use mirror::{Mirror, Taken};
 pub use verify::{Finding, Problem};

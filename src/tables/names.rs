@@ -49,9 +49,8 @@ fn names_from_jsonl(text: &str, source: &str) -> Result<Vec<String>> {
             Error::input(
                 source,
                 format!(
-                    "line {}, column {}: {}",
-                    i + 1,
-                    e.column().max(1),
+                    "{}: {}",
+                    crate::util::text::line_column(i + 1, e.column()),
                     crate::archive::query::strip_position(&e.to_string())
                 ),
             )

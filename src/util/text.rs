@@ -158,6 +158,21 @@ pub(crate) fn shown(s: &str) -> String {
     escape(&redact(s)).into_owned()
 }
 
+/// `1 neuron`, `2 neurons`: the one plural of the library's messages (English `s`).
+pub(crate) fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// `line 3, column 19`: the one form of a position in a file, in every message. Columns
+/// count from 1 (a parser that says 0 at the start of a line means the first column).
+pub(crate) fn line_column(line: usize, column: usize) -> String {
+    format!("line {line}, column {}", column.max(1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

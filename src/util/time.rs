@@ -33,6 +33,19 @@ pub struct Civil {
 }
 
 /// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm), for years >= 1970.
+/// Days of a month of the Gregorian calendar (0 for a month that does not exist): a date
+/// read from a file or a server is a real date or no date (no 31 February).
+fn days_in_month(year: u64, month: u32) -> u32 {
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
 fn days_from_civil(year: u64, month: u32, day: u32) -> u64 {
     let (y, m) = if month <= 2 {
         (year - 1, u64::from(month) + 9)
@@ -107,7 +120,7 @@ impl Timestamp {
     fn from_parts(c: Civil) -> Option<Timestamp> {
         let valid = (1970..=9999).contains(&c.year)
             && (1..=12).contains(&c.month)
-            && (1..=31).contains(&c.day)
+            && (1..=days_in_month(c.year, c.month)).contains(&c.day)
             && c.hour <= 23
             && c.minute <= 59
             && c.second <= 60;
@@ -188,6 +201,31 @@ mod tests {
             "",
         ] {
             assert_eq!(Timestamp::parse_http_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_real_dates_are_read() {
+        for bad in [
+            "2026-02-29T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");
+        }
+        assert_eq!(
+            Timestamp::parse_http_date("Mon, 31 Apr 2026 00:00:00 GMT"),
+            None
+        );
+        for good in [
+            "2000-02-29T00:00:00Z",
+            "2026-12-31T23:59:59Z",
+            "2026-04-30T00:00:00Z",
+        ] {
+            let t = Timestamp::parse_rfc3339(good).unwrap();
+            assert_eq!(t.to_string(), good, "read back as it was written");
         }
     }
 

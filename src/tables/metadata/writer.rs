@@ -249,12 +249,14 @@ impl MetadataWriter {
     /// counted in [`MetadataWriter::rows`]). Columns the old table has and this one lacks
     /// are not kept. The caller holds the folder lock.
     pub(crate) fn keep_rows_of_final(&mut self, written: &WrittenRows) -> Result<u64> {
-        // A file of the folder: a FIFO or a link there is an error, never a wait.
-        let text = match crate::store::safe_fs::read_regular(&self.path) {
-            Ok(Some(t)) => t,
+        // A file of the folder: a FIFO or a link there is an error, never a wait. Streamed:
+        // the table of a whole archive is hundreds of megabytes.
+        let file = match crate::store::safe_fs::open_regular(&self.path) {
+            Ok(Some(f)) => f,
             Ok(None) => return Ok(0),
             Err(e) => return Err(Error::io(&self.path, e)),
         };
+        let mut text = std::io::BufReader::with_capacity(256 * 1024, file);
         self.flush_rows()?;
         let path = self.path.clone();
         let io = |e: std::io::Error| Error::io(&path, e);
@@ -267,7 +269,13 @@ impl MetadataWriter {
             return Ok(0);
         }
         if self.format == MetadataFormat::Jsonl {
-            for line in text.split(|&b| b == b'\n') {
+            let mut buf = Vec::with_capacity(4096);
+            loop {
+                buf.clear();
+                if std::io::BufRead::read_until(&mut text, b'\n', &mut buf).map_err(io)? == 0 {
+                    break;
+                }
+                let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
                 let Ok(v) = serde_json::from_slice::<Value>(line) else {
                     continue;
                 };
@@ -284,7 +292,7 @@ impl MetadataWriter {
             }
             return Ok(kept);
         }
-        let mut reader = csv::Reader::from_reader(text.as_slice());
+        let mut reader = csv::Reader::from_reader(text);
         let old_header = reader.headers().map_err(csv_err)?.clone();
         let at = |name: &str| old_header.iter().position(|h| h == name);
         let (id_col, name_col) = (at("neuron_id"), at("neuron_name"));
@@ -298,8 +306,15 @@ impl MetadataWriter {
             }
         };
         let map: Vec<Option<usize>> = columns.iter().map(|c| at(c)).collect();
-        for row in reader.records() {
-            let Ok(row) = row else { continue };
+        let mut row = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut row) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) if e.is_io_error() => return Err(csv_err(e)),
+                // A row torn by an edit is left out.
+                Err(_) => continue,
+            }
             let id = id_col.and_then(|i| row.get(i));
             let name = name_col.and_then(|i| row.get(i));
             if written.contains(id, name) {

@@ -18,6 +18,7 @@ use super::tables::{
 use super::validators::content_hash;
 
 /// A record kept as given: the real record and records added with [`Catalog::push_raw`].
+#[derive(Clone)]
 pub(super) struct Raw {
     pub(super) value: Value,
     pub(super) json: String,
@@ -215,6 +216,33 @@ pub(super) enum BodyId {
 impl Catalog {
     /// `n` neurons; neuron 0 is the real record. O(1) memory per neuron: values are derived
     /// from the index when a record is rendered.
+    /// [`Catalog::generate`] with small SWC bodies (a few points each, 25 distinct ones)
+    /// instead of the real fixtures: for benchmarks of a whole archive, whose disk the real
+    /// files (up to a few hundred kilobytes each) would fill. Originals of SWC format are
+    /// these bodies too; the others are a two-line text as always.
+    pub fn generate_small(n: usize) -> Catalog {
+        let mut catalog = Catalog::generate(n);
+        let fx = &catalog.fx;
+        let swc = (0..fx.swc.len())
+            .map(|k| {
+                let body = format!(
+                    "# small body {k} of the fake server\n1 1 0 0 0 5 -1\n2 3 0 {} 0 1 1\n3 3 {k} 9 0 0.5 2\n",
+                    k + 1
+                );
+                (format!("small-{k:02}.swc"), Arc::<[u8]>::from(body.into_bytes()))
+            })
+            .collect();
+        catalog.fx = Arc::new(Fixtures {
+            real: fx.real.clone(),
+            keys: fx.keys.clone(),
+            key_index: fx.key_index.clone(),
+            slots: fx.slots.clone(),
+            rendered: fx.rendered.clone(),
+            swc,
+        });
+        catalog
+    }
+
     pub fn generate(n: usize) -> Catalog {
         assert!(n < u32::MAX as usize, "catalog too large");
         Catalog {

@@ -171,6 +171,10 @@ counters! {
         records,
         /// `/api/morphometry/...`.
         morphometry,
+        /// `/api/pvec/select` (a batch of persistence vectors).
+        pvec_select,
+        /// Other `/api/pvec/...` requests (`/api/pvec/id/{id}`: one vector).
+        pvec_id,
         /// `/dableFiles/...`.
         files,
         /// `*.jsp` pages (answered 403; clients must never ask for one).
@@ -247,6 +251,8 @@ pub(super) enum Category {
     Partition,
     Records,
     Morphometry,
+    PvecSelect,
+    PvecId,
     Files,
     Jsp,
     Health,
@@ -274,6 +280,10 @@ pub(super) fn classify(decoded: &str, req: &Request) -> Category {
         Category::Records
     } else if under("/api/morphometry") {
         Category::Morphometry
+    } else if is("/api/pvec/select") {
+        Category::PvecSelect
+    } else if under("/api/pvec") {
+        Category::PvecId
     } else if under("/dableFiles/") {
         Category::Files
     } else if decoded.ends_with(".jsp") && !under("/api/") {

@@ -168,6 +168,8 @@ impl Shared {
                 self.morphometry(catalog.index_of_name(name), &req.path)
             }
             ["api", "morphometry", "select"] => self.morphometry_select(req, delta),
+            ["api", "pvec", "id", id] => self.pvec_one(id, &req.path),
+            ["api", "pvec", "select"] => self.pvec_select(req, delta),
             ["dableFiles", dir, kind, file] => self.file(req, dir, kind, file),
             ["api", ..] => json_error(404, &req.path, "No handler found"),
             _ => Response::not_found_html(),

@@ -16,7 +16,9 @@
 //!   truncation, trickled, partial, close-delimited and empty bodies, a 304 to anything), a
 //!   lying count ([`FakeServer::set_announced_total`]), required credentials
 //!   ([`FakeServer::require_basic_auth`]) and a next release with changed and added neurons
-//!   ([`FakeServer::set_release`]).
+//!   ([`FakeServer::set_release`]). Persistence vectors (`/api/pvec/...`) can be refused in
+//!   batches, left out of select answers or cut short ([`FakeServer::set_refuse_pvec_batch`],
+//!   [`FakeServer::set_pvec_select_omits`], [`FakeServer::set_pvec_malformed`]).
 //!
 //! `GET /__fake/stats` returns the counters (both kinds, and `max_file_hits`) as one JSON
 //! object and `GET|POST /__fake/reset` zeroes them, for a benchmark that runs the server as a
@@ -24,7 +26,7 @@
 //!
 //! One file per part: `tables.rs` (field lists and generated value tables), `catalog.rs`
 //! (the records and their files), `special.rs` (hostile names, one-line JSON originals),
-//! `releases.rs` (what release n changes), `query.rs` (the select language), `faults.rs`
+//! `releases.rs` (what release n changes), `pvec.rs` (persistence vectors), `query.rs` (the select language), `faults.rs`
 //! (faults, counters, options), `http.rs` (HTTP plumbing), `validators.rs` (ETags, dates,
 //! conditional requests), `server.rs` (the [`FakeServer`] handle, the connection loop and one
 //! request's life) and `handlers.rs` (routing and the endpoints).
@@ -37,6 +39,7 @@ mod catalog;
 mod faults;
 mod handlers;
 mod http;
+mod pvec;
 mod query;
 mod releases;
 mod server;
@@ -49,6 +52,7 @@ pub use faults::{
     Counters, Fault, FaultRule, RecordedRequest, ServerOptions, Target, TransferCounters,
 };
 pub use http::{percent_decode, percent_encode};
+pub use pvec::PVEC_LEN;
 pub use server::FakeServer;
 pub use special::{one_line_json, HOSTILE_NAMES};
 pub use tables::{MORPHOMETRY_KEYS, NEURON_FIELDS};

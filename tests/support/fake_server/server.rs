@@ -2,7 +2,7 @@
 //! request's life (counting, faults, writing the answer).
 
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -44,6 +44,12 @@ pub(super) struct Shared {
     pub(super) requests: Mutex<Vec<RecordedRequest>>,
     pub(super) latency_ns: AtomicU64,
     pub(super) refuse_morphometry_batch: AtomicBool,
+    /// [`FakeServer::set_refuse_pvec_batch`].
+    pub(super) refuse_pvec_batch: AtomicBool,
+    /// [`FakeServer::set_pvec_select_omits`].
+    pub(super) pvec_select_omits: Mutex<HashSet<u64>>,
+    /// [`FakeServer::set_pvec_malformed`].
+    pub(super) pvec_malformed: Mutex<HashSet<u64>>,
     pub(super) faults: Mutex<Vec<FaultRule>>,
     pub(super) random: Mutex<Option<RandomFaults>>,
     pub(super) hits_cache: HitsCache,
@@ -90,6 +96,9 @@ impl FakeServer {
             requests: Mutex::new(Vec::new()),
             latency_ns: AtomicU64::new(options.latency.as_nanos() as u64),
             refuse_morphometry_batch: AtomicBool::new(options.refuse_morphometry_batch),
+            refuse_pvec_batch: AtomicBool::new(false),
+            pvec_select_omits: Mutex::new(HashSet::new()),
+            pvec_malformed: Mutex::new(HashSet::new()),
             faults: Mutex::new(Vec::new()),
             random: Mutex::new(None),
             hits_cache: Mutex::new(HashMap::new()),
@@ -189,6 +198,25 @@ impl FakeServer {
         self.shared
             .refuse_morphometry_batch
             .store(refuse, Ordering::SeqCst);
+    }
+
+    /// Makes `/api/pvec/select` answer 400 (`/api/pvec/id/{id}` still answers).
+    pub fn set_refuse_pvec_batch(&self, refuse: bool) {
+        self.shared
+            .refuse_pvec_batch
+            .store(refuse, Ordering::SeqCst);
+    }
+
+    /// Leaves the vectors of these neuron ids out of every `/api/pvec/select` answer, while
+    /// `/api/pvec/id/{id}` still serves them (an empty list turns it off).
+    pub fn set_pvec_select_omits(&self, ids: &[u64]) {
+        *lock(&self.shared.pvec_select_omits) = ids.iter().copied().collect();
+    }
+
+    /// Serves the vectors of these neuron ids with 99 coefficients instead of 100, in both
+    /// forms (an empty list turns it off).
+    pub fn set_pvec_malformed(&self, ids: &[u64]) {
+        *lock(&self.shared.pvec_malformed) = ids.iter().copied().collect();
     }
 
     /// Adds a fault rule; the first rule matching a request applies (rules with `times == 0`
@@ -569,6 +597,8 @@ impl Shared {
             Category::Partition => &c.partition,
             Category::Records => &c.records,
             Category::Morphometry => &c.morphometry,
+            Category::PvecSelect => &c.pvec_select,
+            Category::PvecId => &c.pvec_id,
             Category::Files => &c.files,
             Category::Jsp => &c.jsp,
             Category::Health => &c.health,
