@@ -953,7 +953,7 @@ fn query_given(l: &Line) -> bool {
             .any(|r| !r.to_string_lossy().starts_with('-'))
 }
 
-/// `--what cng,original,logs` (`logs` is both standardization reports).
+/// `--what cng,original,logs,png` (`logs` is both standardization reports).
 fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
     let mut kinds = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -961,7 +961,7 @@ fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
             "logs" => vec![FileKind::RemainingIssues, FileKind::StandardizationLog],
             other => vec![other.parse::<FileKind>().map_err(|_| {
                 usage(format!(
-                    "--what: unknown file kind '{}' (expected cng, original, logs)",
+                    "--what: unknown file kind '{}' (expected cng, original, logs, png)",
                     neuromorpho::text::escape(other)
                 ))
             })?],
@@ -974,7 +974,7 @@ fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
     }
     if kinds.is_empty() {
         return Err(usage(
-            "--what: no file kind given (expected cng, original, logs)",
+            "--what: no file kind given (expected cng, original, logs, png)",
         ));
     }
     Ok(kinds)

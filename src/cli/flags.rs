@@ -367,9 +367,10 @@ pub(crate) const FLAGS: &[Flag] = &[
     Flag {
         long: "--what",
         value: Some("KINDS"),
-        hint: Hint::Choice(&["cng", "original", "logs"]),
+        hint: Hint::Choice(&["cng", "original", "logs", "png"]),
         scope: Scope::Commands(FILES),
-        help: "cng (default), original, logs (comma-separated)",
+        help: "cng (default), original, logs, png (NeuroMorpho's picture, DIR/images/NAME.png) \
+               (comma-separated)",
         about: "which files",
         sample: "cng,original",
         ..BASE

@@ -39,6 +39,7 @@
 mod sniff;
 
 pub use sniff::{SwcCheck, Verdict};
+pub(crate) use sniff::Expect;
 
 mod check;
 mod issue;
