@@ -157,6 +157,11 @@ impl Answer {
             ));
         }
         let mut check = SwcCheck::expecting(expect);
+        let not_it = if expect == Expect::Png {
+            FailureKind::NotPng
+        } else {
+            FailureKind::NotSwc
+        };
         let mut buf = vec![0u8; 64 * 1024];
         let mut written = 0u64;
         loop {
@@ -166,7 +171,7 @@ impl Answer {
             }
             let chunk = buf.get(..n).unwrap_or(&buf);
             if let Verdict::Bad(why) = check.feed(chunk) {
-                return Err(Failure::new(FailureKind::NotSwc, why));
+                return Err(Failure::new(not_it, why));
             }
             written += n as u64;
             out.write_all(chunk).map_err(|e| {
@@ -174,7 +179,7 @@ impl Answer {
             })?;
         }
         match check.finish(announced.is_some()) {
-            Verdict::Bad(why) => return Err(Failure::new(FailureKind::NotSwc, why)),
+            Verdict::Bad(why) => return Err(Failure::new(not_it, why)),
             Verdict::Cut(why) => return Err(Failure::new(FailureKind::Incomplete, why)),
             Verdict::Good | Verdict::Undecided => {}
         }
