@@ -10,6 +10,8 @@ mod job;
 mod logging;
 mod output;
 mod progress;
+mod render;
+mod report;
 mod sys;
 mod verify;
 
@@ -148,6 +150,17 @@ fn run(config: &Config) -> Result<u8, Failure> {
             format,
             threads,
         } => check::run(config, paths, *format, *threads),
+        Command::Render {
+            paths,
+            out_dir,
+            render,
+            threads,
+        } => render::run(config, paths, out_dir.as_deref(), render, *threads),
+        Command::Report {
+            out_dir,
+            page,
+            threads,
+        } => report::run(config, out_dir, page, *threads),
         Command::Doctor => {
             logging::init(config.verbosity, None);
             let client = build_client(&config.net)?;
