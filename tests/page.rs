@@ -34,7 +34,9 @@ struct Collection {
     neurons: Vec<(u64, String, String)>,
 }
 
-fn collection() -> Collection {
+/// The test catalog: 30 generated neurons, the hostile names, two names that are markup and
+/// one neuron whose file has errors.
+fn test_catalog() -> Catalog {
     let mut catalog = Catalog::generate(30);
     catalog.push_hostile();
     let base = catalog.record_value(1);
@@ -53,18 +55,16 @@ fn collection() -> Collection {
         let bytes = file.unwrap_or_else(|| catalog.swc_bytes(2).to_vec());
         catalog.push_raw(record, Some(bytes));
     }
-    let server = FakeServer::start(catalog);
-    let dir = TempDir::new();
-    let out = dir.path().join("neurons");
-    let summary = client(&server)
-        .download_query(&Query::all(), &JobOptions::new(&out).check(true), |_| {})
-        .unwrap();
-    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    catalog
+}
+
+/// (id, name, species) of every row of `out/metadata.csv`.
+fn metadata_rows(out: &Path) -> Vec<(u64, String, String)> {
     let mut reader = csv::Reader::from_path(out.join("metadata.csv")).unwrap();
     let headers = reader.headers().unwrap().clone();
     let at = |h: &str| headers.iter().position(|x| x == h).unwrap();
     let (id, name, species) = (at("neuron_id"), at("neuron_name"), at("species"));
-    let neurons: Vec<(u64, String, String)> = reader
+    reader
         .records()
         .map(|r| {
             let r = r.unwrap();
@@ -74,7 +74,18 @@ fn collection() -> Collection {
                 r[species].to_string(),
             )
         })
-        .collect();
+        .collect()
+}
+
+fn collection() -> Collection {
+    let server = FakeServer::start(test_catalog());
+    let dir = TempDir::new();
+    let out = dir.path().join("neurons");
+    let summary = client(&server)
+        .download_query(&Query::all(), &JobOptions::new(&out).check(true), |_| {})
+        .unwrap();
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    let neurons = metadata_rows(&out);
     assert_eq!(neurons.len(), 30 + HOSTILE_NAMES.len() + 3);
     Collection {
         _server: server,
@@ -533,4 +544,89 @@ fn a_file_that_cannot_be_drawn_is_a_row_without_a_picture() {
         .filter(|r| r[1].is_string())
         .count();
     assert_eq!(pictures, c.neurons.len() - 1);
+}
+
+/// The "done when", as a user runs it: `neuromorpho download QUERY -o OUT --check
+/// --report` (with NeuroMorpho's pictures too), then the page: every neuron with its picture,
+/// its metadata and its verdict; a filter by species or by "has errors" in the URL shows the
+/// right rows in a real browser; `verify` stays clean (the page, thumbnails and images are
+/// known); `neuromorpho report OUT` builds it again with every thumbnail up to date.
+#[test]
+fn download_check_report_from_the_command_line() {
+    let server = FakeServer::start(test_catalog());
+    let dir = TempDir::new();
+    let out = dir.path().join("neurons");
+    let o = cli(&server)
+        .args(["download", "--all", "-o"])
+        .arg(&out)
+        .args(["--check", "--report", "--what", "cng,png", "--no-log"])
+        .run();
+    assert_eq!(o.code, 0, "a file with errors is kept and counted\n{}", o.err);
+    let page = out.join("index.html");
+    // The summary names the page, after the verdicts.
+    let checked_at = o.err.find("checked ").expect("the --check line");
+    let page_at = o
+        .err
+        .find(&format!("page: {}", page.display()))
+        .unwrap_or_else(|| panic!("the page is named: {}", o.err));
+    assert!(checked_at < page_at, "{}", o.err);
+    assert!(o.err.contains("with the verdicts of checks.csv"), "{}", o.err);
+
+    let neurons = metadata_rows(&out);
+    assert_eq!(neurons.len(), 30 + HOSTILE_NAMES.len() + 3);
+    let data = page_data(&out);
+    assert_eq!(data["rows"].as_array().unwrap().len(), neurons.len());
+    let (name, species, verdict) = (
+        column(&data, "name"),
+        column(&data, "species"),
+        column(&data, "verdict"),
+    );
+    for (id, n, s) in &neurons {
+        let row = row_of(&data, *id);
+        assert_eq!(row[name], Value::from(n.as_str()));
+        assert_eq!(row[species], Value::from(s.as_str()));
+        let v = row[verdict].as_str().unwrap();
+        if n == BROKEN_NAME {
+            assert_eq!(v, "errors");
+        } else {
+            assert!(v == "ok" || v == "warnings", "{n}: {v}");
+        }
+        let thumb = row[1].as_str().unwrap_or_else(|| panic!("{n}: no picture"));
+        assert!(out.join(thumb).is_file(), "{thumb}");
+        // Its files are linked: the SWC file and NeuroMorpho's picture.
+        let kinds: Vec<&str> = row[2]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f[0].as_str().unwrap())
+            .collect();
+        assert!(kinds.contains(&"cng") && kinds.contains(&"png"), "{n}: {kinds:?}");
+    }
+    let o = cli(&server).arg("verify").arg(&out).run();
+    assert_eq!(o.code, 0, "verify after a report: {}{}", o.out, o.err);
+    assert!(!o.out.contains("index.html") && !o.out.contains("thumbnails"));
+
+    // Built again by `report`: nothing to draw.
+    let o = cli(&server).arg("report").arg(&out).run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    assert!(o.err.contains("0 drawn"), "{}", o.err);
+
+    let Some(browser) = browser() else {
+        println!("SKIPPED (browser part): no headless Chromium here; .ci/run installs one");
+        return;
+    };
+    let all: BTreeSet<u64> = neurons.iter().map(|n| n.0).collect();
+    let (ids, _) = dump_rows(&browser, &page, "");
+    assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), all);
+    let mice: BTreeSet<u64> = neurons
+        .iter()
+        .filter(|n| n.2.contains("mouse"))
+        .map(|n| n.0)
+        .collect();
+    assert!(!mice.is_empty() && mice.len() < all.len());
+    let (ids, dom) = dump_rows(&browser, &page, "#species=mouse");
+    assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), mice);
+    assert!(dom.contains("thumbnails/"), "the rows have their pictures");
+    let (ids, _) = dump_rows(&browser, &page, "#verdict=errors");
+    assert_eq!(ids, [90_003], "has errors: the broken neuron alone");
 }
