@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use neuromorpho::page::{PageOptions, PageReport};
+use neuromorpho::page::{PageOptions, PageReport, DEFAULT_COLUMNS};
 use neuromorpho::{CancelToken, Error};
 
 use super::args::{Config, PageConfig};
@@ -62,12 +62,18 @@ pub fn build(
     let mut options = PageOptions::new()
         .thumbnails(page.thumbnails)
         .cancel(&token);
+    // The histograms are split by a column of the table: a field asked for is shown too.
+    let mut columns: Vec<String> = match &page.columns {
+        Some(c) => c.clone(),
+        None => DEFAULT_COLUMNS.iter().map(|c| c.to_string()).collect(),
+    };
     if let Some(f) = &page.split_by {
+        if !columns.contains(f) {
+            columns.push(f.clone());
+        }
         options = options.split_by(f);
     }
-    if let Some(c) = &page.columns {
-        options = options.columns(c.iter().cloned());
-    }
+    options = options.columns(columns);
     if let Some(n) = threads {
         options = options.threads(n);
     }
