@@ -673,8 +673,9 @@ and their files. Names the server does not know are reported (exit code 3).",
         summary: "Check a folder against its manifest (sizes, SHA-256); --repair",
         about: "check a folder against its manifest",
         text: "Check every file OUT/manifest.jsonl lists (present, size, SHA-256) and list the files of
-OUT/downloads, OUT/original and OUT/logs that no entry names. Offline. Prints each problem
-on stdout (PATH: what is wrong) and a summary on stderr. Exit 0 when everything holds,
+OUT/downloads, OUT/original, OUT/logs and OUT/images that no entry names (the page,
+index.html and thumbnails/, is not data). Offline. Prints each problem on stdout (PATH:
+what is wrong) and a summary on stderr. Exit 0 when everything holds,
 3 when not. `sha256sum -c SHA256SUMS` in OUT checks the same files without neuromorpho.",
         more: "EXAMPLE:
     neuromorpho verify neurons && neuromorpho verify neurons --repair",
