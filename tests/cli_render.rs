@@ -78,10 +78,21 @@ fn beside_each_file_by_default_named_by_view_and_sized_as_asked() {
     assert_eq!(o.code, 0, "{}", o.err);
     let xy = input.join("p19.CNG.svg");
     let default_width = svg_width(&xy);
-    let o = render(&[s(&cell), "--view", "dendrogram", "--size", "300", "--width", "1"]);
+    let o = render(&[
+        s(&cell),
+        "--view",
+        "dendrogram",
+        "--size",
+        "300",
+        "--width",
+        "1",
+    ]);
     assert_eq!(o.code, 0, "{}", o.err);
     let dendrogram = input.join("p19.CNG.dendrogram.svg");
-    assert!(svg_width(&dendrogram) < default_width, "--size is the picture's size");
+    assert!(
+        svg_width(&dendrogram) < default_width,
+        "--size is the picture's size"
+    );
     let text = std::fs::read_to_string(&dendrogram).unwrap();
     assert_ne!(text, std::fs::read_to_string(&xy).unwrap());
     // Drawn again: replaced in place, atomically (no temporary file left).
@@ -94,7 +105,11 @@ fn beside_each_file_by_default_named_by_view_and_sized_as_asked() {
 fn a_file_with_errors_is_drawn_and_named_an_unreadable_one_is_an_error_line() {
     let dir = TempDir::new();
     let broken = dir.path().join("missing-parent.swc");
-    std::fs::copy(fixtures_dir().join("swc-broken/missing-parent.swc"), &broken).unwrap();
+    std::fs::copy(
+        fixtures_dir().join("swc-broken/missing-parent.swc"),
+        &broken,
+    )
+    .unwrap();
     let html = dir.path().join("html.swc");
     std::fs::copy(fixtures_dir().join("swc-broken/html.swc"), &html).unwrap();
     let good = dir.path().join("good.swc");
@@ -118,7 +133,10 @@ fn a_file_with_errors_is_drawn_and_named_an_unreadable_one_is_an_error_line() {
     assert_eq!(errors.len(), 1, "one line for the file: {}", o.err);
     assert!(errors[0].contains("html.swc"), "{}", errors[0]);
     assert!(!dir.path().join("html.svg").exists(), "no picture of it");
-    assert!(dir.path().join("good.svg").is_file(), "the others are drawn");
+    assert!(
+        dir.path().join("good.svg").is_file(),
+        "the others are drawn"
+    );
 
     // Nothing readable at all: exit 1, as check.
     let o = render(&[s(&dir.path().join("nowhere.swc"))]);
@@ -197,15 +215,26 @@ fn ctrl_c_stops_with_whole_pictures_and_exit_130() {
     // Once the first picture is there, interrupt.
     let started = Instant::now();
     while files_under(&out).iter().all(|p| is_part(p)) {
-        assert!(started.elapsed() < Duration::from_secs(60), "no picture in 60 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no picture in 60 s"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     send_signal(child.id(), "INT");
     let code = wait_exit(&mut child, Duration::from_secs(60));
     assert_eq!(code, 130);
     let written = files_under(&out);
-    assert!(!written.is_empty() && written.len() < 300, "{}", written.len());
-    assert_eq!(part_files(&out), Vec::<PathBuf>::new(), "no partial picture");
+    assert!(
+        !written.is_empty() && written.len() < 300,
+        "{}",
+        written.len()
+    );
+    assert_eq!(
+        part_files(&out),
+        Vec::<PathBuf>::new(),
+        "no partial picture"
+    );
     for p in &written {
         svg_width(p);
     }
@@ -222,8 +251,14 @@ fn report_names_its_page_and_what_it_could_not_draw() {
     assert_eq!(o.code, 0, "{}", o.err);
     let o = cli(&server).args(["report", s(&out)]).run();
     assert_eq!(o.code, 0, "{}", o.err);
-    assert!(o.err.contains(&format!("page: {}", out.join("index.html").display())));
-    assert!(o.err.contains("without verdicts"), "no checks.csv: {}", o.err);
+    assert!(o
+        .err
+        .contains(&format!("page: {}", out.join("index.html").display())));
+    assert!(
+        o.err.contains("without verdicts"),
+        "no checks.csv: {}",
+        o.err
+    );
     // With the verdicts (and so the measures' histograms).
     let o = cli(&server)
         .args(["download", "--all", "-o", s(&out), "--no-log", "--check"])
@@ -233,11 +268,22 @@ fn report_names_its_page_and_what_it_could_not_draw() {
     let victim = cng_file(&out, &server, 2);
     std::fs::write(&victim, b"<html>gone</html>").unwrap();
     let o = cli(&server)
-        .args(["report", "-o", s(&out), "--split-by", "cell_type", "--columns", "species"])
+        .args([
+            "report",
+            "-o",
+            s(&out),
+            "--split-by",
+            "cell_type",
+            "--columns",
+            "species",
+        ])
         .run();
     assert_eq!(o.code, 3, "{}", o.err);
     let line = o.err.lines().find(|l| l.contains("not drawn:")).unwrap();
-    assert!(line.contains(&server.catalog().name(2).to_string()), "{line}");
+    assert!(
+        line.contains(&server.catalog().name(2).to_string()),
+        "{line}"
+    );
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("by <b>cell_type</b>"), "--split-by is used");
     // --no-thumbnails: a page without pictures.

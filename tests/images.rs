@@ -25,7 +25,15 @@ fn png_of(out: &Path, server: &FakeServer, i: usize) -> PathBuf {
 /// `download --all --what cng,png` into `out` (and the extra arguments), its output.
 fn download(server: &FakeServer, out: &Path, extra: &[&str]) -> CliOutput {
     let o = cli(server)
-        .args(["download", "--all", "-o", s(out), "--no-log", "--what", "cng,png"])
+        .args([
+            "download",
+            "--all",
+            "-o",
+            s(out),
+            "--no-log",
+            "--what",
+            "cng,png",
+        ])
         .args(extra)
         .run();
     println!("exit {}\n{}", o.code, o.err);
@@ -84,13 +92,20 @@ fn every_neuron_gets_its_picture_recorded_and_verified() {
             "row {i}"
         );
     }
-    assert_ne!(catalog.png_bytes(1), catalog.png_bytes(2), "pictures differ");
+    assert_ne!(
+        catalog.png_bytes(1),
+        catalog.png_bytes(2),
+        "pictures differ"
+    );
     let entries = png_entries(out.path());
     assert_eq!(entries.len(), N, "one manifest entry per picture");
     for e in &entries {
         let path = e["path"].as_str().unwrap();
         assert!(path.starts_with("images/") && path.ends_with(".png"), "{e}");
-        assert!(e["url"].as_str().unwrap().contains("/images/imageFiles/"), "{e}");
+        assert!(
+            e["url"].as_str().unwrap().contains("/images/imageFiles/"),
+            "{e}"
+        );
         let bytes = std::fs::read(out.path().join(path)).unwrap();
         assert_eq!(e["bytes"].as_u64(), Some(bytes.len() as u64), "{e}");
     }
@@ -105,7 +120,11 @@ fn every_neuron_gets_its_picture_recorded_and_verified() {
         .args(["verify", s(out.path())])
         .run();
     assert_eq!(o.code, 0, "{}{}", o.out, o.err);
-    assert!(o.err.contains(&format!("verified {} files", 2 * N)), "{}", o.err);
+    assert!(
+        o.err.contains(&format!("verified {} files", 2 * N)),
+        "{}",
+        o.err
+    );
     // A second run fetches nothing: the pictures are held.
     server.reset_counters();
     let o = download(&server, out.path(), &[]);
@@ -121,9 +140,19 @@ fn an_html_page_a_cut_body_or_an_empty_body_is_a_failure_with_nothing_kept() {
     // (row, fault, reason in failed.csv, words of its detail)
     let plan: Vec<(usize, Fault, &str, &str)> = vec![
         (1, Fault::Html200, "not-png", "an HTML page"),
-        (2, Fault::Truncate, "incomplete", "closed before the answer was complete"),
+        (
+            2,
+            Fault::Truncate,
+            "incomplete",
+            "closed before the answer was complete",
+        ),
         (3, Fault::Empty200, "not-png", "empty body"),
-        (4, Fault::CloseDelimited { cut_at: Some(40) }, "incomplete", "IEND"),
+        (
+            4,
+            Fault::CloseDelimited { cut_at: Some(40) },
+            "incomplete",
+            "IEND",
+        ),
     ];
     for (i, fault, _, _) in &plan {
         server.push_fault(FaultRule::new(
@@ -190,10 +219,7 @@ fn a_picture_in_place_that_is_not_a_png_is_fetched_again() {
     let o = download(&server, out.path(), &[]);
     assert_eq!(o.code, 0, "{}", o.err);
     assert_eq!(server.counters().files, 2, "the two bad pictures only");
-    assert_eq!(
-        std::fs::read(&bad).unwrap(),
-        server.catalog().png_bytes(3)
-    );
+    assert_eq!(std::fs::read(&bad).unwrap(), server.catalog().png_bytes(3));
     assert_eq!(std::fs::read(&cut).unwrap(), whole);
 }
 

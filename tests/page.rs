@@ -561,7 +561,11 @@ fn download_check_report_from_the_command_line() {
         .arg(&out)
         .args(["--check", "--report", "--what", "cng,png", "--no-log"])
         .run();
-    assert_eq!(o.code, 0, "a file with errors is kept and counted\n{}", o.err);
+    assert_eq!(
+        o.code, 0,
+        "a file with errors is kept and counted\n{}",
+        o.err
+    );
     let page = out.join("index.html");
     // The summary names the page, after the verdicts.
     let checked_at = o.err.find("checked ").expect("the --check line");
@@ -570,7 +574,11 @@ fn download_check_report_from_the_command_line() {
         .find(&format!("page: {}", page.display()))
         .unwrap_or_else(|| panic!("the page is named: {}", o.err));
     assert!(checked_at < page_at, "{}", o.err);
-    assert!(o.err.contains("with the verdicts of checks.csv"), "{}", o.err);
+    assert!(
+        o.err.contains("with the verdicts of checks.csv"),
+        "{}",
+        o.err
+    );
 
     let neurons = metadata_rows(&out);
     assert_eq!(neurons.len(), 30 + HOSTILE_NAMES.len() + 3);
@@ -600,7 +608,10 @@ fn download_check_report_from_the_command_line() {
             .iter()
             .map(|f| f[0].as_str().unwrap())
             .collect();
-        assert!(kinds.contains(&"cng") && kinds.contains(&"png"), "{n}: {kinds:?}");
+        assert!(
+            kinds.contains(&"cng") && kinds.contains(&"png"),
+            "{n}: {kinds:?}"
+        );
     }
     let o = cli(&server).arg("verify").arg(&out).run();
     assert_eq!(o.code, 0, "verify after a report: {}{}", o.out, o.err);

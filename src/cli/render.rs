@@ -33,12 +33,8 @@ pub fn run(
         check = check.threads(n);
     }
     if let Some(dir) = out_dir {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            format!(
-                "cannot create the output folder {}: {e}",
-                shown(dir)
-            )
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the output folder {}: {e}", shown(dir)))?;
     }
     sys::catch_signals();
     let mut run = Run {
@@ -251,7 +247,10 @@ mod tests {
             picture_name(Path::new("a.swc"), View::Dendrogram),
             Path::new("a.dendrogram.svg")
         );
-        assert_eq!(picture_name(Path::new("noext"), View::Xy), Path::new("noext.svg"));
+        assert_eq!(
+            picture_name(Path::new("noext"), View::Xy),
+            Path::new("noext.svg")
+        );
         let paths = [PathBuf::from("in"), PathBuf::from("one.swc")];
         let run = Run {
             paths: &paths,
@@ -264,8 +263,14 @@ mod tests {
             read: 0,
             out_error: None,
         };
-        assert_eq!(run.target_for(Path::new("in/sub/x.swc")), Path::new("out/sub/x.svg"));
-        assert_eq!(run.target_for(Path::new("one.swc")), Path::new("out/one.svg"));
+        assert_eq!(
+            run.target_for(Path::new("in/sub/x.swc")),
+            Path::new("out/sub/x.svg")
+        );
+        assert_eq!(
+            run.target_for(Path::new("one.swc")),
+            Path::new("out/one.svg")
+        );
         assert_eq!(run.target_for(Path::new("-")), Path::new("out/stdin.svg"));
     }
 }

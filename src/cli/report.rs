@@ -126,10 +126,7 @@ pub fn tell(view: &ProgressView, r: &PageReport) -> u8 {
         return exit::OK;
     }
     for why in r.unreadable.iter().take(SHOWN_UNREADABLE) {
-        output::say(&format!(
-            "not drawn: {}",
-            neuromorpho::text::escape(why)
-        ));
+        output::say(&format!("not drawn: {}", neuromorpho::text::escape(why)));
     }
     let more = r.unreadable.len().saturating_sub(SHOWN_UNREADABLE);
     if more > 0 {

@@ -560,14 +560,12 @@ fn stream_to_file(
         inner: &mut file,
         sha: Sha256::new(),
     };
-    let bytes = answer
-        .copy_checked(&mut hashing, expect)
-        .map_err(|mut f| {
-            if f.kind == FailureKind::Io {
-                f.detail = format!("{}: {}", temp.display(), f.detail);
-            }
-            f
-        })?;
+    let bytes = answer.copy_checked(&mut hashing, expect).map_err(|mut f| {
+        if f.kind == FailureKind::Io {
+            f.detail = format!("{}: {}", temp.display(), f.detail);
+        }
+        f
+    })?;
     let sha256 = hashing.sha.hex();
     Ok(Streamed {
         file,

@@ -41,7 +41,11 @@ pub use crate::util::time::Timestamp;
 /// neuromorpho::store::write_atomically("cell.svg".as_ref(), b"<svg/>\n", false)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn write_atomically(path: &std::path::Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
+pub fn write_atomically(
+    path: &std::path::Path,
+    bytes: &[u8],
+    durable: bool,
+) -> std::io::Result<()> {
     atomic_file::write_atomically(path, bytes, durable)
 }
 pub use manifest::{Manifest, ManifestEntry, ManifestLine};

@@ -38,8 +38,8 @@
 
 mod sniff;
 
-pub use sniff::{SwcCheck, Verdict};
 pub(crate) use sniff::Expect;
+pub use sniff::{SwcCheck, Verdict};
 
 mod check;
 mod issue;
