@@ -13,6 +13,8 @@ mod logging;
 mod output;
 mod preview;
 mod progress;
+mod render;
+mod report;
 mod sys;
 mod verify;
 
@@ -115,6 +117,17 @@ fn run(config: &Config) -> Result<u8, Failure> {
             format,
             threads,
         } => check::run(config, paths, *format, *threads),
+        Command::Render {
+            paths,
+            out_dir,
+            render,
+            threads,
+        } => render::run(config, paths, out_dir.as_deref(), render, *threads),
+        Command::Report {
+            out_dir,
+            page,
+            threads,
+        } => report::run(config, out_dir, page, *threads),
         Command::Doctor => doctor::run(config),
     }
 }
