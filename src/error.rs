@@ -35,6 +35,9 @@ pub enum FailureKind {
     Tls,
     /// The body is empty, an HTML page, or does not start like an SWC file.
     NotSwc,
+    /// A picture ([`FileKind::Png`](crate::FileKind::Png)) that is empty, an HTML page, or
+    /// does not start with the PNG signature.
+    NotPng,
     /// The body is larger than the configured maximum.
     TooLarge,
     /// A local file system error.
@@ -60,6 +63,7 @@ impl FailureKind {
             FailureKind::Incomplete => "incomplete",
             FailureKind::Tls => "tls",
             FailureKind::NotSwc => "not-swc",
+            FailureKind::NotPng => "not-png",
             FailureKind::TooLarge => "too-large",
             FailureKind::Io => "io",
             FailureKind::BadJson => "bad-json",
@@ -69,7 +73,7 @@ impl FailureKind {
 
     /// Whether trying the same request again may succeed.
     ///
-    /// An HTML page or a non-SWC body is treated as transient: a half-up server answers with
+    /// An HTML page or a non-SWC (or non-PNG) body is treated as transient: a half-up server answers with
     /// an error page and status 200, and the next attempt usually gets the file.
     pub fn is_transient(self) -> bool {
         matches!(
@@ -80,6 +84,7 @@ impl FailureKind {
                 | FailureKind::Connection
                 | FailureKind::Incomplete
                 | FailureKind::NotSwc
+                | FailureKind::NotPng
                 | FailureKind::BadJson
         )
     }

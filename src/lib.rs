@@ -202,6 +202,9 @@ mod api;
 mod download;
 pub mod tables;
 
+// What is shown: the collection page (above the tables it reads).
+pub mod page;
+
 // Whole jobs.
 mod job;
 

@@ -46,6 +46,13 @@ pub enum Progress {
         /// Problems so far.
         problems: u64,
     },
+    /// The collection page's thumbnails: one more drawn, or found up to date.
+    Thumbnails {
+        /// Thumbnails done.
+        done: u64,
+        /// Thumbnails in all.
+        files: u64,
+    },
     /// The job waits for another run working in the same folder (its lock), at most a few
     /// seconds at a time.
     Waiting {

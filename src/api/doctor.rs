@@ -264,7 +264,7 @@ impl Client {
             return;
         };
         let got = self.request(&Req::file(&url), |answer| {
-            answer.copy_checked(&mut std::io::sink(), true)
+            answer.copy_checked(&mut std::io::sink(), crate::swc::Expect::Swc)
         });
         match got {
             Ok(bytes) => steps.push(Diagnostic::pass(

@@ -42,7 +42,7 @@ impl Client {
     /// ```
     pub fn fetch_morphology(&self, neuron: &Neuron) -> Result<Morphology> {
         let url = file_url(self, neuron, FileKind::Cng)?;
-        let bytes = self.fetch_body(&url, true)?;
+        let bytes = self.fetch_body(&url, crate::swc::Expect::Swc)?;
         Morphology::from_bytes(&bytes).map_err(|source| Error::Swc {
             url: crate::util::text::redact(&url).into_owned(),
             source: Box::new(source),
@@ -57,15 +57,15 @@ impl Client {
     /// `original_format` has no file extension is an [`Error::InvalidRecord`] too.
     pub fn fetch_file(&self, neuron: &Neuron, kind: FileKind) -> Result<Vec<u8>> {
         let url = file_url(self, neuron, kind)?;
-        self.fetch_body(&url, kind.expects_swc(neuron.original_format()))
+        self.fetch_body(&url, kind.expects(neuron.original_format()))
     }
 
     /// One GET of `url`, its checked body in memory.
-    fn fetch_body(&self, url: &str, expect_swc: bool) -> Result<Vec<u8>> {
+    fn fetch_body(&self, url: &str, expect: crate::swc::Expect) -> Result<Vec<u8>> {
         self.request(&Req::file(url), |answer| {
             let reserve = answer.content_length().unwrap_or(0).min(RESERVE_LIMIT);
             let mut body = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
-            answer.copy_checked(&mut body, expect_swc)?;
+            answer.copy_checked(&mut body, expect)?;
             Ok(body)
         })
     }

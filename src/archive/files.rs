@@ -4,6 +4,7 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::error::{Error, Result};
+use crate::swc::Expect;
 
 /// Everything but RFC 3986's unreserved characters is percent-encoded in a path segment.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -31,15 +32,20 @@ pub enum FileKind {
     RemainingIssues,
     /// The standardization log (`Standardization log/<name>.std`), saved under `logs/`.
     StandardizationLog,
+    /// NeuroMorpho.Org's picture of the neuron (the record's `png_url`:
+    /// `images/imageFiles/<Archive>/<name>.png`), saved as `images/<name>.png`. Kept only when
+    /// it is a whole PNG image (its signature first, its `IEND` chunk last).
+    Png,
 }
 
 impl FileKind {
     /// Every kind, in the order files of one neuron are fetched.
-    pub const ALL: [FileKind; 4] = [
+    pub const ALL: [FileKind; 5] = [
         FileKind::Cng,
         FileKind::Original,
         FileKind::RemainingIssues,
         FileKind::StandardizationLog,
+        FileKind::Png,
     ];
 
     /// The name used on the command line, in manifests and in `failed.csv`.
@@ -49,17 +55,24 @@ impl FileKind {
             FileKind::Original => "original",
             FileKind::RemainingIssues => "remaining-issues",
             FileKind::StandardizationLog => "standardization-log",
+            FileKind::Png => "png",
         }
     }
 
-    /// Whether a body of this kind must be an SWC file (an original is, when its name says so).
-    pub(crate) fn expects_swc(self, original_format: Option<&str>) -> bool {
+    /// What a body of this kind must be: an SWC file (an original is, when its name says
+    /// so), a PNG image, or any file that is not an HTML page.
+    pub(crate) fn expects(self, original_format: Option<&str>) -> Expect {
         match self {
-            FileKind::Cng => true,
-            FileKind::Original => original_format
-                .and_then(original_extension)
-                .is_some_and(|e| e == "swc"),
-            _ => false,
+            FileKind::Cng => Expect::Swc,
+            FileKind::Original
+                if original_format
+                    .and_then(original_extension)
+                    .is_some_and(|e| e == "swc") =>
+            {
+                Expect::Swc
+            }
+            FileKind::Png => Expect::Png,
+            _ => Expect::Other,
         }
     }
 }
@@ -73,7 +86,7 @@ impl std::fmt::Display for FileKind {
 impl std::str::FromStr for FileKind {
     type Err = Error;
 
-    /// `cng` (or `swc`), `original`, `remaining-issues`, `standardization-log`.
+    /// `cng` (or `swc`), `original`, `remaining-issues`, `standardization-log`, `png`.
     fn from_str(s: &str) -> Result<FileKind> {
         match s.trim() {
             "cng" | "swc" => Ok(FileKind::Cng),
@@ -84,8 +97,8 @@ impl std::str::FromStr for FileKind {
                     Error::setting(
                         "file kind",
                         format!(
-                            "unknown file kind '{}' (expected cng, original, remaining-issues \
-                             or standardization-log)",
+                            "unknown file kind '{}' (expected cng, original, remaining-issues, \
+                             standardization-log or png)",
                             crate::util::text::escape(other)
                         ),
                     )
@@ -136,6 +149,11 @@ pub(crate) fn file_url(
         FileKind::StandardizationLog => {
             format!("{base}/dableFiles/{dir}/Standardization%20log/{name}.std")
         }
+        // The record's `png_url`: the archive as the record spells it (not lower-cased).
+        FileKind::Png => format!(
+            "{base}/images/imageFiles/{}/{name}.png",
+            encode_segment(archive)
+        ),
     })
 }
 
@@ -177,6 +195,14 @@ mod tests {
             file_url(base, "X", "n", None, FileKind::StandardizationLog).unwrap(),
             "https://neuromorpho.org/dableFiles/x/Standardization%20log/n.std"
         );
+        assert_eq!(
+            file_url(base, "Wearne_Hof", "cnic_001", None, FileKind::Png).unwrap(),
+            "https://neuromorpho.org/images/imageFiles/Wearne_Hof/cnic_001.png"
+        );
+        assert_eq!(
+            file_url(base, "Allen Cell Types", "a b", None, FileKind::Png).unwrap(),
+            "https://neuromorpho.org/images/imageFiles/Allen%20Cell%20Types/a%20b.png"
+        );
         assert_eq!(file_url(base, "", "n", None, FileKind::Cng), None);
         assert_eq!(file_url(base, "X", "n", None, FileKind::Original), None);
         assert_eq!(
@@ -192,13 +218,18 @@ mod tests {
             "remaining-issues".parse::<FileKind>().unwrap(),
             FileKind::RemainingIssues
         );
-        assert!("png".parse::<FileKind>().is_err());
+        assert_eq!("png".parse::<FileKind>().unwrap(), FileKind::Png);
+        assert!("jpeg".parse::<FileKind>().is_err());
         assert_eq!(
             original_extension("Neurolucida.ASC").as_deref(),
             Some("asc")
         );
         assert_eq!(original_extension("none"), None);
-        assert!(FileKind::Original.expects_swc(Some("Neurozoom.swc")));
-        assert!(!FileKind::Original.expects_swc(Some("x.asc")));
+        assert_eq!(
+            FileKind::Original.expects(Some("Neurozoom.swc")),
+            Expect::Swc
+        );
+        assert_eq!(FileKind::Original.expects(Some("x.asc")), Expect::Other);
+        assert_eq!(FileKind::Png.expects(None), Expect::Png);
     }
 }

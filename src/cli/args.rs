@@ -7,6 +7,7 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use neuromorpho::swc::View;
 use neuromorpho::{ClientBuilder, FileKind, MetadataFormat, ProxyMode, Query, Shard};
 
 use super::flags::{self, Flag, Scope, FLAGS};
@@ -107,6 +108,10 @@ pub struct JobConfig {
     pub update: bool,
     pub check_hash: bool,
     pub check: bool,
+    /// `--report`: build the page after the job.
+    pub report: bool,
+    /// How the page is built (with `--report`).
+    pub page: PageConfig,
     /// Which of the settings that shape a folder were given on the command line (the others
     /// come from the folder's run file when the query does).
     pub given: Given,
@@ -120,6 +125,27 @@ pub struct Given {
     pub metadata_file: bool,
     pub metadata_format: bool,
     pub morphometry: bool,
+}
+
+/// How the collection's page is built (`report`, `download --report`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageConfig {
+    /// `--split-by`.
+    pub split_by: Option<String>,
+    /// `--columns`.
+    pub columns: Option<Vec<String>>,
+    /// Not `--no-thumbnails`.
+    pub thumbnails: bool,
+}
+
+/// What `render` draws, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderConfig {
+    pub view: View,
+    /// `--width`: one width for every segment, in pixels.
+    pub width: Option<f64>,
+    /// `--size`: the picture's longer side, in pixels.
+    pub size: Option<f64>,
 }
 
 /// How `check` writes its reports.
@@ -159,7 +185,20 @@ pub enum Command {
         paths: Vec<PathBuf>,
         format: CheckFormat,
         threads: Option<usize>,
-        settings: super::check::CheckSettings,
+        settings: super::check_settings::CheckSettings,
+    },
+    /// `render PATH... [-o OUT]`: `threads` is `-c` when given.
+    Render {
+        paths: Vec<PathBuf>,
+        out_dir: Option<PathBuf>,
+        render: RenderConfig,
+        threads: Option<usize>,
+    },
+    /// `report OUT`: `threads` is `-c` when given.
+    Report {
+        out_dir: PathBuf,
+        page: PageConfig,
+        threads: Option<usize>,
     },
 }
 
@@ -298,6 +337,22 @@ fn parse_command(l: &mut Line, name: &str, net: &NetConfig) -> Result<Command, U
             }
         }
         "check" => parse_check(l, net)?,
+        "render" => parse_render(l, net)?,
+        "report" => {
+            let page = parse_page(l)?;
+            let out_dir = match l.path("--output")? {
+                Some(p) => p,
+                None => l
+                    .free()?
+                    .map(PathBuf::from)
+                    .ok_or_else(|| usage("report needs a folder: neuromorpho report OUT"))?,
+            };
+            Command::Report {
+                out_dir,
+                page,
+                threads: net.concurrency_given.then_some(net.concurrency),
+            }
+        }
         "completions" => {
             let shell = l.free()?.ok_or_else(|| {
                 usage("completions needs a shell: neuromorpho completions bash|zsh|fish")
@@ -804,7 +859,7 @@ fn parse_check(l: &mut Line, net: &NetConfig) -> Result<Command, UsageError> {
             }
         },
     };
-    let settings = super::check::CheckSettings::parse(super::check::CheckFlags {
+    let settings = super::check_settings::CheckSettings::parse(super::check_settings::CheckFlags {
         neurom: l.switch("--neurom"),
         checks: l.text("--checks")?.map(|(_, v)| v),
         preset: l.text("--neurom-preset")?.map(|(_, v)| v),
@@ -830,6 +885,69 @@ fn parse_check(l: &mut Line, net: &NetConfig) -> Result<Command, UsageError> {
         format,
         threads: net.concurrency_given.then_some(net.concurrency),
         settings,
+    })
+}
+
+/// `render PATH... [-o OUT] [--view V] [--width PX] [--size PX]`.
+fn parse_render(l: &mut Line, net: &NetConfig) -> Result<Command, UsageError> {
+    let out_dir = l.path("--output")?;
+    let view = match l.text("--view")? {
+        None => View::Xy,
+        Some((name, v)) => v.parse::<View>().map_err(|_| {
+            usage(format!(
+                "{name} '{}': expected xy, xz, yz, sheet or dendrogram",
+                neuromorpho::text::escape(&v)
+            ))
+        })?,
+    };
+    let width = l.number("--width", 0.1..=50.0, "a number of pixels")?;
+    let size = l.number("--size", 100.0..=10000.0, "a number of pixels")?;
+    let mut paths = Vec::new();
+    while let Some(p) = l.free_path()? {
+        paths.push(p);
+    }
+    if paths.is_empty() {
+        return Err(usage(
+            "no path given: render PATH... (SWC files, folders, or - for stdin)",
+        ));
+    }
+    Ok(Command::Render {
+        paths,
+        out_dir,
+        render: RenderConfig { view, width, size },
+        threads: net.concurrency_given.then_some(net.concurrency),
+    })
+}
+
+/// The page's options: `--split-by FIELD`, `--columns A,B`, `--no-thumbnails`.
+fn parse_page(l: &mut Line) -> Result<PageConfig, UsageError> {
+    let split_by = match l.text("--split-by")? {
+        Some((name, f)) if f.trim().is_empty() => {
+            return Err(usage(format!("{name}: no field given (e.g. cell_type)")))
+        }
+        Some((_, f)) => Some(f.trim().to_string()),
+        None => None,
+    };
+    let columns = match l.text("--columns")? {
+        Some((name, c)) => {
+            let list: Vec<String> = c
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if list.is_empty() {
+                return Err(usage(format!(
+                    "{name}: no field given (expected FIELD[,FIELD...], e.g. species,stain)"
+                )));
+            }
+            Some(list)
+        }
+        None => None,
+    };
+    Ok(PageConfig {
+        split_by,
+        columns,
+        thumbnails: !l.switch("--no-thumbnails"),
     })
 }
 
@@ -861,6 +979,8 @@ fn parse_job(l: &mut Line, kind: JobKind) -> Result<JobConfig, UsageError> {
     let update = l.switch("--update");
     let check_hash = l.switch("--check-hash");
     let check = l.switch("--check");
+    let report = l.switch("--report");
+    let page = parse_page(l)?;
     let shard = match l.text("--shard")? {
         None => None,
         Some((_, s)) => Some(
@@ -953,6 +1073,8 @@ fn parse_job(l: &mut Line, kind: JobKind) -> Result<JobConfig, UsageError> {
         update,
         check_hash,
         check,
+        report,
+        page,
         given,
     })
 }
@@ -968,7 +1090,7 @@ fn query_given(l: &Line) -> bool {
             .any(|r| !r.to_string_lossy().starts_with('-'))
 }
 
-/// `--what cng,original,logs` (`logs` is both standardization reports).
+/// `--what cng,original,logs,png` (`logs` is both standardization reports).
 fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
     let mut kinds = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -976,7 +1098,7 @@ fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
             "logs" => vec![FileKind::RemainingIssues, FileKind::StandardizationLog],
             other => vec![other.parse::<FileKind>().map_err(|_| {
                 usage(format!(
-                    "--what: unknown file kind '{}' (expected cng, original, logs)",
+                    "--what: unknown file kind '{}' (expected cng, original, logs, png)",
                     neuromorpho::text::escape(other)
                 ))
             })?],
@@ -989,7 +1111,7 @@ fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
     }
     if kinds.is_empty() {
         return Err(usage(
-            "--what: no file kind given (expected cng, original, logs)",
+            "--what: no file kind given (expected cng, original, logs, png)",
         ));
     }
     Ok(kinds)

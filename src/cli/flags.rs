@@ -122,6 +122,8 @@ const TABLE: &[&str] = &["preview", "metadata", "download", "get"];
 const JOB: &[&str] = &["metadata", "download", "get"];
 /// Commands that download files.
 const FILES: &[&str] = &["download", "get"];
+/// Commands that may build the collection's page.
+const PAGE: &[&str] = &["download", "get", "report"];
 
 /// The defaults every entry starts from (`..BASE`).
 const BASE: Flag = Flag {
@@ -220,6 +222,14 @@ pub(crate) const FLAGS: &[Flag] = &[
                 "check",
                 "Threads reading files, 1..64 (default: the CPUs, at most 8)",
             ),
+            (
+                "render",
+                "Threads drawing files, 1..64 (default: the CPUs, at most 8)",
+            ),
+            (
+                "report",
+                "Threads drawing thumbnails, 1..64 (default: the CPUs, at most 8)",
+            ),
         ],
         about: "parallel requests",
         sample: "4",
@@ -260,7 +270,10 @@ pub(crate) const FLAGS: &[Flag] = &[
         long: "--max-file-size",
         value: Some("S"),
         help: "Abandon larger files (default 1G)",
-        help_in: &[("check", "Larger files are an error, not read (default 1G)")],
+        help_in: &[
+            ("check", "Larger files are an error, not read (default 1G)"),
+            ("render", "Larger files are an error, not read (default 1G)"),
+        ],
         about: "abandon larger files (e.g. 500M)",
         sample: "500M",
         ..BASE
@@ -300,9 +313,19 @@ pub(crate) const FLAGS: &[Flag] = &[
         aliases: &["--output-dir"],
         value: Some("DIR"),
         hint: Hint::Folder,
-        scope: Scope::Commands(&["preview", "metadata", "download", "get", "verify"]),
+        scope: Scope::Commands(&[
+            "preview", "metadata", "download", "get", "verify", "render", "report",
+        ]),
         help: "Output folder (default ./neurons)",
-        help_in: &[("verify", "The folder to check (instead of OUT)")],
+        help_in: &[
+            ("verify", "The folder to check (instead of OUT)"),
+            ("report", "The downloaded folder (instead of OUT)"),
+            (
+                "render",
+                "Write the pictures into this folder (a folder's files keep their \
+                 sub-folders); default: beside each SWC file",
+            ),
+        ],
         about: "output folder",
         sample: "elsewhere",
         ..BASE
@@ -367,9 +390,10 @@ pub(crate) const FLAGS: &[Flag] = &[
     Flag {
         long: "--what",
         value: Some("KINDS"),
-        hint: Hint::Choice(&["cng", "original", "logs"]),
+        hint: Hint::Choice(&["cng", "original", "logs", "png"]),
         scope: Scope::Commands(FILES),
-        help: "cng (default), original, logs (comma-separated)",
+        help: "cng (default), original, logs, png (NeuroMorpho's picture, DIR/images/NAME.png) \
+               (comma-separated)",
         about: "which files",
         sample: "cng,original",
         ..BASE
@@ -503,6 +527,42 @@ pub(crate) const FLAGS: &[Flag] = &[
         ..BASE
     },
     Flag {
+        long: "--report",
+        scope: Scope::Commands(FILES),
+        help: "After the job (and after --check), build DIR/index.html: the collection's page \
+               (as 'neuromorpho report' does)",
+        about: "build the collection's page, DIR/index.html",
+        ..BASE
+    },
+    Flag {
+        long: "--split-by",
+        value: Some("FIELD"),
+        hint: Hint::Field,
+        scope: Scope::Commands(PAGE),
+        help: "The page's histograms are split by this metadata field (default species)",
+        about: "split the histograms by this field",
+        sample: "cell_type",
+        ..BASE
+    },
+    Flag {
+        long: "--columns",
+        value: Some("FIELDS"),
+        hint: Hint::Field,
+        scope: Scope::Commands(PAGE),
+        help: "The page's metadata columns, comma-separated (default \
+               archive,species,brain_region,cell_type)",
+        about: "the page's metadata columns",
+        sample: "species,stain",
+        ..BASE
+    },
+    Flag {
+        long: "--no-thumbnails",
+        scope: Scope::Commands(PAGE),
+        help: "A page without pictures (none drawn; quicker for a huge folder)",
+        about: "no pictures on the page",
+        ..BASE
+    },
+    Flag {
         long: "--no-log",
         scope: Scope::Commands(JOB),
         help: "No log file in DIR",
@@ -533,6 +593,37 @@ pub(crate) const FLAGS: &[Flag] = &[
         help: "Files hashed at once, 1..64 (default: the CPUs, at most 8)",
         about: "files hashed at once",
         sample: "3",
+        ..BASE
+    },
+    // render
+    Flag {
+        long: "--view",
+        value: Some("VIEW"),
+        hint: Hint::Choice(&["xy", "xz", "yz", "sheet", "dendrogram"]),
+        scope: Scope::Commands(&["render"]),
+        help: "xy (default), xz, yz, sheet (the three at one scale) or dendrogram (path \
+               distance against branching)",
+        about: "what is drawn",
+        sample: "sheet",
+        ..BASE
+    },
+    Flag {
+        long: "--width",
+        value: Some("PX"),
+        scope: Scope::Commands(&["render"]),
+        help: "Draw every segment this many pixels wide, 0.1..50 (default: its true width, \
+               from its radius)",
+        about: "one line width for all segments (pixels)",
+        sample: "1.5",
+        ..BASE
+    },
+    Flag {
+        long: "--size",
+        value: Some("PX"),
+        scope: Scope::Commands(&["render"]),
+        help: "The picture's longer side, 100..10000 pixels (default 800)",
+        about: "picture size (pixels)",
+        sample: "400",
         ..BASE
     },
     // check
@@ -632,8 +723,9 @@ and their files. Names the server does not know are reported (exit code 3).",
         summary: "Check a folder against its manifest (sizes, SHA-256); --repair",
         about: "check a folder against its manifest",
         text: "Check every file OUT/manifest.jsonl lists (present, size, SHA-256) and list the files of
-OUT/downloads, OUT/original and OUT/logs that no entry names. Offline. Prints each problem
-on stdout (PATH: what is wrong) and a summary on stderr. Exit 0 when everything holds,
+OUT/downloads, OUT/original, OUT/logs and OUT/images that no entry names (the page,
+index.html and thumbnails/, is not data). Offline. Prints each problem on stdout (PATH:
+what is wrong) and a summary on stderr. Exit 0 when everything holds,
 3 when not. `sha256sum -c SHA256SUMS` in OUT checks the same files without neuromorpho.",
         more: "EXAMPLE:
     neuromorpho verify neurons && neuromorpho verify neurons --repair",
@@ -682,6 +774,61 @@ EXAMPLES:
     neuromorpho check cell.swc other.swc
     neuromorpho check neurons/downloads --format jsonl | jq 'select(.issues != [])'
     curl -s URL | neuromorpho check -",
+    },
+    CommandSpec {
+        name: "render",
+        args: "PATH...",
+        args_hint: Hint::File,
+        sample: &["x.swc"],
+        summary: "Draw SWC files as SVG pictures (no network)",
+        about: "draw SWC files as SVG",
+        text: "Draw each SWC file as an SVG picture, without the network: every segment at its true
+width (or --width), coloured by type as NeuroM colours them (soma black, axon blue, basal
+dendrite red, apical dendrite purple; other types named in the legend), the soma as its
+shape, a scale bar in µm and the file's name. PATH is walked as 'check' walks it: a file
+(drawn whatever its name), a folder (every .swc file under it, in name order; hidden files
+and links to folders skipped), or - for stdin (the picture goes to stdout).
+
+OUTPUT: NAME.svg beside NAME.swc (NAME.VIEW.svg for a view other than xy), or in the
+folder -o names (a folder's files keep their sub-folders there). Each picture is written
+to a temporary file and renamed when complete; an input is never overwritten. A file with
+errors is drawn as far as it can be read, says so on the picture and gets one line on
+stderr; a file that cannot be read gets one line on stderr and no picture.",
+        more: "EXIT CODES:
+    0  every file drawn (warnings allowed)
+    1  nothing could be read, or no .swc file found
+    2  usage error
+    3  some file has an error (drawn as far as it can be read) or could not be read
+    130, 143  interrupted (Ctrl-C, SIGTERM): the pictures written so far are whole
+
+EXAMPLES:
+    neuromorpho render neurons/downloads -o pictures
+    neuromorpho render cell.swc --view sheet --width 1
+    curl -s URL | neuromorpho render - > cell.svg",
+    },
+    CommandSpec {
+        name: "report",
+        args: "OUT",
+        args_hint: Hint::Folder,
+        sample: &["out"],
+        summary: "Build OUT/index.html: a page of the whole downloaded collection (offline)",
+        about: "build the collection's page",
+        text: "Build OUT/index.html from a downloaded folder, offline: one self-contained page (no network,
+no external script or font) with a row per neuron (name, metadata columns, the verdicts
+and measures of checks.csv when 'download --check' wrote it, links to its files), sortable
+and filterable by any column, the filter kept in the URL (index.html#species=mouse,
+#verdict=errors) so that a view can be shared; a thumbnail per neuron (drawn into
+OUT/thumbnails/, again only when its SWC file changed); histograms of the measures split
+by --split-by; the citations. 'verify' never counts index.html or thumbnails/ as unknown.",
+        more: "EXIT CODES:
+    0  the page is built
+    1  the folder cannot be read, or the page cannot be written
+    2  usage error
+    3  the page is built, but some SWC file could not be drawn (listed on stderr)
+
+EXAMPLES:
+    neuromorpho report neurons && xdg-open neurons/index.html
+    neuromorpho download -f species=mouse -o mice --check --report",
     },
     CommandSpec {
         name: "doctor",

@@ -15,6 +15,7 @@ use super::args::{Config, JobConfig, Source, Verbosity};
 use super::logging::{self, FILE_ONLY};
 use super::output::{self, human_bytes, plural};
 use super::progress::ProgressView;
+use super::report::Built;
 use super::{build_client, describe, exit, explain, sys, Failure};
 
 /// After a signal, in-flight requests get this long to end by themselves before they are cut.
@@ -99,7 +100,40 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
         log::error!(target: FILE_ONLY, "{msg}");
         return Err(Failure::Message(msg));
     }
-    Ok(report(&view, &summary, job))
+    let code = report(&view, &summary, job);
+    if !job.report || code == exit::ERROR {
+        return Ok(code);
+    }
+    // The page last: after --check's verdicts, so that it shows them.
+    Ok(
+        match super::report::build(&mut view, &job.out_dir, &job.page, None) {
+            Ok(Built::Page(page)) => {
+                log::info!(
+                    target: FILE_ONLY,
+                    "page: {} ({} neurons, {} thumbnails not drawn)",
+                    page.page.display(),
+                    page.neurons,
+                    page.unreadable.len()
+                );
+                code.max(super::report::tell(&view, &page))
+            }
+            Ok(Built::Interrupted(sig)) => {
+                output::say(&format!(
+                    "interrupted ({}) while building the page: the files are complete, no page \
+                 written; 'neuromorpho report {}' builds it",
+                    super::report::signal_name(sig),
+                    job.out_dir.display()
+                ));
+                exit::signal(sig)
+            }
+            Err(e) => {
+                let msg = format!("cannot build the page: {}", output::chain(&e));
+                log::error!(target: FILE_ONLY, "{msg}");
+                output::say(&format!("error: {msg}"));
+                code.max(exit::PARTIAL)
+            }
+        },
+    )
 }
 
 /// What the neurons come from; for a rerun without a query, the folder's saved run too.

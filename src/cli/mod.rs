@@ -2,6 +2,7 @@
 
 mod args;
 mod check;
+mod check_settings;
 mod completions;
 mod doctor;
 mod explain;
@@ -13,6 +14,8 @@ mod logging;
 mod output;
 mod preview;
 mod progress;
+mod render;
+mod report;
 mod sys;
 mod verify;
 
@@ -116,6 +119,17 @@ fn run(config: &Config) -> Result<u8, Failure> {
             threads,
             settings,
         } => check::run(config, paths, *format, *threads, settings),
+        Command::Render {
+            paths,
+            out_dir,
+            render,
+            threads,
+        } => render::run(config, paths, out_dir.as_deref(), render, *threads),
+        Command::Report {
+            out_dir,
+            page,
+            threads,
+        } => report::run(config, out_dir, page, *threads),
         Command::Doctor => doctor::run(config),
     }
 }

@@ -139,6 +139,10 @@ impl ProgressView {
                 self.say(&format!("waiting for {what}"));
                 return;
             }
+            Progress::Thumbnails { done, files } => (
+                format!("thumbnails {done}/{files}{}", self.rate_eta(*done, *files)),
+                done == files,
+            ),
             _ => return,
         };
         self.log(&line, last);

@@ -13,7 +13,7 @@ use std::io::Write;
 
 use crate::cancel::CancelToken;
 use crate::error::FailureKind;
-use crate::swc::{SwcCheck, Verdict};
+use crate::swc::{Expect, SwcCheck, Verdict};
 
 use super::classify::{classify_io, Failure};
 
@@ -146,7 +146,7 @@ impl Answer {
     pub(crate) fn copy_checked(
         mut self,
         out: &mut dyn Write,
-        expect_swc: bool,
+        expect: Expect,
     ) -> Result<u64, Failure> {
         let announced = self.content_length();
         let max = self.limit();
@@ -156,7 +156,12 @@ impl Answer {
                 format!("file of {n} bytes is larger than the maximum of {max}"),
             ));
         }
-        let mut check = SwcCheck::new(expect_swc);
+        let mut check = SwcCheck::expecting(expect);
+        let not_it = if expect == Expect::Png {
+            FailureKind::NotPng
+        } else {
+            FailureKind::NotSwc
+        };
         let mut buf = vec![0u8; 64 * 1024];
         let mut written = 0u64;
         loop {
@@ -166,7 +171,7 @@ impl Answer {
             }
             let chunk = buf.get(..n).unwrap_or(&buf);
             if let Verdict::Bad(why) = check.feed(chunk) {
-                return Err(Failure::new(FailureKind::NotSwc, why));
+                return Err(Failure::new(not_it, why));
             }
             written += n as u64;
             out.write_all(chunk).map_err(|e| {
@@ -174,7 +179,7 @@ impl Answer {
             })?;
         }
         match check.finish(announced.is_some()) {
-            Verdict::Bad(why) => return Err(Failure::new(FailureKind::NotSwc, why)),
+            Verdict::Bad(why) => return Err(Failure::new(not_it, why)),
             Verdict::Cut(why) => return Err(Failure::new(FailureKind::Incomplete, why)),
             Verdict::Good | Verdict::Undecided => {}
         }

@@ -234,13 +234,14 @@ impl Client {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<DownloadReport> {
         plan::prepare(options)?;
+        let files = planner.files();
+        // The plan's path keys go before the manifest's index comes: never both at once.
+        let mut chunks = planner.into_chunks()?;
         let mut manifest = Some(if options.manifest {
             Manifest::load(&options.out_dir)?
         } else {
             Manifest::default()
         });
-        let files = planner.files();
-        let mut chunks = planner.into_chunks()?;
         let base_url = self.base_url().to_string();
         self.run_streamed(options, files, keep_files, progress, &mut |run| loop {
             let planned = chunks.next_chunk()?;

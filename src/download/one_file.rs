@@ -11,7 +11,7 @@ use crate::client::{Answer, Client, Failure, Req};
 use crate::error::{Error, FailureKind};
 use crate::store::atomic_file::{sync_dir, AtomicFile};
 use crate::store::manifest::{hash_file, Manifest, ManifestEntry, Sha256};
-use crate::swc::{SwcCheck, Verdict};
+use crate::swc::{Expect, SwcCheck, Verdict};
 use crate::util::time::Timestamp;
 
 use super::plan::Job;
@@ -174,9 +174,9 @@ impl Client {
         if let Err(e) = make_room(&options.out_dir, &job.path) {
             return Outcome::Failed(job.failure(FailureKind::Io, e));
         }
-        let expect_swc = job.kind.expects_swc(job.item.original_format.as_deref());
+        let expect = job.kind.expects(job.item.original_format.as_deref());
         let result = self.request(&Req::file(url), |answer| {
-            stream_to_file(answer, &job.path, expect_swc, options.durable)
+            stream_to_file(answer, &job.path, expect, options.durable)
         });
         // A copy in place that was not what its entry says, but is what the server sends:
         // not damaged after all (a killed run's last copy, never recorded); recorded now.
@@ -242,7 +242,7 @@ impl Client {
             }
         }
         req.not_modified_ok = !req.headers.is_empty();
-        let expect_swc = job.kind.expects_swc(job.item.original_format.as_deref());
+        let expect = job.kind.expects(job.item.original_format.as_deref());
         let result = self.request(&req, |answer| {
             if answer.status == 304 {
                 return Ok(Revalidated::NotModified {
@@ -250,7 +250,7 @@ impl Client {
                     last_modified: answer.header("last-modified").map(str::to_string),
                 });
             }
-            stream_to_file(answer, &job.path, expect_swc, options.durable).map(Revalidated::Body)
+            stream_to_file(answer, &job.path, expect, options.durable).map(Revalidated::Body)
         });
         let refreshed = |etag: Option<String>, last_modified: Option<String>| {
             let mut entry = job.entry_for(url, 0, String::new());
@@ -367,8 +367,8 @@ impl Job<'_> {
             }
             return InPlace::Good(None);
         }
-        let expect_swc = self.kind.expects_swc(self.item.original_format.as_deref());
-        match check_file_content(&self.path, expect_swc) {
+        let expect = self.kind.expects(self.item.original_format.as_deref());
+        match check_file_content(&self.path, expect) {
             // Recorded now (its modification time is shown nowhere and trusted for nothing).
             Ok((sha, bytes)) => InPlace::Good(Some(self.entry_for(
                 self.url.as_deref().unwrap_or(""),
@@ -490,12 +490,12 @@ fn previous_path(out: &Path, rel: &str) -> PathBuf {
 /// does not costs a single request, once (it is recorded after that). A cut exactly at the
 /// end of a line stays out of reach without an entry (`--update` finds it: no validator is
 /// known, so its body is fetched and the hashes compared).
-fn check_file_content(path: &Path, expect_swc: bool) -> Result<(String, u64), String> {
+fn check_file_content(path: &Path, expect: Expect) -> Result<(String, u64), String> {
     use std::io::Read;
     let mut f = crate::store::safe_fs::open_regular(path)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "it is gone".to_string())?;
-    let mut check = SwcCheck::new(expect_swc);
+    let mut check = SwcCheck::expecting(expect);
     let mut sha = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut n = 0u64;
@@ -518,7 +518,7 @@ fn check_file_content(path: &Path, expect_swc: bool) -> Result<(String, u64), St
     // A file in place has no announced length: a cut last line is judged.
     match check.finish(false) {
         Verdict::Bad(why) | Verdict::Cut(why) => Err(why.to_string()),
-        _ if expect_swc && !matches!(last, Some(b'\n' | b'\r')) => {
+        _ if expect == Expect::Swc && !matches!(last, Some(b'\n' | b'\r')) => {
             Err("it does not end with a newline (cut short?)".to_string())
         }
         _ => Ok((sha.hex(), n)),
@@ -549,7 +549,7 @@ fn io_failure(path: &Path, e: std::io::Error) -> Failure {
 fn stream_to_file(
     answer: Answer,
     path: &Path,
-    expect_swc: bool,
+    expect: Expect,
     durable: bool,
 ) -> std::result::Result<Streamed, Failure> {
     let etag = answer.header("etag").map(str::to_string);
@@ -560,14 +560,12 @@ fn stream_to_file(
         inner: &mut file,
         sha: Sha256::new(),
     };
-    let bytes = answer
-        .copy_checked(&mut hashing, expect_swc)
-        .map_err(|mut f| {
-            if f.kind == FailureKind::Io {
-                f.detail = format!("{}: {}", temp.display(), f.detail);
-            }
-            f
-        })?;
+    let bytes = answer.copy_checked(&mut hashing, expect).map_err(|mut f| {
+        if f.kind == FailureKind::Io {
+            f.detail = format!("{}: {}", temp.display(), f.detail);
+        }
+        f
+    })?;
     let sha256 = hashing.sha.hex();
     Ok(Streamed {
         file,

@@ -32,8 +32,9 @@ pub(crate) struct Collector<'a> {
     /// The files to download, planned as pages arrive (kept on disk, not in memory).
     planner: Option<Planner>,
     /// The names of this run's neurons (hashed): a row of `failed.csv` without a URL is
-    /// resolved when this run tried its neuron again.
-    tried: HashSet<u64>,
+    /// resolved when this run tried its neuron again. A list, sorted when it is asked (8
+    /// bytes a neuron).
+    tried: Vec<u64>,
     /// This run's references, as the server sent them (the table's may be cleaned: a DOI in
     /// lower case), one line per neuron in a temporary file, for `CITATIONS.md`.
     refs: Option<std::io::BufWriter<AtomicFile>>,
@@ -76,7 +77,7 @@ impl<'a> Collector<'a> {
             client,
             writer: Some(writer),
             planner,
-            tried: HashSet::new(),
+            tried: Vec::new(),
             refs,
             written: WrittenRows::default(),
             failed: Vec::new(),
@@ -167,7 +168,7 @@ impl<'a> Collector<'a> {
                     .push(unusable_record(n, number.map(|p| (p, position))));
                 continue;
             }
-            self.tried.insert(name_key(n.neuron_name()));
+            self.tried.push(name_key(n.neuron_name()));
             if let (Some(refs), Some(id)) = (self.refs.as_mut(), n.neuron_id()) {
                 let line = serde_json::to_string(&(id, n.reference_pmid(), n.reference_doi()))
                     .map_err(|e| Error::io(self.options.out_dir(), e.into()))?;
@@ -367,10 +368,12 @@ impl<'a> Collector<'a> {
             })?;
         }
         let is_held = |url: &str| by_url.get(url).is_some_and(|e| holds(out, e));
+        self.tried.sort_unstable();
+        self.tried.dedup();
         let tried = &self.tried;
         let resolved = |name: &str, url: &str| {
             if url.is_empty() {
-                tried.contains(&name_key(name))
+                tried.binary_search(&name_key(name)).is_ok()
             } else {
                 is_held(url)
             }

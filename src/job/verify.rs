@@ -94,7 +94,7 @@ impl Client {
             let Some(url) = rebased(self.base_url(), &e.url) else {
                 total.failed.push(unrepaired(
                     format!(
-                        "{}: its manifest URL is not a file of the server (no /dableFiles/); not fetched",
+                        "{}: its manifest URL is not a file of the server (no /dableFiles/ or /images/imageFiles/); not fetched",
                         e.path
                     ),
                     FailureKind::InvalidRecord,
@@ -132,9 +132,12 @@ impl Client {
     }
 }
 
-/// `url`'s file part (from `/dableFiles/` on) on the server `base`; `None` if it has none.
+/// `url`'s file part (from `/dableFiles/` or `/images/imageFiles/` on) on the server `base`;
+/// `None` if it has none.
 fn rebased(base: &str, url: &str) -> Option<String> {
-    let at = url.find("/dableFiles/")?;
+    let at = url
+        .find("/dableFiles/")
+        .or_else(|| url.find("/images/imageFiles/"))?;
     let tail = url.get(at..)?;
     Some(format!("{}{tail}", base.trim_end_matches('/')))
 }

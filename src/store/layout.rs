@@ -12,6 +12,7 @@ impl FileKind {
             FileKind::Cng => "downloads",
             FileKind::Original => "original",
             FileKind::RemainingIssues | FileKind::StandardizationLog => "logs",
+            FileKind::Png => "images",
         }
     }
 
@@ -25,6 +26,7 @@ impl FileKind {
             },
             FileKind::RemainingIssues => format!("{stem}.CNG.swc.std"),
             FileKind::StandardizationLog => format!("{stem}.std"),
+            FileKind::Png => format!("{stem}.png"),
         }
     }
 }

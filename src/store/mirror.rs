@@ -129,8 +129,8 @@ impl std::fmt::Debug for Mirror {
     }
 }
 
-/// The part of a file URL that names the file whatever the server: from `/dableFiles/` on
-/// (the path after the host when it has none), so that a mirror made from
+/// The part of a file URL that names the file whatever the server: from `/dableFiles/` (or a
+/// picture's `/images/imageFiles/`) on (the path after the host when it has none), so that a mirror made from
 /// `https://neuromorpho.org` serves a subset asked of `http://cng.gmu.edu:8080` or of a
 /// context path (`/neuroMorpho/dableFiles/...`). Credentials and port are never part of it.
 pub(crate) fn url_key(url: &str) -> &str {
@@ -139,7 +139,10 @@ pub(crate) fn url_key(url: &str) -> &str {
         return "";
     };
     let path = rest.get(slash..).unwrap_or("");
-    match path.find("/dableFiles/") {
+    match path
+        .find("/dableFiles/")
+        .or_else(|| path.find("/images/imageFiles/"))
+    {
         Some(at) => path.get(at..).unwrap_or(path),
         None => path,
     }

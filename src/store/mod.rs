@@ -30,6 +30,24 @@ pub(crate) mod safe_fs;
 pub(crate) mod verify;
 
 pub use crate::util::time::Timestamp;
+
+/// Write `bytes` to `path` the way the crate writes every file: into a temporary file created
+/// beside it (`.NAME.HOST-PID-N.part`), then renamed over `path`, so that `path` only ever
+/// holds a whole file (the old one until the new one is complete); with `durable`, the file
+/// and its folder are synced too (a derived file, such as a picture, can do without). The
+/// temporary file is removed on failure. Folders on the way must exist.
+///
+/// ```no_run
+/// neuromorpho::store::write_atomically("cell.svg".as_ref(), b"<svg/>\n", false)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_atomically(
+    path: &std::path::Path,
+    bytes: &[u8],
+    durable: bool,
+) -> std::io::Result<()> {
+    atomic_file::write_atomically(path, bytes, durable)
+}
 pub use manifest::{Manifest, ManifestEntry, ManifestLine};
 pub use mirror::{Mirror, Taken};
 pub use verify::{Finding, Problem};

@@ -390,7 +390,7 @@ fn checked(bytes: u64, problem: Option<Problem>) -> Checked {
     Checked { bytes, problem }
 }
 
-/// Files of the data folders (`downloads/`, `original/`, `logs/`) that no entry names;
+/// Files of the data folders (`downloads/`, `original/`, `logs/`, `images/`) that no entry names;
 /// temporary files of runs under way are not counted. A data folder that is a symlink is not
 /// walked (its entries are reported as blocked).
 fn unlisted(out_dir: &Path, listed: &Manifest) -> Vec<String> {

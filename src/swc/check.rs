@@ -576,28 +576,67 @@ where
     P: AsRef<Path>,
     F: FnMut(CheckedFile) -> ControlFlow<()>,
 {
+    let mut summary = CheckSummary::default();
+    let work_options = options.clone();
+    summary.stopped = for_each_file(
+        paths,
+        options.threads,
+        "check",
+        move |path| check_file(path, &work_options),
+        |path, why| CheckedFile {
+            path,
+            report: SwcReport::failed(Issue::new(IssueCode::Io, None, why)),
+        },
+        |report| {
+            summary.add(&report.report, &options.require);
+            on_report(report)
+        },
+    )?;
+    Ok(summary)
+}
+
+/// The walk of [`check_paths`] on a local pool of `threads` threads: `work` on each file
+/// (on the pool), `failed` for a path that could not be listed or found, and `on_item` on
+/// the calling thread for each, in the order of the walk. Returns whether `on_item` asked to
+/// stop.
+pub(crate) fn for_each_file<I, P, T, W, E, F>(
+    paths: I,
+    threads: usize,
+    name: &'static str,
+    work: W,
+    failed: E,
+    mut on_item: F,
+) -> Result<bool, SwcError>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<Path>,
+    T: Send + 'static,
+    W: Fn(&Path) -> T + Send + Sync + 'static,
+    E: Fn(PathBuf, String) -> T,
+    F: FnMut(T) -> ControlFlow<()>,
+{
     let io = |message: String| SwcError::Io {
         path: None,
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
     };
-    if options.threads == 0 {
-        return Err(io("check: threads must be at least 1".into()));
+    if threads == 0 {
+        return Err(io(format!("{name}: threads must be at least 1")));
     }
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads)
-        .thread_name(|i| format!("swc-check-{i}"))
+        .num_threads(threads)
+        .thread_name(move |i| format!("swc-{name}-{i}"))
         .build()
-        .map_err(|e| io(format!("cannot start check threads: {e}")))?;
-    let window = options.threads.saturating_mul(4);
+        .map_err(|e| io(format!("cannot start {name} threads: {e}")))?;
+    let window = threads.saturating_mul(4);
     let cancel = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::channel::<(u64, CheckedFile)>();
+    let work = Arc::new(work);
+    let (tx, rx) = mpsc::channel::<(u64, T)>();
 
     let mut walk = Walk {
         args: paths.into_iter().map(|p| p.as_ref().to_path_buf()),
         stack: Vec::new(),
     };
-    let mut summary = CheckSummary::default();
-    let mut waiting: BTreeMap<u64, CheckedFile> = BTreeMap::new();
+    let mut waiting: BTreeMap<u64, T> = BTreeMap::new();
     let (mut dispatched, mut delivered) = (0u64, 0u64);
     let mut walk_done = false;
     loop {
@@ -611,53 +650,45 @@ where
             match job {
                 Job::Failed(path, why) => {
                     log::debug!("{}: {why}", path.display());
-                    waiting.insert(
-                        seq,
-                        CheckedFile {
-                            path,
-                            report: SwcReport::failed(Issue::new(IssueCode::Io, None, why)),
-                        },
-                    );
+                    waiting.insert(seq, failed(path, why));
                 }
                 Job::File(path) => {
-                    let (tx, options, cancel) = (tx.clone(), options.clone(), Arc::clone(&cancel));
+                    let (tx, work, cancel) = (tx.clone(), Arc::clone(&work), Arc::clone(&cancel));
                     pool.spawn(move || {
                         if cancel.load(Ordering::Relaxed) {
                             return;
                         }
-                        let report = check_file(&path, &options);
-                        // After a stop the report is not wanted: a failed send is fine.
-                        let _ = tx.send((seq, report));
+                        let item = work(&path);
+                        // After a stop the item is not wanted: a failed send is fine.
+                        let _ = tx.send((seq, item));
                     });
                 }
             }
         }
         // Hand over what is next in order; wait for it if it is not there yet.
-        while let Some(report) = waiting.remove(&delivered) {
+        while let Some(item) = waiting.remove(&delivered) {
             delivered += 1;
-            summary.add(&report.report, &options.require);
-            if on_report(report).is_break() {
-                summary.stopped = true;
+            if on_item(item).is_break() {
                 cancel.store(true, Ordering::Relaxed);
                 // Each job holds a sender: once all are gone, nothing reads on after we return.
                 drop(tx);
                 while rx.recv().is_ok() {}
-                return Ok(summary);
+                return Ok(true);
             }
         }
         if delivered == dispatched {
             if walk_done {
-                return Ok(summary);
+                return Ok(false);
             }
             continue;
         }
         match rx.recv() {
-            Ok((seq, report)) => {
-                waiting.insert(seq, report);
+            Ok((seq, item)) => {
+                waiting.insert(seq, item);
             }
             // Every sender is a job that sends before it ends, and we hold one: unreachable,
             // but end cleanly rather than wait forever.
-            Err(_) => return Ok(summary),
+            Err(_) => return Ok(false),
         }
     }
 }

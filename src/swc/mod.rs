@@ -8,6 +8,9 @@
 //! exact definitions). [`check_bytes`], [`check_reader`] and [`check_file`] do all three and
 //! never fail: a file that cannot be read or parsed gives a [`SwcReport`] with its error.
 //! [`check_paths`] checks files and folders in parallel, one [`CheckedFile`] at a time.
+//! [`Morphology::render`] draws a morphology as SVG ([`RenderOptions`]: the xy, xz or yz
+//! projection, a three-view sheet, or a dendrogram, see [`View`]); [`render_paths`] draws
+//! files and folders the way `check_paths` checks them.
 //!
 //! ```
 //! use neuromorpho::swc::{check_bytes, IssueCode, Morphology};
@@ -35,6 +38,7 @@
 
 mod sniff;
 
+pub(crate) use sniff::Expect;
 pub use sniff::{SwcCheck, Verdict};
 
 mod check;
@@ -43,6 +47,7 @@ mod measure;
 mod morphio;
 mod neurom;
 mod parse;
+mod render;
 mod validate;
 
 pub use check::{
@@ -59,4 +64,5 @@ pub use neurom::{
     NeuromResult, FAULTS_PER_CHECK,
 };
 pub use parse::{Comment, Morphology, ParseError, Point, SwcError};
+pub use render::{render_paths, RenderOptions, RenderSummary, RenderedFile, Rendering, View};
 pub use validate::{Validation, ISSUES_PER_CODE};

@@ -1,6 +1,18 @@
 //! The quick check of a downloaded body, done while it streams, before a file is kept: an SWC
-//! file must start like one and not end in the middle of a line; any other file (an original
-//! upload, a report) must only not be empty or an HTML error page.
+//! file must start like one and not end in the middle of a line; a PNG image must start with
+//! its signature and end with its `IEND` chunk; any other file (an original upload, a report)
+//! must only not be empty or an HTML error page.
+
+/// What a body must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// An SWC file.
+    Swc,
+    /// A PNG image.
+    Png,
+    /// Any file that is not empty and not an HTML page.
+    Other,
+}
 
 /// What a body turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +37,7 @@ pub enum Verdict {
 ///   when empty or when it starts like an HTML page.
 #[derive(Debug)]
 pub struct SwcCheck {
-    expect_swc: bool,
+    expect: Expect,
     /// The first line (SWC), or the first bytes (other kinds), until decided.
     head: Vec<u8>,
     seen_any: bool,
@@ -41,12 +53,27 @@ const MAX_SCAN: usize = 1 << 20;
 const SNIFF: usize = 512;
 /// The longest last line kept to judge a cut (a data line is well under 200 bytes).
 const MAX_TAIL: usize = 4096;
+/// A PNG file's first 8 bytes.
+const PNG_SIGNATURE: &[u8; 8] = b"\x89PNG\r\n\x1a\n";
+/// A PNG file's last 12 bytes: the empty `IEND` chunk (length 0, type, CRC).
+const PNG_END: &[u8; 12] = b"\0\0\0\0IEND\xae\x42\x60\x82";
+/// Bytes of a PNG body looked at before it is judged (enough to tell an HTML page).
+const PNG_SNIFF: usize = 64;
 
 impl SwcCheck {
     /// A check for an SWC body (`expect_swc`), or for any file that is not an HTML page.
     pub fn new(expect_swc: bool) -> SwcCheck {
+        SwcCheck::expecting(if expect_swc {
+            Expect::Swc
+        } else {
+            Expect::Other
+        })
+    }
+
+    /// A check for a body of this kind.
+    pub(crate) fn expecting(expect: Expect) -> SwcCheck {
         SwcCheck {
-            expect_swc,
+            expect,
             head: Vec::new(),
             seen_any: false,
             verdict: Verdict::Undecided,
@@ -57,13 +84,24 @@ impl SwcCheck {
 
     /// Look at the next chunk of the body. Returns the verdict so far.
     pub fn feed(&mut self, chunk: &[u8]) -> Verdict {
-        if self.expect_swc {
-            self.keep_tail(chunk);
+        match self.expect {
+            Expect::Swc => self.keep_tail(chunk),
+            Expect::Png => self.keep_last_bytes(chunk),
+            Expect::Other => {}
         }
         if self.verdict != Verdict::Undecided {
             return self.verdict;
         }
-        if !self.expect_swc {
+        if self.expect == Expect::Png {
+            let room = PNG_SNIFF.saturating_sub(self.head.len());
+            self.head
+                .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or(chunk));
+            if self.head.len() >= PNG_SNIFF {
+                self.judge_png();
+            }
+            return self.verdict;
+        }
+        if self.expect == Expect::Other {
             let room = SNIFF.saturating_sub(self.head.len());
             self.head
                 .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or(chunk));
@@ -106,10 +144,27 @@ impl SwcCheck {
         }
     }
 
+    /// A PNG body's last bytes (at most [`PNG_END`]'s length).
+    fn keep_last_bytes(&mut self, chunk: &[u8]) {
+        self.tail.extend_from_slice(chunk);
+        let extra = self.tail.len().saturating_sub(PNG_END.len());
+        self.tail.drain(..extra);
+    }
+
     /// The body has ended: decide. `length_known`: the server announced the length and the
     /// transport checked it, so a missing final newline is only a style.
     pub fn finish(&mut self, length_known: bool) -> Verdict {
-        if !self.expect_swc {
+        if self.expect == Expect::Png {
+            if self.verdict == Verdict::Undecided {
+                self.judge_png();
+            }
+            // A PNG whose end is missing is cut, whatever length was announced.
+            if self.verdict == Verdict::Good && self.tail.as_slice() != PNG_END {
+                self.verdict = Verdict::Cut("the image ends before its IEND chunk (cut short?)");
+            }
+            return self.verdict;
+        }
+        if self.expect == Expect::Other {
             if self.verdict == Verdict::Undecided {
                 self.judge_other();
             }
@@ -146,6 +201,22 @@ impl SwcCheck {
             Verdict::Bad("an HTML page, not the file")
         } else {
             Verdict::Good
+        };
+    }
+
+    fn judge_png(&mut self) {
+        self.verdict = if self.head.starts_with(PNG_SIGNATURE) {
+            Verdict::Good
+        } else if self.head.is_empty() {
+            Verdict::Bad("empty body")
+        } else if String::from_utf8_lossy(&self.head)
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('<')
+        {
+            Verdict::Bad("an HTML page, not a PNG image")
+        } else {
+            Verdict::Bad("not a PNG image (no PNG signature)")
         };
     }
 
@@ -271,5 +342,38 @@ mod tests {
         let mut c = SwcCheck::new(false);
         c.feed(b"<?xml version=\"1.0\"?><morphology/>");
         assert_eq!(c.finish(false), Verdict::Good);
+    }
+
+    fn judge_png(body: &[u8], chunk: usize) -> Verdict {
+        let mut c = SwcCheck::expecting(Expect::Png);
+        for part in body.chunks(chunk.max(1)) {
+            c.feed(part);
+        }
+        c.finish(true)
+    }
+
+    #[test]
+    fn png_bodies() {
+        let mut png = PNG_SIGNATURE.to_vec();
+        png.extend_from_slice(&[0, 0, 0, 13]);
+        png.extend_from_slice(b"IHDR\0\0\0\x01\0\0\0\x01\x08\0\0\0\0\x3a\x7e\x9b\x55");
+        png.extend_from_slice(PNG_END);
+        for chunk in [1, 7, 1000] {
+            assert_eq!(judge_png(&png, chunk), Verdict::Good, "chunks of {chunk}");
+        }
+        let cut = png.get(..png.len() - 5).unwrap();
+        assert!(matches!(judge_png(cut, 3), Verdict::Cut(m) if m.contains("IEND")));
+        assert!(matches!(judge_png(&png[..8], 3), Verdict::Cut(_)));
+        assert!(matches!(judge_png(b"", 1), Verdict::Bad(m) if m.contains("empty")));
+        assert!(matches!(
+            judge_png(b"\n <!DOCTYPE html><html>503</html>", 4),
+            Verdict::Bad(m) if m.contains("HTML")
+        ));
+        assert!(matches!(
+            judge_png(b"GIF89a.......", 4),
+            Verdict::Bad(m) if m.contains("signature")
+        ));
+        // An SWC check of the same bytes refuses them: the kinds are judged apart.
+        assert!(matches!(judge(&png, 100, true), Verdict::Bad(_)));
     }
 }

@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["client"],
     &["api"],
     &["download", "tables"],
+    &["page"],
     &["job"],
 ];
 

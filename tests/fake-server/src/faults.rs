@@ -20,7 +20,7 @@ pub enum Target {
     Count,
     /// A page request (`/api/neuron` or `/api/neuron/select`, not a count) for this page number.
     Page(usize),
-    /// Every `/dableFiles/...` request.
+    /// Every `/dableFiles/...` and `/images/imageFiles/...` request.
     AnyFile,
     /// Requests whose percent-decoded path contains this substring.
     Path(String),
@@ -284,7 +284,7 @@ pub(super) fn classify(decoded: &str, req: &Request) -> Category {
         Category::PvecSelect
     } else if under("/api/pvec") {
         Category::PvecId
-    } else if under("/dableFiles/") {
+    } else if under("/dableFiles/") || under("/images/imageFiles/") {
         Category::Files
     } else if decoded.ends_with(".jsp") && !under("/api/") {
         Category::Jsp

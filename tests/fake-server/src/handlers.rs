@@ -171,6 +171,7 @@ impl Shared {
             ["api", "pvec", "id", id] => self.pvec_one(id, &req.path),
             ["api", "pvec", "select"] => self.pvec_select(req, delta),
             ["dableFiles", dir, kind, file] => self.file(req, dir, kind, file),
+            ["images", "imageFiles", archive, file] => self.image(req, archive, file),
             ["api", ..] => json_error(404, &req.path, "No handler found"),
             _ => Response::not_found_html(),
         }
@@ -422,6 +423,36 @@ impl Shared {
     pub(super) fn file(&self, req: &Request, dir: &str, kind: &str, file: &str) -> Response {
         match self.find_file(dir, kind, file) {
             Some(found) => self.file_answer(req, found),
+            None => Response::not_found_html(),
+        }
+    }
+
+    /// `/images/imageFiles/{Archive}/{name}.png`: the archive as the record spells it (the
+    /// real server's folders keep their case), the neuron's PNG
+    /// ([`neuron_png`](super::images::neuron_png)).
+    pub(super) fn image(&self, req: &Request, archive: &str, file: &str) -> Response {
+        let catalog = &self.catalog;
+        let found = file.strip_suffix(".png").and_then(|name| {
+            if catalog.is_removed(name) {
+                return None;
+            }
+            let i = catalog
+                .indices_of_name(name)
+                .into_iter()
+                .find(|&i| catalog.archive(i) == Some(archive))?;
+            let (bytes, release) = catalog.png_at_release(i);
+            Some(FileBody {
+                hash: content_hash(&bytes),
+                bytes,
+                release,
+            })
+        });
+        match found {
+            Some(found) => {
+                let mut r = self.file_answer(req, found);
+                r.content_type = "image/png";
+                r
+            }
             None => Response::not_found_html(),
         }
     }

@@ -8,7 +8,7 @@
 //!   `cnic_001` record from `fixtures/api/`; the others copy its key order and vary archive,
 //!   species, brain region, cell type, format and references. Records are rendered to JSON on
 //!   demand, so 300,000 neurons cost almost no memory.
-//! * [`FakeServer`]: serves `/api/...` and `/dableFiles/...` the way the real server behaves
+//! * [`FakeServer`]: serves `/api/...`, `/dableFiles/...` and `/images/imageFiles/...` the way the real server behaves
 //!   (paged Spring-style envelopes, Solr-like `select`, 404 JSON errors, 404 HTML for missing
 //!   files, `ETag`/`Last-Modified` and 304s on files), counts what it was asked ([`Counters`])
 //!   and how it answered ([`TransferCounters`]: requests at once, conditional requests), and
@@ -26,7 +26,7 @@
 //!
 //! One file per part: `tables.rs` (field lists and generated value tables), `catalog.rs`
 //! (the records and their files), `special.rs` (hostile names, one-line JSON originals),
-//! `releases.rs` (what release n changes), `pvec.rs` (persistence vectors), `query.rs` (the select language), `faults.rs`
+//! `releases.rs` (what release n changes), `images.rs` (each neuron's PNG), `pvec.rs` (persistence vectors), `query.rs` (the select language), `faults.rs`
 //! (faults, counters, options), `http.rs` (HTTP plumbing), `validators.rs` (ETags, dates,
 //! conditional requests), `server.rs` (the [`FakeServer`] handle, the connection loop and one
 //! request's life) and `handlers.rs` (routing and the endpoints).
@@ -35,6 +35,7 @@ mod catalog;
 mod faults;
 mod handlers;
 mod http;
+mod images;
 mod pvec;
 mod query;
 mod releases;
@@ -48,6 +49,7 @@ pub use faults::{
     Counters, Fault, FaultRule, RecordedRequest, ServerOptions, Target, TransferCounters,
 };
 pub use http::{percent_decode, percent_encode};
+pub use images::neuron_png;
 pub use pvec::PVEC_LEN;
 pub use server::FakeServer;
 pub use special::{one_line_json, HOSTILE_NAMES};

@@ -6,6 +6,8 @@
 //! (proxy variables of CI or HPC machines must not hijack 127.0.0.1).
 
 pub mod folder;
+pub mod png;
+pub mod svg;
 pub use folder::*;
 pub use neuromorpho_fake_server::*;
 
