@@ -40,6 +40,8 @@ pub mod exit {
 /// A run that failed: its one-line message (exit code 1), or a closed stdout (quiet end).
 pub enum Failure {
     Message(String),
+    /// Found wrong once the line was read (a `--mirror` that is no mirror): exit code 2.
+    Usage(String),
     StdoutClosed,
 }
 
@@ -76,6 +78,10 @@ pub fn main() -> ExitCode {
             output::say(&format!("error: {msg}"));
             ExitCode::from(exit::ERROR)
         }
+        Err(Failure::Usage(msg)) => {
+            output::say(&format!("usage error: {msg}"));
+            ExitCode::from(exit::USAGE)
+        }
     }
 }
 
@@ -107,6 +113,7 @@ fn run(config: &Config) -> Result<u8, Failure> {
             query,
             out_dir,
             metadata_file,
+            dataset,
         } => {
             logging::init(config.verbosity, None);
             let query = query.load()?;
@@ -125,8 +132,9 @@ fn run(config: &Config) -> Result<u8, Failure> {
                 names.join(", ")
             };
             output::print(&format!(
-                "query:     {}\nneurons:   {total}\noutput:    {}\nmetadata:  {}\nfirst:     {names}\n",
+                "query:     {}\nneurons:   {total}\n{}output:    {}\nmetadata:  {}\nfirst:     {names}\n",
                 describe(&query),
+                output::preview_selection(dataset, total),
                 out_dir.join("downloads").display(),
                 out_dir.join(metadata_file).display(),
             ))?;
