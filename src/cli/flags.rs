@@ -372,7 +372,8 @@ pub(crate) const FLAGS: &[Flag] = &[
         help: "cng (default), original, logs, pvec (comma-separated; pvec: persistence \
                vectors in DIR/pvec.csv, 1 request per 500 neurons; metadata takes pvec only)",
         about: "which files",
-        sample: "cng,original",
+        // The one form every command that takes it accepts (metadata: pvec only).
+        sample: "pvec",
         ..BASE
     },
     Flag {
