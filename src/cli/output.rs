@@ -143,31 +143,6 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     line
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_plurals_and_widths() {
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(1_234_567), "1.2 MB");
-        assert_eq!(plural(1, "file", "files"), "1 file");
-        assert_eq!(plural(0, "file", "files"), "0 files");
-        let long = "files 12/2000  1.2 MB  25.3/s  ETA 80s  3 failed";
-        let cut = fit(long, 20);
-        assert_eq!(cut.chars().count(), 19);
-        assert!(cut.ends_with('…'));
-        assert_eq!(fit("short", 80), "short");
-        // However narrow the terminal, never wider than it.
-        for width in 1..12 {
-            let cut = fit(long, width);
-            assert!(cut.chars().count() <= width.max(1), "{width}: {cut:?}");
-            assert!(!cut.is_empty());
-        }
-        assert_eq!(fit(long, 0), "…");
-    }
-}
-
 /// `preview`'s line for `--limit`/`--sample` (empty without them): how many the job would
 /// keep of the matches. A share's count is known only once every page is read.
 pub fn preview_selection(d: &super::args::Dataset, total: u64) -> String {
@@ -237,4 +212,29 @@ pub fn mirror_line(m: &neuromorpho::MirrorSummary) -> String {
         "from the mirror {} ({how}), from the server {}{damaged}",
         m.taken, m.from_server
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_plurals_and_widths() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_234_567), "1.2 MB");
+        assert_eq!(plural(1, "file", "files"), "1 file");
+        assert_eq!(plural(0, "file", "files"), "0 files");
+        let long = "files 12/2000  1.2 MB  25.3/s  ETA 80s  3 failed";
+        let cut = fit(long, 20);
+        assert_eq!(cut.chars().count(), 19);
+        assert!(cut.ends_with('…'));
+        assert_eq!(fit("short", 80), "short");
+        // However narrow the terminal, never wider than it.
+        for width in 1..12 {
+            let cut = fit(long, width);
+            assert!(cut.chars().count() <= width.max(1), "{width}: {cut:?}");
+            assert!(!cut.is_empty());
+        }
+        assert_eq!(fit(long, 0), "…");
+    }
 }

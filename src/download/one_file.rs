@@ -227,7 +227,7 @@ impl Client {
         let mut entry = job.entry_for(url, bytes, sha256);
         entry.etag = source.etag.clone();
         entry.last_modified = source.last_modified.clone();
-        entry.fetched_at = source.fetched_at.clone();
+        entry.fetched_at = source.fetched_at;
         log::debug!(
             "{}: {} from the mirror",
             job.path.display(),
