@@ -14,7 +14,8 @@
 //! cargo run --example embed -- --base-url http://127.0.0.1:PORT --no-proxy -o /tmp/embed
 //! ```
 //!
-//! The tests run this example's `run` against the fake server (tests/embedding.rs).
+//! `cargo test` runs this example's `run` against the fake server (the tests at the end of
+//! this file; `test = true` in Cargo.toml).
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -89,7 +90,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-#[allow(dead_code)] // The test includes this file and calls `run` only.
 fn main() -> std::process::ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
@@ -205,4 +205,142 @@ pub fn run(args: &Args) -> neuromorpho::Result<Outcome> {
     }
     outcome.requests = client.requests_sent();
     Ok(outcome)
+}
+
+/// The example run as a program embedding the library would run it, against the fake
+/// NeuroMorpho.Org: it counts files from the progress callback, cancels from a second
+/// thread, and reads an error's HTTP status.
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use neuromorpho_fake_server::{Catalog, FakeServer};
+
+    use super::{run, Args, Outcome};
+
+    /// A fresh folder, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let p = std::env::temp_dir().join(format!("nm-embed-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn args(server: &FakeServer, out: &Path) -> Args {
+        Args {
+            base_url: server.base_url(),
+            no_proxy: true,
+            out: out.to_path_buf(),
+            field: "species".into(),
+            value: "mouse".into(),
+            files: 20,
+            stop_after: None,
+        }
+    }
+
+    /// `run` on another thread, failing the test after `limit` instead of hanging.
+    fn run_within(limit: Duration, a: Args) -> Outcome {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(run(&a));
+        });
+        rx.recv_timeout(limit)
+            .expect("the embed example did not finish in time")
+            .unwrap()
+    }
+
+    /// Catalog rows whose CNG file is in place, each checked byte for byte (a file under
+    /// its final name is always complete).
+    fn rows_in_place(out: &Path, server: &FakeServer) -> Vec<usize> {
+        let mut rows = Vec::new();
+        for i in 0..server.catalog().len() {
+            let p = out
+                .join("downloads")
+                .join(format!("{}.swc", server.catalog().name(i)));
+            if let Ok(bytes) = std::fs::read(&p) {
+                assert!(
+                    bytes == server.catalog().swc_bytes(i),
+                    "{} is under its final name but not complete",
+                    p.display()
+                );
+                rows.push(i);
+            }
+        }
+        rows
+    }
+
+    /// Temporary (`.part`) files anywhere under `dir`.
+    fn part_files(dir: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
+                {
+                    found.push(p);
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_embedding_example_cancels_from_a_second_thread_and_reads_statuses() {
+        let server = FakeServer::start(Catalog::generate(300));
+        let mice = server.catalog().query("species:mouse", &[]).unwrap();
+        assert!(mice.len() > 20, "{} mice", mice.len());
+        // 20 files at 100 ms each, 4 at a time: 0.5 s, so that the cancel lands mid-way.
+        server.set_latency(Duration::from_millis(100));
+        let out = TempDir::new("cancel");
+        let a = Args {
+            stop_after: Some(3),
+            ..args(&server, &out.0)
+        };
+        let o = run_within(Duration::from_secs(60), a);
+        assert!(o.cancelled, "{o:?}");
+        assert!(o.files_done >= 3 && o.files_done < 20, "{o:?}");
+        assert_eq!(o.downloaded, 0, "a cancelled download returns no report");
+        // The fake server, like the real one, answers 404 for an unknown field.
+        assert_eq!(o.unknown_field_status, Some(404), "{o:?}");
+        assert_eq!(o.total, mice.len() as u64);
+        assert_eq!(o.rows, mice.len() as u64);
+        assert!(o.requests > 0);
+        // What was downloaded before the cancel is whole; nothing temporary is left.
+        let present = rows_in_place(&out.0, &server);
+        assert!(present.len() >= 3 && present.len() < 20, "{present:?}");
+        assert!(present.iter().all(|i| mice.contains(i)));
+        assert_eq!(part_files(&out.0), Vec::<PathBuf>::new());
+        let table = std::fs::read_to_string(out.0.join("metadata.csv")).unwrap();
+        let mut r = csv::Reader::from_reader(table.as_bytes());
+        assert_eq!(r.records().count(), mice.len());
+    }
+
+    #[test]
+    fn the_embedding_example_without_a_stop_downloads_everything_asked() {
+        let server = FakeServer::start(Catalog::generate(300));
+        let out = TempDir::new("all");
+        let o = run_within(Duration::from_secs(60), args(&server, &out.0));
+        assert!(!o.cancelled, "{o:?}");
+        assert_eq!((o.files_done, o.downloaded), (20, 20), "{o:?}");
+        assert_eq!(o.unknown_field_status, Some(404));
+        assert_eq!(rows_in_place(&out.0, &server).len(), 20);
+        assert_eq!(part_files(&out.0), Vec::<PathBuf>::new());
+    }
 }

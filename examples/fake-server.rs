@@ -14,10 +14,7 @@
 //!
 //! `GET /__fake/stats` returns the request counters as JSON, `GET /__fake/reset` zeroes them.
 
-#[path = "../tests/support/fake_server/mod.rs"]
-mod fake_server;
-
-use fake_server::{Catalog, FakeServer, ServerOptions};
+use neuromorpho_fake_server::{Catalog, FakeServer, ServerOptions};
 use std::io::Write;
 use std::time::Duration;
 

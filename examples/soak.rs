@@ -13,15 +13,12 @@
 //! fetches the whole catalog into a temporary folder; then each file is compared with the
 //! catalog's bytes. Exit status 1 if any file is corrupt or missing, or a temporary file is left.
 
-#[path = "../tests/support/fake_server/mod.rs"]
-mod fake_server;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fake_server::{Catalog, FakeServer, ServerOptions};
 use neuromorpho::JobOptions;
 use neuromorpho::{Client, ProxyMode, Query};
+use neuromorpho_fake_server::{Catalog, FakeServer, ServerOptions};
 
 struct Args {
     neurons: usize,

@@ -176,7 +176,7 @@
 #![forbid(unsafe_code)]
 
 // The layers, bottom-up, one folder each: a module uses only modules of its own layer or of
-// the layers above it here, and the graph has no cycle (`cargo test --test layers` checks
+// the layers above it here, and the graph has no cycle (`cargo test --test it layers::` checks
 // both, from the source).
 
 // What every layer uses.

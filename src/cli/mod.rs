@@ -3,12 +3,15 @@
 mod args;
 mod check;
 mod completions;
+mod doctor;
 mod explain;
+mod fields;
 mod flags;
 mod help;
 mod job;
 mod logging;
 mod output;
+mod preview;
 mod progress;
 mod sys;
 mod verify;
@@ -16,7 +19,7 @@ mod verify;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use neuromorpho::{Client, Error, FailureKind, Query};
+use neuromorpho::{Client, Query};
 
 use args::{Command, Config, NetConfig};
 use output::OutError;
@@ -96,50 +99,13 @@ fn run(config: &Config) -> Result<u8, Failure> {
             output::print(&format!("neuromorpho {}\n", env!("CARGO_PKG_VERSION")))?;
             Ok(exit::OK)
         }
-        Command::Fields { field } => {
-            logging::init(config.verbosity, None);
-            let client = build_client(&config.net)?;
-            let list = list_fields(&client, field.as_deref())
-                .map_err(|e| explain::error(&client, &config.net, e))?;
-            let mut out = String::new();
-            for v in list {
-                out.push_str(&neuromorpho::text::escape(&v));
-                out.push('\n');
-            }
-            output::print(&out)?;
-            Ok(exit::OK)
-        }
+        Command::Fields { field } => fields::run(config, field.as_deref()),
         Command::Preview {
             query,
             out_dir,
             metadata_file,
             dataset,
-        } => {
-            logging::init(config.verbosity, None);
-            let query = query.load()?;
-            let client = build_client(&config.net)?;
-            let fail = |e| explain::error(&client, &config.net, e);
-            client.validate(&query).map_err(fail)?;
-            let total = client.count(&query).map_err(fail)?;
-            let first = client.first(&query, 3).map_err(fail)?;
-            let names: Vec<String> = first
-                .iter()
-                .map(|n| neuromorpho::text::escape(n.neuron_name()).into_owned())
-                .collect();
-            let names = if names.is_empty() {
-                "(none)".to_string()
-            } else {
-                names.join(", ")
-            };
-            output::print(&format!(
-                "query:     {}\nneurons:   {total}\n{}output:    {}\nmetadata:  {}\nfirst:     {names}\n",
-                describe(&query),
-                output::preview_selection(dataset, total),
-                out_dir.join("downloads").display(),
-                out_dir.join(metadata_file).display(),
-            ))?;
-            Ok(exit::OK)
-        }
+        } => preview::run(config, query, out_dir, metadata_file, dataset),
         Command::Job(job) => job::run(config, job),
         Command::Completions(script) => {
             output::print(script)?;
@@ -156,43 +122,7 @@ fn run(config: &Config) -> Result<u8, Failure> {
             format,
             threads,
         } => check::run(config, paths, *format, *threads),
-        Command::Doctor => {
-            logging::init(config.verbosity, None);
-            let client = build_client(&config.net)?;
-            let checks = client.diagnose();
-            let mut text = String::new();
-            for c in &checks {
-                let status = if c.ok { "ok" } else { "FAIL" };
-                text.push_str(&format!("{status:<4} {:<9} {}\n", c.step, c.detail));
-                if let Some(h) = &c.hint {
-                    text.push_str(&format!("{:<14} -> {h}\n", ""));
-                }
-            }
-            output::print(&text)?;
-            Ok(if checks.iter().all(|c| c.ok) {
-                exit::OK
-            } else {
-                exit::ERROR
-            })
-        }
-    }
-}
-
-/// `fields` or `fields FIELD`; an unknown field is named with the closest ones.
-fn list_fields(client: &Client, field: Option<&str>) -> neuromorpho::Result<Vec<String>> {
-    match field {
-        None => client.fields(),
-        Some(f) => client.field_values(f).map_err(|e| match e {
-            // A wildcard skips the value check: only the field is judged.
-            Error::Request {
-                kind: FailureKind::NotFound | FailureKind::Http4xx,
-                ..
-            } => match client.validate(&Query::new().filter(f, ["*"])) {
-                Err(invalid @ Error::InvalidQuery(_)) => invalid,
-                _ => e,
-            },
-            other => other,
-        }),
+        Command::Doctor => doctor::run(config),
     }
 }
 
