@@ -542,7 +542,16 @@ fn report(view: &ProgressView, s: &JobSummary, job: &JobConfig) -> u8 {
         .as_ref()
         .map(|p| format!("; listed in {}", p.display()))
         .unwrap_or_default();
-    let count = format!("{} failed", plural(s.failed.len() as u64, "file", "files"));
+    let n = s.failed.len() as u64;
+    // Vectors missing are no files: said as what they are.
+    let count = if s.failed.iter().all(|f| f.reason == FailureKind::Pvec) {
+        format!(
+            "{} without a persistence vector",
+            plural(n, "neuron", "neurons")
+        )
+    } else {
+        format!("{} failed", plural(n, "file", "files"))
+    };
     if !view.quiet() {
         let shown: Vec<String> = s
             .failed

@@ -399,6 +399,12 @@ fn pvec_costs_one_request_per_500_and_lists_neurons_without_one() {
         "{}",
         o.err
     );
+    assert!(
+        o.err
+            .contains(&format!("{without} neurons without a persistence vector")),
+        "{}",
+        o.err
+    );
     let failed = failed_csv_rows(&out.join("failed.csv"));
     assert_eq!(failed.len() as u64, without);
     assert!(
