@@ -258,20 +258,22 @@ impl Client {
         if let Some(mirror) = &options.mirror {
             mirror.check_apart(&options.out_dir)?;
         }
-        let manifest = if options.manifest {
+        let mut manifest = Some(if options.manifest {
             Manifest::load(&options.out_dir)?
         } else {
             Manifest::default()
-        };
+        });
         let files = planner.files();
         let mut chunks = planner.into_chunks()?;
         let base_url = self.base_url().to_string();
         self.run_streamed(options, files, keep_files, progress, &mut |run| loop {
             let planned = chunks.next_chunk()?;
-            if planned.is_empty() {
+            let Some(known) = manifest.as_ref().filter(|_| !planned.is_empty()) else {
+                // The index goes before the manifest is compacted, which needs as much.
+                manifest = None;
                 return Ok(());
-            }
-            run(&plan::jobs(&base_url, &planned, options, &manifest))?;
+            };
+            run(&plan::jobs(&base_url, &planned, options, known))?;
         })
     }
 

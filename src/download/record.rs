@@ -2,7 +2,6 @@
 //! appended in small batches under the folder lock, and the manifest is compacted (with
 //! `SHA256SUMS` rewritten) at the end.
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use crate::cancel::CancelToken;
@@ -25,8 +24,9 @@ pub(crate) struct Recorder<'a> {
     cancel: &'a CancelToken,
     pending: Vec<ManifestEntry>,
     since: Instant,
-    /// The paths recorded (their keys): compaction takes them out of other manifests.
-    recorded: HashSet<u64>,
+    /// The paths recorded (their keys; sorted and deduplicated when full and at the end, 8
+    /// bytes a path): compaction takes them out of other manifests.
+    recorded: Vec<u64>,
 }
 
 impl<'a> Recorder<'a> {
@@ -36,7 +36,7 @@ impl<'a> Recorder<'a> {
             cancel,
             pending: Vec::new(),
             since: Instant::now(),
-            recorded: HashSet::new(),
+            recorded: Vec::new(),
         }
     }
 
@@ -80,8 +80,13 @@ impl<'a> Recorder<'a> {
             })
         })?;
         append(&manifest_path(out, &self.options.suffix), &self.pending)?;
-        self.recorded
-            .extend(self.pending.iter().map(|e| path_key(&e.path)));
+        for e in &self.pending {
+            if self.recorded.len() == self.recorded.capacity() && self.recorded.len() >= 1 << 16 {
+                self.recorded.sort_unstable();
+                self.recorded.dedup();
+            }
+            self.recorded.push(path_key(&e.path));
+        }
         self.pending.clear();
         Ok(())
     }
@@ -108,9 +113,11 @@ impl<'a> Recorder<'a> {
                 what: what.to_string(),
             })
         })?;
+        self.recorded.sort_unstable();
+        self.recorded.dedup();
         let recorded = &self.recorded;
         compact(out, &self.options.suffix, self.options.durable, &|p| {
-            recorded.contains(&path_key(p))
+            recorded.binary_search(&path_key(p)).is_ok()
         })
     }
 }

@@ -43,7 +43,7 @@ fn is_plain(name: &str) -> bool {
 /// The file stem of a neuron on disk: a function of its name and id alone, so that a file's
 /// name never depends on the run or on the other neurons in it.
 ///
-/// - A plain name (see the README: letters, digits, `.`, `_`, `-`, not starting with a dot)
+/// - A plain name (docs/collection.md: letters, digits, `.`, `_`, `-`, not starting with a dot)
 ///   is used as it is: `cnic_001`.
 /// - Any other name is prefixed with its id and `~`, and every other character becomes `_`:
 ///   `a/b` with id 7 is `7~a_b`. A plain name never contains `~`, so the two forms never meet,

@@ -198,10 +198,33 @@ fn at(file: usize, offset: u64) -> u64 {
 /// The slot read last of each key, sorted by key, in place: `at` grows in reading order
 /// (the manifest's number, then the offset), so the largest `at` of a key is its last line.
 fn last_of_each(mut slots: Vec<Slot>) -> Vec<Slot> {
-    slots.sort_unstable_by(|a, b| a.key.cmp(&b.key).then(b.at.cmp(&a.at)));
-    slots.dedup_by_key(|s| s.key);
+    dedup_slots(&mut slots);
     slots.shrink_to_fit();
     slots
+}
+
+fn dedup_slots(slots: &mut Vec<Slot>) {
+    slots.sort_unstable_by(|a, b| a.key.cmp(&b.key).then(b.at.cmp(&a.at)));
+    slots.dedup_by_key(|s| s.key);
+}
+
+/// Slots a list holds before it is first deduplicated (small in unit tests, so that they do
+/// it many times).
+const DEDUP_AT: usize = if cfg!(test) { 8 } else { 1 << 16 };
+
+/// Push a slot, first deduplicating in place when the list is full: a manifest that an
+/// update appended to holds two lines a path, and its slots then cost what its paths do, not
+/// what its lines do. (Dedup keeps each key's largest `at`, so doing it early changes
+/// nothing.)
+fn push_slot(slots: &mut Vec<Slot>, slot: Slot) {
+    if slots.len() == slots.capacity() && slots.len() >= DEDUP_AT {
+        dedup_slots(slots);
+        // Grow only when deduplicating freed little: the work stays amortized.
+        if slots.len() > slots.capacity() / 4 * 3 {
+            slots.reserve(slots.capacity());
+        }
+    }
+    slots.push(slot);
 }
 
 /// A 128-bit key of a path: two independent 64-bit hashes, so that two paths of one folder
@@ -291,10 +314,13 @@ impl Manifest {
                 line_number += 1;
                 match parse_line(line) {
                     Line::Blank => {}
-                    Line::Entry(e) => slots.push(Slot {
-                        key: key_of(&e.path),
-                        at: at(number, offset),
-                    }),
+                    Line::Entry(e) => push_slot(
+                        &mut slots,
+                        Slot {
+                            key: key_of(&e.path),
+                            at: at(number, offset),
+                        },
+                    ),
                     Line::Bad { why, path } => {
                         if path.is_none() {
                             m.damaged_lines += 1;
@@ -577,10 +603,13 @@ fn rewrite(
     let mut dropped = 0u64;
     let exists = each_line(&path, |offset, line| {
         match parse_line(line) {
-            Line::Entry(e) => last.push(Slot {
-                key: key_of(&e.path),
-                at: offset,
-            }),
+            Line::Entry(e) => push_slot(
+                &mut last,
+                Slot {
+                    key: key_of(&e.path),
+                    at: offset,
+                },
+            ),
             Line::Blank => {}
             Line::Bad { .. } => dropped += 1,
         }
@@ -886,6 +915,36 @@ mod tests {
             h.hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn an_index_deduplicated_while_it_grows_keeps_each_paths_last_line() {
+        let dir = std::env::temp_dir().join(format!("nm-manifest-dedup-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = manifest_path(&dir, "");
+        // 13 paths written 20 times over (an update a run): far more lines than DEDUP_AT.
+        for round in 0..20u64 {
+            let batch: Vec<ManifestEntry> = (0..13u64)
+                .map(|p| entry(&format!("downloads/n{p}.swc"), round * 100 + p))
+                .collect();
+            append(&path, &batch).unwrap();
+        }
+        let m = Manifest::load(&dir).unwrap();
+        assert_eq!(m.len(), 13);
+        for p in 0..13u64 {
+            let got = m.get(&format!("downloads/n{p}.swc")).unwrap();
+            assert_eq!(got.fetched_at.unix(), 1900 + p, "n{p}: the last line");
+        }
+        compact(&dir, "", false, &|_| false).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 13);
+        let m = Manifest::load(&dir).unwrap();
+        for p in 0..13u64 {
+            let got = m.get(&format!("downloads/n{p}.swc")).unwrap();
+            assert_eq!(got.fetched_at.unix(), 1900 + p, "n{p} after compaction");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

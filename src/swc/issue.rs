@@ -231,6 +231,57 @@ impl IssueCode {
     pub fn from_name(name: &str) -> Option<IssueCode> {
         IssueCode::ALL.iter().copied().find(|c| c.as_str() == name)
     }
+
+    /// What the code means, in one line (literal values between backticks): the "meaning"
+    /// column of the issue-code table in `docs/check-codes.md`, which a test renders from
+    /// [`IssueCode::ALL`], [`IssueCode::as_str`], [`IssueCode::severity`] and this.
+    pub fn summary(self) -> &'static str {
+        match self {
+            IssueCode::Io => {
+                "the file cannot be read (missing, permissions, broken link, a folder)"
+            }
+            IssueCode::TooLarge => "larger than the maximum file size, or more than 2³²−3 points",
+            IssueCode::Empty => "no data line: an empty file, blank lines, or only comments",
+            IssueCode::Html => {
+                "the first line that is not blank starts with `<`: an HTML error page (or XML) \
+                 saved as `.swc`"
+            }
+            IssueCode::TooFewFields => "a data line with fewer than 7 fields",
+            IssueCode::NotANumber => "a field is not a number (`abc`, `1,5`)",
+            IssueCode::NotAnInteger => {
+                "an id, type or parent with a decimal point or an exponent, or out of range"
+            }
+            IssueCode::NonFinite => "x, y, z or radius is NaN or infinite",
+            IssueCode::BadId => "a negative id (`-1` means \"no parent\")",
+            IssueCode::DuplicateId => "an id already used by an earlier line",
+            IssueCode::MissingParent => "a parent id that is no point's id",
+            IssueCode::Cycle => "following parents from a point comes back to it",
+            IssueCode::NoRoot => "no point has parent `-1`",
+            IssueCode::SeveralRoots => {
+                "more than one point has parent `-1` (the message says whether the extra root \
+                 is another soma or a detached neurite)"
+            }
+            IssueCode::NoSoma => "no point of type 1",
+            IssueCode::MultiPointSoma => {
+                "a soma of several points; the message names the shape (NeuroMorpho's 3-point \
+                 cylinder, a stack of cylinders, a contour, a branched soma)"
+            }
+            IssueCode::SomaBifurcation => {
+                "a soma point below the soma's root forks into several soma points"
+            }
+            IssueCode::SomaChildOfNeurite => "a soma point whose parent is a neurite point",
+            IssueCode::UnsupportedType => {
+                "a type that is negative, 20 or above, or 0 (\"undefined\")"
+            }
+            IssueCode::Unifurcation => "the type changes at a point with a single child",
+            IssueCode::TypeChange => "a branch leaving a fork has another type than the fork",
+            IssueCode::Multifurcation => "a neurite point with three children or more",
+            IssueCode::NonPositiveRadius => "a radius of 0 or less",
+            IssueCode::ZeroLengthSegment => "a neurite point at the exact position of its parent",
+            IssueCode::OutOfOrder => "a point's parent is listed after it",
+            IssueCode::NonAscii => "bytes that are not ASCII in comments or extra fields",
+        }
+    }
 }
 
 impl fmt::Display for IssueCode {
