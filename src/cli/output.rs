@@ -143,41 +143,6 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     line
 }
 
-/// `preview`'s line for `--limit`/`--sample` (empty without them): how many the job would
-/// keep of the matches. A share's count is known only once every page is read.
-pub fn preview_selection(d: &super::args::Dataset, total: u64) -> String {
-    if d.sample.is_none() && d.limit.is_none() {
-        return String::new();
-    }
-    let population = d.limit.map_or(total, |l| l.kept_of(total));
-    let mut line = String::from("keeps:     ");
-    match d.sample {
-        Some(neuromorpho::Sample::Count(n)) => line.push_str(&format!(
-            "a sample of {} of {population}",
-            n.min(population)
-        )),
-        Some(share) => line.push_str(&format!(
-            "a sample of {share} of {population} (about {})",
-            {
-                let p = match share {
-                    neuromorpho::Sample::Fraction(p) => p.as_fraction(),
-                    _ => 1.0,
-                };
-                (population as f64 * p).round() as u64
-            }
-        )),
-        None => line.push_str(&format!("the first {population}")),
-    }
-    if d.sample.is_some() {
-        line.push_str(&format!(" (seed {})", d.seed.unwrap_or(0)));
-    }
-    if let (Some(l), Some(_)) = (d.limit, d.sample) {
-        line.push_str(&format!(", of the first {l} matches"));
-    }
-    line.push('\n');
-    line
-}
-
 /// "sampled 1000 of 48213 matches (seed 7)": what a sample or a limit kept.
 pub fn sampled_line(s: &neuromorpho::SampledSummary) -> String {
     let mut line = match s.sample {
