@@ -587,9 +587,9 @@ pub(crate) fn compact(
 
 /// Rewrite one manifest and its checksum list without the lines `drop` names; with
 /// `remove_empty`, a manifest left without entries goes, with its list (another run's, all of
-/// whose files this run has recorded). Two passes over the file, streamed: the first finds the
-/// last line of each path (24 bytes a path), the second writes those lines, in the order they
-/// were written, and their checksums beside them.
+/// whose files this run has recorded). One pass over the file, streamed: its lines sorted by
+/// path in bounded runs on disk, the last written of each path kept, with its checksum beside
+/// it; nothing held per path.
 fn rewrite(
     out_dir: &Path,
     suffix: &str,
@@ -599,17 +599,28 @@ fn rewrite(
 ) -> Result<()> {
     let path = manifest_path(out_dir, suffix);
     let sums_path = sums_path(out_dir, suffix);
-    let mut last: Vec<Slot> = Vec::new();
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e: std::io::Error| Error::io(&p, e)
+    };
+    // One pass: every usable line, sorted by path (as `sha256sum` lists are) in bounded
+    // memory; the sort keeps the order of equal paths, so the last of each is the line
+    // written last, the one that counts.
+    let mut sorted = SortedLines::new(&path);
     let mut dropped = 0u64;
-    let exists = each_line(&path, |offset, line| {
+    let exists = each_line(&path, |_, line| {
         match parse_line(line) {
-            Line::Entry(e) => push_slot(
-                &mut last,
-                Slot {
-                    key: key_of(&e.path),
-                    at: offset,
-                },
-            ),
+            Line::Entry(e) => {
+                if !drop(&e.path) {
+                    // `<sha256>\t<line>`: the checksum list is written from the same pass.
+                    let mut line = Vec::with_capacity(400);
+                    line.extend_from_slice(e.sha256.as_bytes());
+                    line.push(b'\t');
+                    serde_json::to_writer(&mut line, &e)
+                        .map_err(|err| Error::io(&path, err.into()))?;
+                    sorted.push(e.path, line)?;
+                }
+            }
             Line::Blank => {}
             Line::Bad { .. } => dropped += 1,
         }
@@ -619,47 +630,19 @@ fn rewrite(
     if !exists && !sums_path.exists() {
         return Ok(());
     }
-    let winners = last_of_each(last);
-    let wins = |path: &str, offset: u64| {
-        let key = key_of(path);
-        winners
-            .binary_search_by(|s| s.key.cmp(&key))
-            .ok()
-            .and_then(|i| winners.get(i))
-            .is_some_and(|s| s.at == offset)
-    };
     if dropped > 0 {
         log::warn!(
             "{}: dropped {dropped} line(s) that cannot be used (unreadable, or naming an unsafe path)",
             path.display()
         );
     }
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e: std::io::Error| Error::io(&p, e)
-    };
-    // Sorted by path, as `sha256sum` lists are; in bounded memory.
-    let mut sorted = SortedLines::new(&path);
-    each_line(&path, |offset, line| {
-        if let Line::Entry(e) = parse_line(line) {
-            if !drop(&e.path) && wins(&e.path, offset) {
-                // `<sha256>\t<line>`: the checksum list is written from the same pass.
-                let mut line = Vec::with_capacity(400);
-                line.extend_from_slice(e.sha256.as_bytes());
-                line.push(b'\t');
-                serde_json::to_writer(&mut line, &e).map_err(|err| Error::io(&path, err.into()))?;
-                sorted.push(e.path, line)?;
-            }
-        }
-        Ok(())
-    })?;
     let mut manifest_out = AtomicFile::create(&path, durable).map_err(io(&path))?;
     let mut sums_out = AtomicFile::create(&sums_path, durable).map_err(io(&sums_path))?;
     let mut kept = 0u64;
     {
         let mut m = std::io::BufWriter::with_capacity(256 * 1024, &mut manifest_out);
         let mut c = std::io::BufWriter::with_capacity(64 * 1024, &mut sums_out);
-        sorted.each(|key, value| {
+        sorted.each_last(|key, value| {
             let (sha, line) = split_run_line(value);
             m.write_all(line).map_err(io(&path))?;
             m.write_all(b"\n").map_err(io(&path))?;
@@ -699,8 +682,10 @@ struct SortedLines {
 
 /// Lines (or bytes of lines) sorted in memory before a run is written.
 // Small in unit tests, so that they merge many runs.
-const RUN: usize = if cfg!(test) { 7 } else { 32 * 1024 };
-const RUN_BYTES: usize = 16 * 1024 * 1024;
+const RUN: usize = if cfg!(test) { 7 } else { 16 * 1024 };
+const RUN_BYTES: usize = 8 * 1024 * 1024;
+/// Runs kept before they are merged into one (small in unit tests, so that they do it).
+const MAX_RUNS: usize = if cfg!(test) { 3 } else { 64 };
 
 impl SortedLines {
     fn new(near: &Path) -> SortedLines {
@@ -710,10 +695,6 @@ impl SortedLines {
             bytes: 0,
             runs: Vec::new(),
         }
-    }
-
-    fn io(&self) -> impl Fn(std::io::Error) -> Error + '_ {
-        move |e| Error::io(&self.near, e)
     }
 
     /// Take a line and its key (the key holds no tab or newline: a checked path).
@@ -743,10 +724,51 @@ impl SortedLines {
         }
         self.bytes = 0;
         self.runs.push(run);
+        if self.runs.len() >= MAX_RUNS {
+            // Few files open at once, however long the manifest: the runs so far become one.
+            let mut merged = AtomicFile::create(&self.near.with_extension("run"), false)
+                .map_err(|e| Error::io(&self.near, e))?;
+            {
+                let near = &self.near;
+                let mut w = std::io::BufWriter::with_capacity(256 * 1024, &mut merged);
+                merge_runs(near, &self.runs, &mut |key, rest| {
+                    let io = |e| Error::io(near, e);
+                    w.write_all(key.as_bytes()).map_err(io)?;
+                    w.write_all(b"\t").map_err(io)?;
+                    w.write_all(rest).map_err(io)?;
+                    w.write_all(b"\n").map_err(io)
+                })?;
+                w.flush().map_err(|e| Error::io(near, e))?;
+            }
+            self.runs = vec![merged];
+        }
         Ok(())
     }
 
-    /// Every line in key order.
+    /// The last line pushed of each key, in key order.
+    fn each_last(self, mut f: impl FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
+        let mut pending: Option<(String, Vec<u8>)> = None;
+        self.each(|key, value| {
+            if let Some((k, v)) = pending.as_mut() {
+                if k != key {
+                    f(k, v)?;
+                    k.clear();
+                    k.push_str(key);
+                }
+                v.clear();
+                v.extend_from_slice(value);
+            } else {
+                pending = Some((key.to_string(), value.to_vec()));
+            }
+            Ok(())
+        })?;
+        match pending {
+            Some((k, v)) => f(&k, &v),
+            None => Ok(()),
+        }
+    }
+
+    /// Every line in key order; lines of one key in the order they were pushed.
     fn each(mut self, mut f: impl FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
         if self.runs.is_empty() {
             self.buffer.sort_by(|a, b| a.0.cmp(&b.0));
@@ -758,39 +780,49 @@ impl SortedLines {
         if !self.buffer.is_empty() {
             self.spill()?;
         }
-        let io = self.io();
-        let mut readers = Vec::with_capacity(self.runs.len());
-        for run in &self.runs {
-            let file = std::fs::File::open(run.temp_path()).map_err(&io)?;
-            readers.push(std::io::BufReader::with_capacity(64 * 1024, file));
+        merge_runs(&self.near, &self.runs, &mut |key, rest| f(key, rest))
+    }
+}
+
+/// The lines of sorted runs in key order; of equal keys, the earlier run's first (so the
+/// order of pushing holds across runs).
+fn merge_runs(
+    near: &Path,
+    runs: &[AtomicFile],
+    f: &mut dyn FnMut(&str, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let io = |e| Error::io(near, e);
+    let mut readers = Vec::with_capacity(runs.len());
+    for run in runs {
+        let file = std::fs::File::open(run.temp_path()).map_err(io)?;
+        readers.push(std::io::BufReader::with_capacity(32 * 1024, file));
+    }
+    let mut heads: Vec<Option<Vec<u8>>> = Vec::with_capacity(readers.len());
+    for r in &mut readers {
+        heads.push(next_run_line(r).map_err(io)?);
+    }
+    let mut heap = std::collections::BinaryHeap::new();
+    for (i, head) in heads.iter().enumerate() {
+        if let Some(line) = head {
+            heap.push(std::cmp::Reverse((run_key(line).to_vec(), i)));
         }
-        let mut heads: Vec<Option<Vec<u8>>> = Vec::with_capacity(readers.len());
-        for r in &mut readers {
-            heads.push(next_run_line(r).map_err(&io)?);
-        }
-        let mut heap = std::collections::BinaryHeap::new();
-        for (i, head) in heads.iter().enumerate() {
-            if let Some(line) = head {
-                heap.push(std::cmp::Reverse((run_key(line).to_vec(), i)));
-            }
-        }
-        while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
-            let Some(line) = heads.get_mut(i).and_then(Option::take) else {
-                continue;
-            };
-            let (key, rest) = split_run_line(&line);
-            f(&String::from_utf8_lossy(key), rest)?;
-            if let Some(r) = readers.get_mut(i) {
-                if let Some(next) = next_run_line(r).map_err(&io)? {
-                    heap.push(std::cmp::Reverse((run_key(&next).to_vec(), i)));
-                    if let Some(slot) = heads.get_mut(i) {
-                        *slot = Some(next);
-                    }
+    }
+    while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+        let Some(line) = heads.get_mut(i).and_then(Option::take) else {
+            continue;
+        };
+        let (key, rest) = split_run_line(&line);
+        f(&String::from_utf8_lossy(key), rest)?;
+        if let Some(r) = readers.get_mut(i) {
+            if let Some(next) = next_run_line(r).map_err(io)? {
+                heap.push(std::cmp::Reverse((run_key(&next).to_vec(), i)));
+                if let Some(slot) = heads.get_mut(i) {
+                    *slot = Some(next);
                 }
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 fn next_run_line(r: &mut impl std::io::BufRead) -> std::io::Result<Option<Vec<u8>>> {
