@@ -47,6 +47,9 @@ pub enum FailureKind {
     /// A neuron record lacks what is needed to build its file URL (name or archive), or is
     /// not a record at all.
     InvalidRecord,
+    /// The server has no usable persistence vector for a neuron (none, or not 100 numbers):
+    /// a row missing from `pvec.csv`.
+    Pvec,
 }
 
 impl FailureKind {
@@ -68,6 +71,7 @@ impl FailureKind {
             FailureKind::Io => "io",
             FailureKind::BadJson => "bad-json",
             FailureKind::InvalidRecord => "invalid-record",
+            FailureKind::Pvec => "pvec",
         }
     }
 

@@ -226,7 +226,10 @@ pub use client::{
 };
 pub use download::{DownloadOptions, DownloadReport, FailedFile, HeldFile};
 pub use error::{Cause, Error, FailureKind, InvalidItem, Result};
-pub use job::{CheckedFiles, JobOptions, JobSummary, SavedRun, Shard, UpdateSummary, WrittenFiles};
+pub use job::{
+    CheckedFiles, JobOptions, JobSummary, MirrorSummary, PvecSummary, SampledSummary, SavedRun,
+    Shard, UpdateSummary, WrittenFiles,
+};
 pub use progress::Progress;
 pub use store::verify::{VerifyOptions, VerifyReport};
 pub use tables::metadata::MetadataFormat;

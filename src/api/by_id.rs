@@ -28,7 +28,8 @@ pub(crate) struct IdSelect<'a> {
     pub collection: &'a str,
     /// What one record is, in messages (`morphometry`, `persistence vector`).
     pub what: &'a str,
-    /// Ask `/id/{id}` for each id a select answer lacks, not only for a refused batch.
+    /// Ask `/id/{id}` for each id a select answer lacks, not only for a refused batch or
+    /// an answer that says it holds more records than it carried.
     pub ask_missing: bool,
 }
 
@@ -46,8 +47,9 @@ pub(crate) struct ById {
 
 /// One batch's answer.
 enum BatchAnswer {
-    /// The records of the answer, by id (only ids that were asked).
-    Records(Vec<(u64, Map<String, Value>)>),
+    /// The records of the answer, by id (only ids that were asked); `short`: the answer's
+    /// `page.totalElements` says it holds more records than it carried.
+    Records(Vec<(u64, Map<String, Value>)>, bool),
     /// The server refused the batched form (a 4xx other than 404): ask per id.
     Refused,
 }
@@ -87,9 +89,9 @@ impl Client {
                 out.batches += 1;
                 let chunk = chunks.get(i as usize).copied().unwrap_or(&[]);
                 match answer? {
-                    BatchAnswer::Records(records) => {
+                    BatchAnswer::Records(records, short) => {
                         out.found.extend(records);
-                        if spec.ask_missing {
+                        if spec.ask_missing || short {
                             ask_one_by_one
                                 .extend(chunk.iter().filter(|id| !out.found.contains_key(id)));
                         }
@@ -122,6 +124,10 @@ impl Client {
         match self.get_json::<Value>(url, &params, &what, true) {
             Ok(mut page) => {
                 let asked: HashSet<u64> = chunk.iter().copied().collect();
+                let claimed = page
+                    .get("page")
+                    .and_then(|p| p.get("totalElements"))
+                    .and_then(Value::as_u64);
                 let records = match page
                     .get_mut("_embedded")
                     .and_then(|e| e.get_mut(spec.collection))
@@ -130,6 +136,7 @@ impl Client {
                     Some(Value::Array(items)) => items,
                     _ => Vec::new(),
                 };
+                let short = claimed.is_some_and(|n| n > records.len() as u64);
                 Ok(BatchAnswer::Records(
                     records
                         .into_iter()
@@ -139,13 +146,14 @@ impl Client {
                         })
                         .filter_map(|m| id_of(&m).filter(|id| asked.contains(id)).map(|id| (id, m)))
                         .collect(),
+                    short,
                 ))
             }
             // No id of the batch has a record.
             Err(Error::Request {
                 kind: FailureKind::NotFound,
                 ..
-            }) => Ok(BatchAnswer::Records(Vec::new())),
+            }) => Ok(BatchAnswer::Records(Vec::new(), false)),
             Err(Error::Request {
                 kind: FailureKind::Http4xx,
                 detail,

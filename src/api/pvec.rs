@@ -145,12 +145,24 @@ impl Client {
     /// # Ok::<(), neuromorpho::Error>(())
     /// ```
     pub fn persistence_vectors(&self, ids: &[u64]) -> Result<PvecBatch> {
+        self.pvec_batches(ids, true)
+    }
+
+    /// As [`Client::persistence_vectors`], but an id a select answer lacks is asked alone
+    /// only when the answer says it holds more than it carried (or the batch is refused):
+    /// what a job asks, where most missing ids simply have no vector and a request each
+    /// would cost one request per such neuron.
+    pub(crate) fn pvec_of_page(&self, ids: &[u64]) -> Result<PvecBatch> {
+        self.pvec_batches(ids, false)
+    }
+
+    fn pvec_batches(&self, ids: &[u64], ask_missing: bool) -> Result<PvecBatch> {
         let spec = IdSelect {
             endpoint: "pvec",
             field: "neuron_id",
             collection: "pvecs",
             what: "persistence vector",
-            ask_missing: true,
+            ask_missing,
         };
         let mut found = self.select_by_id(&spec, ids)?;
         let mut asked: Vec<u64> = ids.to_vec();

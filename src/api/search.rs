@@ -9,6 +9,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::archive::query::Query;
+use crate::archive::sample::Limit;
 use crate::archive::{FieldList, Neuron, NeuronPage, PageInfo, Placed, SharedPage, ValuePage};
 use crate::client::{Client, Failure, Order, Req};
 use crate::error::{Error, FailureKind, InvalidItem, Result};
@@ -220,7 +221,7 @@ impl Client {
         F: FnMut(SearchEvent) -> Result<()>,
     {
         let plain = |shared: &Arc<SharedPage>| Ok((NeuronPage::of_shared(shared)?, ()));
-        self.search_with(query, &plain, |event| {
+        self.search_with(query, None, &plain, |event| {
             on_event(match event {
                 PassEvent::Started {
                     total,
@@ -243,10 +244,12 @@ impl Client {
 
     /// [`Client::search_each`] with each page read by `parse` on the worker that fetched it
     /// (so that a table's rows are rendered there, in the same pass), handed on with the
-    /// positions of its records.
+    /// positions of its records. With a `limit`, only the pages that hold its first matches
+    /// are asked for (the count still says how many match in all).
     pub(crate) fn search_with<O, F>(
         &self,
         query: &Query,
+        limit: Option<Limit>,
         parse: &PageParser<'_, O>,
         mut on_event: F,
     ) -> Result<u64>
@@ -267,7 +270,7 @@ impl Client {
             if total == 0 {
                 return Ok(0);
             }
-            let contradiction = match self.one_pass(query, total, parse, &mut on_event)? {
+            let contradiction = match self.one_pass(query, total, limit, parse, &mut on_event)? {
                 None => return Ok(total),
                 Some(c) => c,
             };
@@ -295,6 +298,7 @@ impl Client {
         &self,
         query: &Query,
         total: u64,
+        limit: Option<Limit>,
         parse: &PageParser<'_, O>,
         on_event: &mut F,
     ) -> Result<Option<Contradiction>>
@@ -304,6 +308,14 @@ impl Client {
     {
         let (url, base_params) = self.search_endpoint(query);
         let pages = total.div_ceil(PAGE_SIZE);
+        // A limit needs only its first pages: the last of them may be short only when it
+        // is the last page of all.
+        let wanted = limit.map_or(pages, |l| l.pages_needed(total, PAGE_SIZE));
+        let expect = if wanted == pages {
+            total
+        } else {
+            wanted.saturating_mul(PAGE_SIZE)
+        };
         let fetch = |page: u64| -> Result<SearchPage<O>> {
             let mut params = base_params.clone();
             params.push(("page", page.to_string()));
@@ -319,6 +331,7 @@ impl Client {
         };
         let mut check = PassCheck {
             total,
+            expect,
             pages,
             received: 0,
             seen: IdSet::new(),
@@ -330,12 +343,12 @@ impl Client {
         // questioned before any other page is planned.
         let first = fetch(0)?;
         check.hand_on(0, first, on_event)?;
-        if check.stopped() || pages == 1 {
+        if check.stopped() || wanted <= 1 {
             return Ok(check.finish());
         }
         let window = (2 * self.concurrency() as u64).min(MAX_WINDOW);
         let result = self.workers()?.run(
-            pages - 1,
+            wanted - 1,
             Order::InOrder { window },
             &self.cancel,
             |i| fetch(i + 1),
@@ -511,6 +524,8 @@ impl Client {
 /// What one pass over the pages checks as each page is handed on.
 struct PassCheck {
     total: u64,
+    /// Entries the pages asked for should hold: `total`, or a limit's whole pages.
+    expect: u64,
     pages: u64,
     received: u64,
     seen: IdSet,
@@ -571,7 +586,7 @@ impl PassCheck {
     }
 
     fn finish(self) -> Option<Contradiction> {
-        let (total, got) = (self.total, self.received);
+        let (total, got) = (self.expect, self.received);
         if let Some(detail) = self.short {
             return Some(Contradiction {
                 expected: total,

@@ -218,6 +218,18 @@ impl Neuron {
         })
     }
 
+    /// Build from the JSON text of one record, held alone (not a slice of a page). `None`
+    /// when the text is not a JSON object.
+    pub(crate) fn from_text(record: String) -> Option<Neuron> {
+        let TypedOnly(typed) = serde_json::from_str(&record).ok()?;
+        Some(Neuron {
+            id: typed.neuron_id,
+            text: RecordText::whole(record),
+            typed: OnceLock::from(typed),
+            map: OnceLock::new(),
+        })
+    }
+
     /// Build from entry `index` of `page`, an object whose `entries` were read as the page
     /// was; its text is found and its typed fields read when they are asked for.
     pub(crate) fn from_entry(

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use neuromorpho::swc::View;
-use neuromorpho::{ClientBuilder, FileKind, MetadataFormat, ProxyMode, Query, Shard};
+use neuromorpho::{
+    ClientBuilder, FileKind, Limit, MetadataFormat, ProxyMode, Query, Sample, Shard,
+};
 
 use super::flags::{self, Flag, Scope, FLAGS};
 use super::help;
@@ -112,6 +114,12 @@ pub struct JobConfig {
     pub report: bool,
     /// How the page is built (with `--report`).
     pub page: PageConfig,
+    /// `--sample`, `--seed`, `--limit` (`None`: not given).
+    pub dataset: Dataset,
+    /// `pvec` among `--what`.
+    pub pvec: bool,
+    /// `--mirror DIR` (opened and checked when the job starts).
+    pub mirror: Option<PathBuf>,
     /// Which of the settings that shape a folder were given on the command line (the others
     /// come from the folder's run file when the query does).
     pub given: Given,
@@ -148,6 +156,14 @@ pub struct RenderConfig {
     pub size: Option<f64>,
 }
 
+/// `--sample`, `--seed` and `--limit` as given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dataset {
+    pub sample: Option<Sample>,
+    pub seed: Option<u64>,
+    pub limit: Option<Limit>,
+}
+
 /// How `check` writes its reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckFormat {
@@ -169,6 +185,7 @@ pub enum Command {
         query: QuerySpec,
         out_dir: PathBuf,
         metadata_file: PathBuf,
+        dataset: Dataset,
     },
     Job(Box<JobConfig>),
     Doctor,
@@ -312,6 +329,7 @@ fn parse_command(l: &mut Line, name: &str, net: &NetConfig) -> Result<Command, U
             metadata_file: l
                 .path("--metadata")?
                 .unwrap_or_else(|| PathBuf::from("metadata.csv")),
+            dataset: parse_dataset(l)?,
             query: parse_query(l)?,
         },
         "metadata" => Command::Job(Box::new(parse_job(l, JobKind::Metadata)?)),
@@ -989,7 +1007,20 @@ fn parse_job(l: &mut Line, kind: JobKind) -> Result<JobConfig, UsageError> {
         ),
     };
     let log_file = !l.switch("--no-log");
+    let dataset = parse_dataset(l)?;
+    let mirror = l.path("--mirror")?;
+    let mut pvec = false;
     let (group_by, what) = if kind == JobKind::Metadata {
+        if let Some((_, w)) = l.text("--what")? {
+            let (kinds, p) = parse_what(&w)?;
+            if !kinds.is_empty() {
+                return Err(usage(
+                    "--what: metadata writes no files, only the tables: it takes pvec alone \
+                     (use download for files)",
+                ));
+            }
+            pvec = p;
+        }
         (Vec::new(), Vec::new())
     } else {
         let group_by = match l.text("--group-by")? {
@@ -1014,7 +1045,9 @@ fn parse_job(l: &mut Line, kind: JobKind) -> Result<JobConfig, UsageError> {
             None => vec![FileKind::Cng],
             Some((_, w)) => {
                 given.what = true;
-                parse_what(&w)?
+                let (kinds, p) = parse_what(&w)?;
+                pvec = p;
+                kinds
             }
         };
         (group_by, what)
@@ -1059,6 +1092,7 @@ fn parse_job(l: &mut Line, kind: JobKind) -> Result<JobConfig, UsageError> {
         let part = shard.map(Shard::suffix).unwrap_or_default();
         PathBuf::from(format!("metadata{part}.{ext}"))
     });
+    let download = kind != JobKind::Metadata && !what.is_empty();
     Ok(JobConfig {
         source,
         out_dir,
@@ -1068,14 +1102,57 @@ fn parse_job(l: &mut Line, kind: JobKind) -> Result<JobConfig, UsageError> {
         what,
         shard,
         morphometry,
-        download: kind != JobKind::Metadata,
+        // `--what pvec` alone: the tables, no file.
+        download,
         log_file,
         update,
         check_hash,
         check,
         report,
         page,
+        dataset,
+        pvec,
+        mirror,
         given,
+    })
+}
+
+/// `--sample N|P%`, `--seed S`, `--limit N`.
+fn parse_dataset(l: &mut Line) -> Result<Dataset, UsageError> {
+    // The library's words, after the option's name (not "invalid setting sample:").
+    let tail = |e: neuromorpho::Error, setting: &str| {
+        let text = e.to_string();
+        let prefix = format!("invalid setting {setting}: ");
+        text.strip_prefix(&prefix).unwrap_or(&text).to_string()
+    };
+    let sample = match l.text("--sample")? {
+        None => None,
+        Some((name, v)) => Some(
+            v.parse::<Sample>()
+                .map_err(|e| usage(format!("{name} {}", tail(e, "sample"))))?,
+        ),
+    };
+    let seed = match l.text("--seed")? {
+        None => None,
+        Some((name, v)) => Some(v.trim().parse::<u64>().map_err(|_| {
+            usage(format!(
+                "{name} '{}': expected a whole number from 0 to {}",
+                neuromorpho::text::escape(&v),
+                u64::MAX
+            ))
+        })?),
+    };
+    let limit = match l.text("--limit")? {
+        None => None,
+        Some((name, v)) => Some(
+            v.parse::<Limit>()
+                .map_err(|e| usage(format!("{name} {}", tail(e, "limit"))))?,
+        ),
+    };
+    Ok(Dataset {
+        sample,
+        seed,
+        limit,
     })
 }
 
@@ -1090,15 +1167,21 @@ fn query_given(l: &Line) -> bool {
             .any(|r| !r.to_string_lossy().starts_with('-'))
 }
 
-/// `--what cng,original,logs,png` (`logs` is both standardization reports).
-fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
+/// `--what cng,original,logs,pvec` (`logs` is both standardization reports; `pvec` is no
+/// file but the table of persistence vectors): the kinds, and whether pvec was named.
+fn parse_what(s: &str) -> Result<(Vec<FileKind>, bool), UsageError> {
     let mut kinds = Vec::new();
+    let mut pvec = false;
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let new: Vec<FileKind> = match part {
+            "pvec" => {
+                pvec = true;
+                continue;
+            }
             "logs" => vec![FileKind::RemainingIssues, FileKind::StandardizationLog],
             other => vec![other.parse::<FileKind>().map_err(|_| {
                 usage(format!(
-                    "--what: unknown file kind '{}' (expected cng, original, logs, png)",
+                    "--what: unknown file kind '{}' (expected cng, original, logs, png, pvec)",
                     neuromorpho::text::escape(other)
                 ))
             })?],
@@ -1109,12 +1192,12 @@ fn parse_what(s: &str) -> Result<Vec<FileKind>, UsageError> {
             }
         }
     }
-    if kinds.is_empty() {
+    if kinds.is_empty() && !pvec {
         return Err(usage(
-            "--what: no file kind given (expected cng, original, logs, png)",
+            "--what: no file kind given (expected cng, original, logs, png, pvec)",
         ));
     }
-    Ok(kinds)
+    Ok((kinds, pvec))
 }
 
 #[cfg(test)]

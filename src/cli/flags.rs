@@ -390,12 +390,14 @@ pub(crate) const FLAGS: &[Flag] = &[
     Flag {
         long: "--what",
         value: Some("KINDS"),
-        hint: Hint::Choice(&["cng", "original", "logs", "png"]),
-        scope: Scope::Commands(FILES),
-        help: "cng (default), original, logs, png (NeuroMorpho's picture, DIR/images/NAME.png) \
-               (comma-separated)",
+        hint: Hint::Choice(&["cng", "original", "logs", "png", "pvec"]),
+        scope: Scope::Commands(JOB),
+        help: "cng (default), original, logs, png (NeuroMorpho's picture, DIR/images/NAME.png), \
+               pvec (persistence vectors in DIR/pvec.csv, 1 request per 500 neurons; metadata \
+               takes pvec only) (comma-separated)",
         about: "which files",
-        sample: "cng,original",
+        // The one form every command that takes it accepts (metadata: pvec only).
+        sample: "pvec",
         ..BASE
     },
     Flag {
@@ -475,6 +477,49 @@ pub(crate) const FLAGS: &[Flag] = &[
                metadata.shard-K-of-N.csv (and failed/CITATIONS/log files are per shard too)",
         about: "K/N: this part of a job array",
         sample: "2/3",
+        ..BASE
+    },
+    // Datasets (docs/datasets.md).
+    Flag {
+        long: "--sample",
+        value: Some("N|P%"),
+        scope: Scope::Commands(TABLE),
+        help: "Keep a stable random sample of the matches: the N of smallest key, or P% of \
+               them; the key depends only on neuron_id and --seed (not on sort, shard or \
+               release)",
+        about: "a stable sample: N neurons or P%",
+        sample: "10%",
+        ..BASE
+    },
+    Flag {
+        long: "--seed",
+        value: Some("S"),
+        scope: Scope::Commands(TABLE),
+        help: "The sample's seed, 0..2^64-1 (default 0): the same seed, the same sample",
+        about: "the sample's seed",
+        sample: "7",
+        ..BASE
+    },
+    Flag {
+        long: "--limit",
+        value: Some("N"),
+        scope: Scope::Commands(TABLE),
+        help: "Keep the first N matches in the query's sort order (only their pages are \
+               asked for); with --sample, the sample is taken of those",
+        about: "the first N matches",
+        sample: "100",
+        ..BASE
+    },
+    Flag {
+        long: "--mirror",
+        value: Some("DIR"),
+        hint: Hint::Folder,
+        scope: Scope::Commands(FILES),
+        help: "Take files from DIR, a folder this tool downloaded into (hard links where \
+               possible, else copies, each checked against DIR's manifest); only what DIR \
+               lacks or holds damaged is fetched; DIR is never changed",
+        about: "take files from a local mirror",
+        sample: "lab-mirror",
         ..BASE
     },
     Flag {

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use neuromorpho::store::Mirror;
 use neuromorpho::tables::names_from_metadata;
 use neuromorpho::{
     CancelToken, Client, DownloadOptions, Error, FailureKind, FileKind, JobOptions, JobSummary,
@@ -32,8 +33,14 @@ enum Input {
 pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
     // A bad query or names file writes nothing.
     let (input, saved) = read_input(job)?;
+    // Nor does a --mirror that is no mirror, or that holds the output folder.
+    let mirror = open_mirror(job)?;
     // A rerun without a query repeats the folder's run, settings and all.
-    let (options, notes) = job_options(job, saved.as_ref());
+    let (mut options, notes) = job_options(job, saved.as_ref());
+    if let Some(m) = mirror {
+        let files = options.files().clone().mirror(m);
+        options = options.with_files(files);
+    }
     let client = build_client(&config.net)?;
     // So is a -g field the server does not know: checked before the folder is made.
     check_group_fields(&client, config, job)?;
@@ -134,6 +141,24 @@ pub fn run(config: &Config, job: &JobConfig) -> Result<u8, Failure> {
             }
         },
     )
+}
+
+/// `--mirror DIR`, opened (its manifest indexed) and checked apart from the output folder:
+/// a usage error otherwise.
+fn open_mirror(job: &JobConfig) -> Result<Option<Mirror>, Failure> {
+    let Some(dir) = &job.mirror else {
+        return Ok(None);
+    };
+    let bad = |e: &Error| {
+        Failure::Usage(format!(
+            "--mirror {}: {}",
+            dir.display(),
+            super::output::chain(e)
+        ))
+    };
+    let mirror = Mirror::open(dir).map_err(|e| bad(&e))?;
+    mirror.check_apart(&job.out_dir).map_err(|e| bad(&e))?;
+    Ok(Some(mirror))
 }
 
 /// What the neurons come from; for a rerun without a query, the folder's saved run too.
@@ -247,6 +272,8 @@ fn job_options(job: &JobConfig, saved: Option<&SavedRun>) -> (JobOptions, Vec<St
     let mut metadata_file = job.metadata_file.clone();
     let mut metadata_format = job.metadata_format;
     let mut morphometry = job.morphometry;
+    let mut pvec = job.pvec;
+    let mut dataset = job.dataset;
     let mut notes = Vec::new();
     if let Some(saved) = saved {
         let given = job.given;
@@ -297,7 +324,39 @@ fn job_options(job: &JobConfig, saved: Option<&SavedRun>) -> (JobOptions, Vec<St
         if !given.morphometry {
             morphometry = saved.morphometry;
         }
+        if !given.what {
+            pvec = saved.pvec;
+        }
+        // The sample and the limit are part of the query: kept unless given anew.
+        let shown = |s: Option<String>| s.unwrap_or_else(|| "none".into());
+        if dataset.sample.is_some() {
+            differs(
+                "--sample",
+                shown(dataset.sample.map(|s| s.to_string())),
+                shown(saved.sample.map(|s| s.to_string())),
+            );
+        } else {
+            dataset.sample = saved.sample;
+        }
+        match dataset.seed {
+            Some(seed) if saved.sample.is_some() => {
+                differs("--seed", seed.to_string(), saved.seed.to_string())
+            }
+            Some(_) => {}
+            None => dataset.seed = Some(saved.seed),
+        }
+        if dataset.limit.is_some() {
+            differs(
+                "--limit",
+                shown(dataset.limit.map(|l| l.to_string())),
+                shown(saved.limit.map(|l| l.to_string())),
+            );
+        } else {
+            dataset.limit = saved.limit;
+        }
     }
+    // `--what pvec` alone (now or when the folder was made): the tables, no file.
+    let download = job.download && !what.is_empty();
     let files = DownloadOptions::new(&job.out_dir)
         .what(what)
         .group_by(group_by)
@@ -307,9 +366,13 @@ fn job_options(job: &JobConfig, saved: Option<&SavedRun>) -> (JobOptions, Vec<St
         .metadata_file(metadata_file)
         .metadata_format(metadata_format)
         .morphometry(morphometry)
-        .metadata_only(!job.download)
+        .pvec(pvec)
+        .sample(dataset.sample)
+        .seed(dataset.seed.unwrap_or(0))
+        .limit(dataset.limit)
+        .metadata_only(!download)
         .shard(job.shard)
-        .citations(job.download)
+        .citations(download)
         .check(job.check);
     (options, notes)
 }
@@ -381,6 +444,7 @@ fn advice(kind: FailureKind) -> &'static str {
         FailureKind::NotFound => "not found on the server",
         FailureKind::TooLarge => "raise --max-file-size to accept them",
         FailureKind::InvalidRecord => "the server's records lack what a download needs",
+        FailureKind::Pvec => "the server has no usable persistence vector for them",
         FailureKind::Io => "check the output folder (space, permissions)",
         FailureKind::Tls => "see 'neuromorpho doctor'",
         FailureKind::Http4xx => "the server refused them",
@@ -393,7 +457,12 @@ fn advice(kind: FailureKind) -> &'static str {
 fn report(view: &ProgressView, s: &JobSummary, job: &JobConfig) -> u8 {
     let mut line = format!("matched {}", s.matched);
     if s.selected != s.matched {
-        line.push_str(&format!(", this shard {}", s.selected));
+        let what = match (&s.sampled, job.shard) {
+            (Some(_), Some(_)) => "kept in this shard",
+            (Some(_), None) => "kept",
+            _ => "this shard",
+        };
+        line.push_str(&format!(", {what} {}", s.selected));
     }
     // The counts add up to the files (one per neuron unless several kinds are asked for).
     if job.download && s.files != s.selected {
@@ -440,6 +509,32 @@ fn report(view: &ProgressView, s: &JobSummary, job: &JobConfig) -> u8 {
     }
     log::info!(target: FILE_ONLY, "{line}");
     view.say(&line);
+    // What a sample kept of how many, where the files came from, the vectors.
+    let mut lines = Vec::new();
+    if let Some(sampled) = &s.sampled {
+        lines.push(output::sampled_line(sampled));
+    }
+    if let Some(m) = &s.mirror {
+        lines.push(output::mirror_line(m));
+    }
+    if let Some(p) = &s.pvec {
+        let table = s
+            .written
+            .pvec
+            .as_ref()
+            .map(|t| format!(" in {}", t.display()))
+            .unwrap_or_default();
+        lines.push(format!(
+            "persistence vectors {}{table}, without one {} ({})",
+            p.vectors,
+            p.missing,
+            plural(p.requests, "request", "requests")
+        ));
+    }
+    for line in &lines {
+        log::info!(target: FILE_ONLY, "{line}");
+        view.say(line);
+    }
     if let Some(p) = &s.written.metadata {
         view.say(&format!("metadata: {}", p.display()));
     }
@@ -481,7 +576,16 @@ fn report(view: &ProgressView, s: &JobSummary, job: &JobConfig) -> u8 {
         .as_ref()
         .map(|p| format!("; listed in {}", p.display()))
         .unwrap_or_default();
-    let count = format!("{} failed", plural(s.failed.len() as u64, "file", "files"));
+    let n = s.failed.len() as u64;
+    // Vectors missing are no files: said as what they are.
+    let count = if s.failed.iter().all(|f| f.reason == FailureKind::Pvec) {
+        format!(
+            "{} without a persistence vector",
+            plural(n, "neuron", "neurons")
+        )
+    } else {
+        format!("{} failed", plural(n, "file", "files"))
+    };
     if !view.quiet() {
         let shown: Vec<String> = s
             .failed

@@ -46,6 +46,8 @@ pub mod exit {
 /// A run that failed: its one-line message (exit code 1), or a closed stdout (quiet end).
 pub enum Failure {
     Message(String),
+    /// Found wrong once the line was read (a `--mirror` that is no mirror): exit code 2.
+    Usage(String),
     StdoutClosed,
 }
 
@@ -82,6 +84,10 @@ pub fn main() -> ExitCode {
             output::say(&format!("error: {msg}"));
             ExitCode::from(exit::ERROR)
         }
+        Err(Failure::Usage(msg)) => {
+            output::say(&format!("usage error: {msg}"));
+            ExitCode::from(exit::USAGE)
+        }
     }
 }
 
@@ -101,7 +107,8 @@ fn run(config: &Config) -> Result<u8, Failure> {
             query,
             out_dir,
             metadata_file,
-        } => preview::run(config, query, out_dir, metadata_file),
+            dataset,
+        } => preview::run(config, query, out_dir, metadata_file, dataset),
         Command::Job(job) => job::run(config, job),
         Command::Completions(script) => {
             output::print(script)?;

@@ -143,6 +143,42 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     line
 }
 
+/// "sampled 1000 of 48213 matches (seed 7)": what a sample or a limit kept.
+pub fn sampled_line(s: &neuromorpho::SampledSummary) -> String {
+    let mut line = match s.sample {
+        Some(neuromorpho::Sample::Count(_)) => {
+            format!("sampled {} of {} matches", s.kept, s.population)
+        }
+        Some(share) => format!("sampled {share}: {} of {} matches", s.kept, s.population),
+        None => format!("kept the first {} matches", s.kept),
+    };
+    if s.sample.is_some() {
+        line.push_str(&format!(" (seed {})", s.seed));
+        if let Some(l) = s.limit {
+            line.push_str(&format!(", of the first {l}"));
+        }
+    }
+    line
+}
+
+/// "from the mirror 38 (linked 38), from the server 2 (1 damaged in the mirror)".
+pub fn mirror_line(m: &neuromorpho::MirrorSummary) -> String {
+    let how = if m.linked == m.taken {
+        format!("linked {}", m.linked)
+    } else {
+        format!("linked {}, copied {}", m.linked, m.taken - m.linked)
+    };
+    let damaged = if m.damaged > 0 {
+        format!(" ({} damaged in the mirror)", m.damaged)
+    } else {
+        String::new()
+    };
+    format!(
+        "from the mirror {} ({how}), from the server {}{damaged}",
+        m.taken, m.from_server
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

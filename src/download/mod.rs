@@ -105,6 +105,8 @@ pub struct DownloadOptions {
     pub(crate) update: bool,
     /// What keeps a shard's manifest apart from the others' in one folder (set by a job).
     pub(crate) suffix: String,
+    /// Where files are taken from before they are asked of the server.
+    pub(crate) mirror: Option<std::sync::Arc<crate::store::mirror::Mirror>>,
 }
 
 impl DownloadOptions {
@@ -122,6 +124,7 @@ impl DownloadOptions {
             check_hash: false,
             update: false,
             suffix: String::new(),
+            mirror: None,
         }
     }
 
@@ -199,6 +202,24 @@ impl DownloadOptions {
         self.update = on;
         self
     }
+
+    /// Take each file from this mirror (a folder this tool downloaded into) before asking
+    /// the server for it: hard-linked where the file system allows, copied otherwise, each
+    /// checked against the mirror's manifest first. A file the mirror lacks, or holds
+    /// damaged (said in the log, counted in [`DownloadReport::mirror_damaged`]), comes from
+    /// the server. The mirror is never written. The output folder must not be in the mirror
+    /// (nor the mirror in it).
+    ///
+    /// ```no_run
+    /// use neuromorpho::{store::Mirror, DownloadOptions};
+    /// let options = DownloadOptions::new("subset").mirror(Mirror::open("all-neurons")?);
+    /// # Ok::<(), neuromorpho::Error>(())
+    /// ```
+    #[must_use]
+    pub fn mirror(mut self, mirror: crate::store::mirror::Mirror) -> DownloadOptions {
+        self.mirror = Some(std::sync::Arc::new(mirror));
+        self
+    }
 }
 
 impl Client {
@@ -234,6 +255,9 @@ impl Client {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<DownloadReport> {
         plan::prepare(options)?;
+        if let Some(mirror) = &options.mirror {
+            mirror.check_apart(&options.out_dir)?;
+        }
         let files = planner.files();
         // The plan's path keys go before the manifest's index comes: never both at once.
         let mut chunks = planner.into_chunks()?;

@@ -11,6 +11,7 @@ use crate::client::{Answer, Client, Failure, Req};
 use crate::error::{Error, FailureKind};
 use crate::store::atomic_file::{sync_dir, AtomicFile};
 use crate::store::manifest::{hash_file, Manifest, ManifestEntry, Sha256};
+use crate::store::mirror::Taken;
 use crate::swc::{Expect, SwcCheck, Verdict};
 use crate::util::time::Timestamp;
 
@@ -25,6 +26,15 @@ pub(crate) enum Outcome {
     Downloaded {
         entry: ManifestEntry,
         replaced: bool,
+        repaired: bool,
+        /// The mirror held a damaged copy (said in the log), so the server's was fetched.
+        mirror_damaged: bool,
+    },
+    /// Taken from the mirror (`linked`: a hard link, else a checked copy); `repaired`: over
+    /// a damaged copy in place.
+    Mirrored {
+        entry: ManifestEntry,
+        linked: bool,
         repaired: bool,
     },
     /// In place and left alone; `record`: it had no manifest entry and passed the checks.
@@ -155,11 +165,79 @@ impl Client {
                         }
                     }
                     log::info!("{}: {why}; fetching it again", job.path.display());
-                    return self.fetch_plain(job, url, options, true);
+                    return self.take_or_fetch(job, url, options, true);
                 }
             }
         }
-        self.fetch_plain(job, url, options, false)
+        self.take_or_fetch(job, url, options, false)
+    }
+
+    /// The mirror's copy when it holds a good one (the mirror is only read), else the
+    /// server's: a damaged copy in the mirror is said so, and the server's fetched.
+    fn take_or_fetch(
+        &self,
+        job: &Job<'_>,
+        url: &str,
+        options: &DownloadOptions,
+        repairing: bool,
+    ) -> Outcome {
+        let Some(mirror) = options.mirror.as_deref() else {
+            return self.fetch_plain(job, url, options, repairing);
+        };
+        if let Err(e) = make_room(&options.out_dir, &job.path) {
+            return Outcome::Failed(job.failure(FailureKind::Io, e));
+        }
+        let (linked, sha256, bytes, source) = match mirror.take_into(url, &job.path) {
+            Ok(Taken::Linked {
+                sha256,
+                bytes,
+                source,
+            }) => (true, sha256, bytes, source),
+            Ok(Taken::Copied {
+                sha256,
+                bytes,
+                source,
+            }) => (false, sha256, bytes, source),
+            Ok(Taken::Damaged { why }) => {
+                log::warn!(
+                    "{}; fetching {} from the server",
+                    why,
+                    crate::util::text::escape(&job.rel)
+                );
+                return match self.fetch_plain(job, url, options, repairing) {
+                    Outcome::Downloaded {
+                        entry,
+                        replaced,
+                        repaired,
+                        ..
+                    } => Outcome::Downloaded {
+                        entry,
+                        replaced,
+                        repaired,
+                        mirror_damaged: true,
+                    },
+                    other => other,
+                };
+            }
+            Ok(_) => return self.fetch_plain(job, url, options, repairing),
+            Err(e) => return job.failed(e),
+        };
+        // The mirror's validators and date hold for its copy: a later --update of the
+        // subset revalidates it as the mirror would.
+        let mut entry = job.entry_for(url, bytes, sha256);
+        entry.etag = source.etag.clone();
+        entry.last_modified = source.last_modified.clone();
+        entry.fetched_at = source.fetched_at;
+        log::debug!(
+            "{}: {} from the mirror",
+            job.path.display(),
+            if linked { "linked" } else { "copied" }
+        );
+        Outcome::Mirrored {
+            entry,
+            linked,
+            repaired: repairing,
+        }
     }
 
     /// One plain GET streamed into an atomic file, committed over whatever is in place
@@ -197,6 +275,7 @@ impl Client {
                             entry,
                             replaced: false,
                             repaired: false,
+                            mirror_damaged: false,
                         }
                     };
                 }
@@ -209,6 +288,7 @@ impl Client {
                 entry,
                 replaced,
                 repaired: repairing,
+                mirror_damaged: false,
             },
             Ok(outcome) => outcome,
             Err(e) => job.failed(e),
@@ -418,6 +498,7 @@ impl Job<'_> {
             entry,
             replaced,
             repaired: false,
+            mirror_damaged: false,
         })
     }
 

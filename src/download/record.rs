@@ -50,7 +50,7 @@ impl<'a> Recorder<'a> {
             return Ok(());
         }
         let entry = match outcome {
-            Outcome::Downloaded { entry, .. } => entry,
+            Outcome::Downloaded { entry, .. } | Outcome::Mirrored { entry, .. } => entry,
             Outcome::Unchanged { entry: Some(entry) }
             | Outcome::Skipped {
                 record: Some(entry),

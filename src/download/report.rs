@@ -92,8 +92,18 @@ pub struct DownloadReport {
     /// Files in place that were damaged (not what their manifest entry says, or failing the
     /// content checks without one) and were fetched again; counted in `downloaded` too.
     pub repaired: u64,
-    /// Bytes written now.
+    /// Bytes fetched from the server now (not those taken from a mirror).
     pub bytes: u64,
+    /// With [`DownloadOptions::mirror`](crate::DownloadOptions::mirror): files taken from
+    /// the mirror (linked or copied); counted in `downloaded` too. The rest of `downloaded`
+    /// came from the server.
+    pub from_mirror: u64,
+    /// Of `from_mirror`, files hard-linked (one inode shared with the mirror); the others
+    /// were copied.
+    pub linked: u64,
+    /// Files the mirror holds damaged (not what its manifest says), fetched from the server
+    /// instead; counted in `downloaded`.
+    pub mirror_damaged: u64,
     /// Files that failed, with why.
     pub failed: Vec<FailedFile>,
     /// Every file in place at the end (downloaded or skipped), in the order asked.
@@ -119,12 +129,23 @@ impl DownloadReport {
                 fetched,
             };
             let kept = match outcome {
+                Some(Outcome::Mirrored {
+                    linked, repaired, ..
+                }) => {
+                    self.downloaded += 1;
+                    self.from_mirror += 1;
+                    self.linked += u64::from(linked);
+                    self.repaired += u64::from(repaired);
+                    Some(held(true))
+                }
                 Some(Outcome::Downloaded {
                     entry,
                     replaced,
                     repaired,
+                    mirror_damaged,
                 }) => {
                     self.downloaded += 1;
+                    self.mirror_damaged += u64::from(mirror_damaged);
                     self.changed += u64::from(replaced);
                     self.repaired += u64::from(repaired);
                     self.bytes += entry.bytes;

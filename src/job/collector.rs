@@ -19,10 +19,11 @@ use crate::store::lock::FolderLock;
 use crate::store::manifest::Manifest;
 use crate::tables::citations::Citations;
 use crate::tables::metadata::{MetadataWriter, PreparedRows, RowFormat, WrittenRows};
+use crate::tables::pvec::{PvecWriter, PVEC_TABLE};
 use crate::util::text::plural;
 
 use super::options::JobOptions;
-use super::summary::{CheckedFiles, JobSummary, UpdateSummary};
+use super::summary::{CheckedFiles, JobSummary, MirrorSummary, PvecSummary, UpdateSummary};
 
 /// Takes pages as they come: metadata rows out, compact download items kept.
 pub(crate) struct Collector<'a> {
@@ -41,6 +42,8 @@ pub(crate) struct Collector<'a> {
     /// The rows this run writes, so that rows of other runs are kept; by their ids, the
     /// neurons of this run (for what `--update` finds gone).
     written: WrittenRows,
+    /// `pvec.csv`, with its counts.
+    pvec: Option<(PvecWriter, PvecSummary)>,
     /// Failures known before any download: unreadable records, unknown names.
     pub(crate) failed: Vec<FailedFile>,
 }
@@ -72,9 +75,16 @@ impl<'a> Collector<'a> {
         } else {
             None
         };
+        let pvec = if options.pvec {
+            let table = PvecWriter::create(options.per_shard(PVEC_TABLE, "csv"))?;
+            Some((table, PvecSummary::default()))
+        } else {
+            None
+        };
         Ok(Collector {
             options,
             client,
+            pvec,
             writer: Some(writer),
             planner,
             tried: Vec::new(),
@@ -96,6 +106,10 @@ impl<'a> Collector<'a> {
         }
         self.failed.clear();
         self.written.clear();
+        if let Some((table, counts)) = self.pvec.as_mut() {
+            table.reset()?;
+            *counts = PvecSummary::default();
+        }
         match self.writer.as_mut() {
             Some(w) => w.reset(),
             None => Ok(()),
@@ -140,6 +154,7 @@ impl<'a> Collector<'a> {
         } else {
             None
         };
+        self.add_pvec(&mine)?;
         let Some(writer) = self.writer.as_mut() else {
             return Ok(());
         };
@@ -179,6 +194,77 @@ impl<'a> Collector<'a> {
         Ok(())
     }
 
+    /// The persistence vectors of a page's neurons (one request per 500), into `pvec.csv`;
+    /// a neuron without one is a failure of kind pvec.
+    fn add_pvec(&mut self, mine: &[(&Neuron, usize)]) -> Result<()> {
+        let Some((table, counts)) = self.pvec.as_mut() else {
+            return Ok(());
+        };
+        let ids: Vec<u64> = mine.iter().filter_map(|(n, _)| n.neuron_id()).collect();
+        let batch = if ids.is_empty() {
+            crate::api::pvec::PvecBatch::default()
+        } else {
+            self.client.pvec_of_page(&ids)?
+        };
+        counts.requests += batch.batch_requests + batch.single_requests;
+        for (n, _) in mine {
+            // Tried now: an earlier run's row of failed.csv for it is settled by this one.
+            self.tried.push(name_key(n.neuron_name()));
+            let why = match n.neuron_id() {
+                Some(id) => match batch.get(id) {
+                    Some(v) => {
+                        if table.write(n.neuron_name(), v)? {
+                            counts.vectors += 1;
+                        }
+                        continue;
+                    }
+                    None => match batch.invalid.iter().find(|i| i.neuron_id == id) {
+                        Some(bad) => format!("its persistence vector is unusable: {}", bad.why),
+                        None => "the server has no persistence vector for it".to_string(),
+                    },
+                },
+                None => "a record without neuron_id: no persistence vector can be asked".into(),
+            };
+            counts.missing += 1;
+            self.failed.push(FailedFile::record(
+                n.neuron_name(),
+                n.neuron_id(),
+                FailureKind::Pvec,
+                why,
+            ));
+        }
+        Ok(())
+    }
+
+    /// `pvec.csv` into place, with the rows of earlier runs kept (under the folder lock).
+    fn commit_pvec(
+        &mut self,
+        summary: &mut JobSummary,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<()> {
+        let Some((mut table, counts)) = self.pvec.take() else {
+            return Ok(());
+        };
+        if table.rows() > 0 || table.path().exists() {
+            let _lock = self.lock(progress)?;
+            let kept = table.keep_rows_of_final()?;
+            let path = table.finish()?;
+            log::info!(
+                "wrote {} to {}{}",
+                plural(counts.vectors, "persistence vector"),
+                path.display(),
+                if kept > 0 {
+                    format!(" (and kept {} of earlier runs)", plural(kept, "row"))
+                } else {
+                    String::new()
+                }
+            );
+            summary.written.pvec = Some(path);
+        }
+        summary.pvec = Some(counts);
+        Ok(())
+    }
+
     /// Take the folder lock for a short update of the files runs share.
     fn lock(&self, progress: &mut dyn FnMut(&Progress)) -> Result<FolderLock> {
         FolderLock::acquire(self.options.out_dir(), &self.client.cancel, &mut |what| {
@@ -200,6 +286,7 @@ impl<'a> Collector<'a> {
             ..JobSummary::default()
         };
         self.commit_table(&mut summary, progress)?;
+        self.commit_pvec(&mut summary, progress)?;
         if self.planner.as_ref().is_some_and(|p| p.items() > 0) {
             let held = self.download(&mut summary, progress)?;
             if self.options.check {
@@ -285,6 +372,14 @@ impl<'a> Collector<'a> {
         summary.skipped = report.skipped;
         summary.repaired = report.repaired;
         summary.bytes = report.bytes;
+        if download.mirror.is_some() {
+            summary.mirror = Some(MirrorSummary {
+                taken: report.from_mirror,
+                linked: report.linked,
+                from_server: report.downloaded.saturating_sub(report.from_mirror),
+                damaged: report.mirror_damaged,
+            });
+        }
         self.failed.extend(report.failed);
         if download.update {
             let gone = self.gone()?;

@@ -4,6 +4,7 @@
 mod collector;
 mod options;
 mod run_file;
+mod selection;
 mod shard;
 mod summary;
 mod verify;
@@ -21,11 +22,15 @@ use crate::progress::Progress;
 use crate::tables::metadata::{parse_with_rows, RowFormat};
 
 use collector::Collector;
+use selection::Selection;
 
 pub use options::JobOptions;
 pub use run_file::SavedRun;
 pub use shard::Shard;
-pub use summary::{CheckedFiles, JobSummary, UpdateSummary, WrittenFiles};
+pub use summary::{
+    CheckedFiles, JobSummary, MirrorSummary, PvecSummary, SampledSummary, UpdateSummary,
+    WrittenFiles,
+};
 
 impl Client {
     /// Search, write the metadata table as pages arrive, download every file, write
@@ -48,11 +53,28 @@ impl Client {
     ) -> Result<JobSummary> {
         let started = Instant::now();
         let mut collector = Collector::new(self, options)?;
+        let mut selection = Selection::new(
+            options.out_dir(),
+            options.limit,
+            options.sample,
+            options.seed,
+        )?;
         // Once the first page of a pass has fixed the table's columns, the rows of later
         // pages are rendered by the workers that parse them (this run's shard only).
         let columns: RwLock<Option<Arc<RowFormat>>> = RwLock::new(None);
         let shard = options.shard;
-        let mine = |n: &Neuron| shard.is_none_or(|s| s.contains(n.neuron_id()));
+        // A share is decided by the id alone: the workers render only the rows it keeps.
+        let share = options
+            .sample
+            .filter(|s| matches!(s, crate::Sample::Fraction(_)));
+        let seed = options.seed;
+        let mine = |n: &Neuron| {
+            shard.is_none_or(|s| s.contains(n.neuron_id()))
+                && share.is_none_or(|s| {
+                    n.neuron_id()
+                        .is_some_and(|id| s.keeps(id, seed) == Some(true))
+                })
+        };
         let parse = |shared: &Arc<SharedPage>| {
             let format = columns.read().map_or(None, |c| c.clone());
             match format {
@@ -76,13 +98,16 @@ impl Client {
                 if restart {
                     set_columns(None);
                     collector.reset()?;
+                    selection.reset()?;
                 }
                 progress(&Progress::SearchStarted { total, pages });
                 Ok(())
             }
             PassEvent::Page(page) => {
                 let (number, pages) = (page.number, page.pages);
-                collector.add(&page.records, page.skipped, Some(number), page.extra)?;
+                let (records, skipped) =
+                    selection.take_page(Some(number), page.records, page.skipped)?;
+                collector.add(&records, skipped, Some(number), page.extra)?;
                 if number == 0 {
                     set_columns(collector.row_format());
                 }
@@ -93,9 +118,13 @@ impl Client {
                 Ok(())
             }
         };
-        let matched = self.search_with(query, &parse, on_event)?;
-        let summary = collector.finish(matched, started, &mut progress)?;
-        run_file::save_run(self, query, options)?;
+        let matched = self.search_with(query, options.limit, &parse, on_event)?;
+        // A count's sample, known only now.
+        let sampled =
+            selection.finish(&mut |records| collector.add(&records, Vec::new(), None, None))?;
+        let mut summary = collector.finish(matched, started, &mut progress)?;
+        summary.sampled = sampled;
+        run_file::save_run(self, query, options, summary.sampled.as_ref())?;
         Ok(summary)
     }
 
@@ -119,7 +148,16 @@ impl Client {
             pages: 1,
         });
         let found: Placed<Neuron> = lookup.found.iter().cloned().enumerate().collect();
+        let mut selection = Selection::new(
+            options.out_dir(),
+            options.limit,
+            options.sample,
+            options.seed,
+        )?;
+        let (found, _) = selection.take_page(None, found, Vec::new())?;
         collector.add(&found, Vec::new(), None, None)?;
+        let sampled =
+            selection.finish(&mut |records| collector.add(&records, Vec::new(), None, None))?;
         for name in &lookup.missing {
             collector.failed.push(FailedFile::record(
                 name,
@@ -130,6 +168,7 @@ impl Client {
         }
         let mut summary = collector.finish(lookup.found.len() as u64, started, &mut progress)?;
         summary.not_found = lookup.missing;
+        summary.sampled = sampled;
         Ok(summary)
     }
 }

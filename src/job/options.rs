@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::archive::sample::{Limit, Sample};
 use crate::download::DownloadOptions;
 use crate::tables::metadata::MetadataFormat;
 
@@ -31,6 +32,10 @@ pub struct JobOptions {
     pub(crate) shard: Option<Shard>,
     pub(crate) citations: bool,
     pub(crate) check: bool,
+    pub(crate) sample: Option<Sample>,
+    pub(crate) seed: u64,
+    pub(crate) limit: Option<Limit>,
+    pub(crate) pvec: bool,
 }
 
 impl From<DownloadOptions> for JobOptions {
@@ -44,6 +49,10 @@ impl From<DownloadOptions> for JobOptions {
             shard: None,
             citations: true,
             check: false,
+            sample: None,
+            seed: 0,
+            limit: None,
+            pvec: false,
         }
     }
 }
@@ -119,6 +128,51 @@ impl JobOptions {
     #[must_use]
     pub fn check(mut self, on: bool) -> JobOptions {
         self.check = on;
+        self
+    }
+
+    /// Keep a stable sample of the matches (`None`: all of them, the default): the `N`
+    /// neurons of smallest key, or those whose key falls in `P%` of the key range, the key
+    /// computed from each neuron's id and the [seed](JobOptions::seed) alone (see
+    /// [`Sample`]). Taken before the shard (the shards' samples make the unsharded one) and
+    /// after the [limit](JobOptions::limit). A count holds its `N` neurons until the last
+    /// page (on disk, not in memory); a share decides each neuron as its page arrives.
+    ///
+    /// ```
+    /// use neuromorpho::{JobOptions, Sample};
+    /// let options = JobOptions::new("training").sample(Some(Sample::Count(1000))).seed(7);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn sample(mut self, sample: Option<Sample>) -> JobOptions {
+        self.sample = sample;
+        self
+    }
+
+    /// The seed of the sample's keys (default 0): the same seed, the same sample.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> JobOptions {
+        self.seed = seed;
+        self
+    }
+
+    /// Keep only the first `N` matches in the query's sort order (`None`: all, the
+    /// default); only the pages that hold them are asked for. For names, the first `N`
+    /// found, in the order given.
+    #[must_use]
+    pub fn limit(mut self, limit: Option<Limit>) -> JobOptions {
+        self.limit = limit;
+        self
+    }
+
+    /// Write each neuron's persistence vector to `pvec.csv` (per shard
+    /// `pvec.shard-K-of-N.csv`): `neuron_id, neuron_name, distance, scaling_factor, coeff00
+    /// .. coeff99`, one request per 500 neurons, merged with the rows of earlier runs. A
+    /// neuron without a vector is a failure of kind [`FailureKind::Pvec`](crate::FailureKind::Pvec)
+    /// (listed in `failed.csv`). Default false.
+    #[must_use]
+    pub fn pvec(mut self, on: bool) -> JobOptions {
+        self.pvec = on;
         self
     }
 

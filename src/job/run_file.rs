@@ -5,12 +5,14 @@ use std::path::{Path, PathBuf};
 
 use crate::archive::files::FileKind;
 use crate::archive::query::Query;
+use crate::archive::sample::{Limit, Sample};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::tables::metadata::MetadataFormat;
 
 use super::options::JobOptions;
 use super::shard::Shard;
+use super::summary::SampledSummary;
 
 /// The file in which a folder says how it was made (per shard: `neuromorpho-run.shard-K-of-N.json`).
 fn run_file(out_dir: &Path, shard: Option<Shard>) -> PathBuf {
@@ -22,8 +24,14 @@ fn run_file(out_dir: &Path, shard: Option<Shard>) -> PathBuf {
 /// in the output folder, with every setting that shapes it (kinds, grouping, metadata file
 /// and format, shard), so that the folder says how it was made and `--update` (or a rerun
 /// without a query) can repeat it. Keys of the file this run does not set are kept: the run
-/// file is never overwritten with less than it held.
-pub(crate) fn save_run(client: &Client, query: &Query, options: &JobOptions) -> Result<()> {
+/// file is never overwritten with less than it held. The sample and the limit are saved with
+/// the query (`sampled`: what they kept of how many, this run).
+pub(crate) fn save_run(
+    client: &Client,
+    query: &Query,
+    options: &JobOptions,
+    sampled: Option<&SampledSummary>,
+) -> Result<()> {
     let path = run_file(options.out_dir(), options.shard);
     let mut run = match read_run_file(&path) {
         Ok(Some(serde_json::Value::Object(old))) => old,
@@ -39,7 +47,16 @@ pub(crate) fn save_run(client: &Client, query: &Query, options: &JobOptions) -> 
         "metadata_file": options.metadata_name().to_string_lossy(),
         "metadata_format": options.metadata_format.as_str(),
         "morphometry": options.morphometry,
+        "pvec": options.pvec,
         "shard": options.shard.map(|s| s.to_string()),
+        "sample": options.sample.map(|s| s.to_string()),
+        "seed": options.seed,
+        "limit": options.limit.map(Limit::get),
+        "sampled": sampled.map(|s| serde_json::json!({
+            "population": s.population,
+            "kept": s.kept,
+            "text": sampled_text(s),
+        })),
     });
     if let serde_json::Value::Object(now) = now {
         run.extend(now);
@@ -52,6 +69,22 @@ pub(crate) fn save_run(client: &Client, query: &Query, options: &JobOptions) -> 
         options.files.durable,
     )
     .map_err(|e| Error::io(&path, e))
+}
+
+/// "sampled 1000 of 48213 (seed 7)", "the first 500 of 48213": what a selection kept.
+pub(crate) fn sampled_text(s: &SampledSummary) -> String {
+    let mut text = match s.sample {
+        Some(Sample::Count(_)) => format!("sampled {} of {}", s.kept, s.population),
+        Some(share) => format!("sampled {share}: {} of {}", s.kept, s.population),
+        None => format!("kept {} of the matches", s.kept),
+    };
+    if s.sample.is_some() {
+        text.push_str(&format!(" (seed {})", s.seed));
+    }
+    if let Some(l) = s.limit {
+        text.push_str(&format!(", of the first {l} matches"));
+    }
+    text
 }
 
 /// The run file's JSON (a regular file only: never a FIFO or a link); `None` when absent.
@@ -92,6 +125,14 @@ pub struct SavedRun {
     pub metadata_format: MetadataFormat,
     /// Whether the table has morphometry columns.
     pub morphometry: bool,
+    /// Whether the folder has `pvec.csv`.
+    pub pvec: bool,
+    /// The sample of the matches, if one was taken.
+    pub sample: Option<Sample>,
+    /// Its seed (0 when none was saved).
+    pub seed: u64,
+    /// The limit, if one was set.
+    pub limit: Option<Limit>,
 }
 
 impl SavedRun {
@@ -118,6 +159,10 @@ impl SavedRun {
             .metadata_file(self.metadata_file.clone())
             .metadata_format(self.metadata_format)
             .morphometry(self.morphometry)
+            .pvec(self.pvec)
+            .sample(self.sample)
+            .seed(self.seed)
+            .limit(self.limit)
     }
 }
 
@@ -188,6 +233,29 @@ fn load(out_dir: &Path, shard: Option<Shard>) -> Result<Option<SavedRun>> {
         .get("morphometry")
         .and_then(|m| m.as_bool())
         .unwrap_or(false);
+    let pvec = v.get("pvec").and_then(|m| m.as_bool()).unwrap_or(false);
+    let sample = match v.get("sample") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(t)) => Some(
+            t.parse::<Sample>()
+                .map_err(|e| bad("sample", e.to_string()))?,
+        ),
+        Some(_) => return Err(bad("sample", "not a string".into())),
+    };
+    let seed = match v.get("seed") {
+        None | Some(serde_json::Value::Null) => 0,
+        Some(s) => s
+            .as_u64()
+            .ok_or_else(|| bad("seed", "not a whole number from 0 to 2^64-1".into()))?,
+    };
+    let limit = match v.get("limit") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(l) => Some(
+            l.as_u64()
+                .and_then(Limit::new)
+                .ok_or_else(|| bad("limit", "not a whole number of at least 1".into()))?,
+        ),
+    };
     Ok(Some(SavedRun {
         query,
         what,
@@ -195,6 +263,10 @@ fn load(out_dir: &Path, shard: Option<Shard>) -> Result<Option<SavedRun>> {
         metadata_file,
         metadata_format,
         morphometry,
+        pvec,
+        sample,
+        seed,
+        limit,
     }))
 }
 

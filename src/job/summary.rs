@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::archive::sample::{Limit, Sample};
 use crate::download::FailedFile;
 
 /// What a job did.
@@ -26,8 +27,16 @@ pub struct JobSummary {
     pub skipped: u64,
     /// Files in place that were damaged and were fetched again (counted in `downloaded`).
     pub repaired: u64,
-    /// Bytes written now.
+    /// Bytes fetched from the server now.
     pub bytes: u64,
+    /// With [`JobOptions::sample`](crate::JobOptions::sample) or
+    /// [`JobOptions::limit`](crate::JobOptions::limit): what was kept of how many.
+    pub sampled: Option<SampledSummary>,
+    /// With [`DownloadOptions::mirror`](crate::DownloadOptions::mirror): where the files
+    /// came from.
+    pub mirror: Option<MirrorSummary>,
+    /// With [`JobOptions::pvec`](crate::JobOptions::pvec): the persistence vectors.
+    pub pvec: Option<PvecSummary>,
     /// Everything that failed: files, records that could not be read, names not found.
     pub failed: Vec<FailedFile>,
     /// Names asked for that the server does not know (named look-ups only; also in `failed`).
@@ -48,6 +57,51 @@ impl JobSummary {
     pub fn unchanged(&self) -> u64 {
         self.update.as_ref().map_or(0, |u| u.unchanged)
     }
+}
+
+/// What a sample or a limit kept: "sampled 1,000 of 48,213".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SampledSummary {
+    /// The sample asked for.
+    pub sample: Option<Sample>,
+    /// Its seed.
+    pub seed: u64,
+    /// The limit asked for.
+    pub limit: Option<Limit>,
+    /// Matches the sample was taken from (after the limit; records without a `neuron_id`
+    /// included, never sampled).
+    pub population: u64,
+    /// Neurons kept, before the shard (every shard of a job array keeps the same count
+    /// here; [`JobSummary::selected`] is this shard's part).
+    pub kept: u64,
+}
+
+/// Where a download's files came from, with a mirror.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MirrorSummary {
+    /// Files taken from the mirror (counted in [`JobSummary::downloaded`]).
+    pub taken: u64,
+    /// Of those, hard-linked (the others were copied).
+    pub linked: u64,
+    /// Files fetched from the server (the rest of [`JobSummary::downloaded`]).
+    pub from_server: u64,
+    /// Of those, files the mirror holds damaged (fetched instead, said in the log).
+    pub damaged: u64,
+}
+
+/// The persistence vectors of a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PvecSummary {
+    /// Rows written by this run.
+    pub vectors: u64,
+    /// Neurons without a usable vector (failures of kind `pvec`, in
+    /// [`JobSummary::failed`]).
+    pub missing: u64,
+    /// Requests: one select per batch of up to 500 neurons, plus one per id asked alone.
+    pub requests: u64,
 }
 
 /// What an update found.
@@ -88,4 +142,6 @@ pub struct WrittenFiles {
     pub failed_list: Option<PathBuf>,
     /// `CITATIONS.md` (and `CITATIONS.bib` beside it).
     pub citations: Option<PathBuf>,
+    /// `pvec.csv`, with [`JobOptions::pvec`](crate::JobOptions::pvec).
+    pub pvec: Option<PathBuf>,
 }

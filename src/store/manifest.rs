@@ -212,19 +212,31 @@ fn dedup_slots(slots: &mut Vec<Slot>) {
 /// it many times).
 const DEDUP_AT: usize = if cfg!(test) { 8 } else { 1 << 16 };
 
-/// Push a slot, first deduplicating in place when the list is full: a manifest that an
-/// update appended to holds two lines a path, and its slots then cost what its paths do, not
-/// what its lines do. (Dedup keeps each key's largest `at`, so doing it early changes
-/// nothing.)
-fn push_slot(slots: &mut Vec<Slot>, slot: Slot) {
-    if slots.len() == slots.capacity() && slots.len() >= DEDUP_AT {
-        dedup_slots(slots);
-        // Grow only when deduplicating freed little: the work stays amortized.
-        if slots.len() > slots.capacity() / 4 * 3 {
-            slots.reserve(slots.capacity());
+/// Slots read so far, deduplicated in place each time they grew by a quarter: a manifest
+/// that an update appended to holds two lines a path, and its slots then cost what its
+/// paths do, not what its lines do. (Dedup keeps each key's largest `at`, so doing it early
+/// changes nothing.)
+struct Slots {
+    list: Vec<Slot>,
+    next_dedup: usize,
+}
+
+impl Slots {
+    fn with_capacity(room: usize) -> Slots {
+        Slots {
+            list: Vec::with_capacity(room),
+            next_dedup: DEDUP_AT,
         }
     }
-    slots.push(slot);
+
+    fn push(&mut self, slot: Slot) {
+        if self.list.len() >= self.next_dedup {
+            dedup_slots(&mut self.list);
+            let len = self.list.len();
+            self.next_dedup = len.saturating_add(len / 4).max(DEDUP_AT);
+        }
+        self.list.push(slot);
+    }
 }
 
 /// A 128-bit key of a path: two independent 64-bit hashes, so that two paths of one folder
@@ -302,8 +314,21 @@ impl Manifest {
         let mut m = Manifest::default();
         let mut handles = Vec::new();
         // In reading order: a later line (and a later manifest) wins.
-        let mut slots: Vec<Slot> = Vec::new();
-        for path in manifest_files(out_dir)? {
+        let files = manifest_files(out_dir)?;
+        // Room for as many lines as the files could hold (no entry is shorter than 128
+        // bytes): a large reservation is mapped but not touched, so it costs memory only as
+        // slots fill it, and the index never grows by copying itself.
+        let bytes: u64 = files
+            .iter()
+            .filter_map(|p| std::fs::symlink_metadata(p).ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum();
+        let room = usize::try_from(bytes / 128)
+            .unwrap_or(usize::MAX)
+            .min(1 << 26);
+        let mut slots = Slots::with_capacity(room);
+        for path in files {
             let number = handles.len();
             let name = path
                 .file_name()
@@ -314,13 +339,10 @@ impl Manifest {
                 line_number += 1;
                 match parse_line(line) {
                     Line::Blank => {}
-                    Line::Entry(e) => push_slot(
-                        &mut slots,
-                        Slot {
-                            key: key_of(&e.path),
-                            at: at(number, offset),
-                        },
-                    ),
+                    Line::Entry(e) => slots.push(Slot {
+                        key: key_of(&e.path),
+                        at: at(number, offset),
+                    }),
                     Line::Bad { why, path } => {
                         if path.is_none() {
                             m.damaged_lines += 1;
@@ -339,7 +361,7 @@ impl Manifest {
             handles.push(handle);
             m.files.push(path);
         }
-        m.index = last_of_each(slots);
+        m.index = last_of_each(slots.list);
         m.handles = Arc::new(handles);
         Ok(m)
     }

@@ -13,6 +13,7 @@ mod cli_render;
 mod cli_usage;
 mod concurrent;
 mod datasets;
+mod datasets_cli;
 mod docs;
 mod economy;
 mod fake_server;

@@ -112,12 +112,19 @@ impl Shared {
         };
         let omitted = lock(&self.pvec_select_omits).clone();
         let mut rows = catalog.filter(&clauses);
+        rows.retain(|&i| catalog.has_pvec(i as usize));
+        let before = rows.len();
         rows.retain(|&i| {
-            catalog.has_pvec(i as usize)
-                && catalog
-                    .id(i as usize)
-                    .is_some_and(|id| !omitted.contains(&id))
+            catalog
+                .id(i as usize)
+                .is_some_and(|id| !omitted.contains(&id))
         });
+        // Left out but counted: the answer claims more than it carries.
+        let delta = if self.pvec_omits_counted.load(Ordering::SeqCst) {
+            delta.saturating_add((before - rows.len()) as i64)
+        } else {
+            delta
+        };
         rows.sort_by_key(|&i| catalog.id(i as usize));
         if rows.is_empty() {
             return json_error(404, &req.path, "No persistence vectors found");

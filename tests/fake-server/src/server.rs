@@ -48,6 +48,8 @@ pub(super) struct Shared {
     pub(super) refuse_pvec_batch: AtomicBool,
     /// [`FakeServer::set_pvec_select_omits`].
     pub(super) pvec_select_omits: Mutex<HashSet<u64>>,
+    /// [`FakeServer::set_pvec_omits_counted`].
+    pub(super) pvec_omits_counted: AtomicBool,
     /// [`FakeServer::set_pvec_malformed`].
     pub(super) pvec_malformed: Mutex<HashSet<u64>>,
     pub(super) faults: Mutex<Vec<FaultRule>>,
@@ -98,6 +100,7 @@ impl FakeServer {
             refuse_morphometry_batch: AtomicBool::new(options.refuse_morphometry_batch),
             refuse_pvec_batch: AtomicBool::new(false),
             pvec_select_omits: Mutex::new(HashSet::new()),
+            pvec_omits_counted: AtomicBool::new(false),
             pvec_malformed: Mutex::new(HashSet::new()),
             faults: Mutex::new(Vec::new()),
             random: Mutex::new(None),
@@ -211,6 +214,12 @@ impl FakeServer {
     /// `/api/pvec/id/{id}` still serves them (an empty list turns it off).
     pub fn set_pvec_select_omits(&self, ids: &[u64]) {
         *lock(&self.shared.pvec_select_omits) = ids.iter().copied().collect();
+    }
+
+    /// With [`FakeServer::set_pvec_select_omits`]: the select's `totalElements` still counts
+    /// the vectors it leaves out (the answer says it holds more than it carries).
+    pub fn set_pvec_omits_counted(&self, on: bool) {
+        self.shared.pvec_omits_counted.store(on, Ordering::SeqCst);
     }
 
     /// Serves the vectors of these neuron ids with 99 coefficients instead of 100, in both
