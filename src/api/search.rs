@@ -346,7 +346,9 @@ impl Client {
         if check.stopped() || wanted <= 1 {
             return Ok(check.finish());
         }
-        let window = (2 * self.concurrency() as u64).min(MAX_WINDOW);
+        // A page or two beyond the workers keeps them all busy; more would only hold pages
+        // (a page in hand is about 1 MB).
+        let window = (self.concurrency() as u64 + 2).min(MAX_WINDOW);
         let result = self.workers()?.run(
             wanted - 1,
             Order::InOrder { window },
