@@ -207,6 +207,17 @@ impl Planner {
         Ok(())
     }
 
+    /// Make room for the path keys of `items` more items at once, so that the set never
+    /// grows by rehashing into a second table beside the first (at most a million items: a
+    /// count is the server's word, not a promise).
+    pub(crate) fn expect(&mut self, items: u64) {
+        let original = self.what.contains(&FileKind::Original);
+        let other = self.what.iter().any(|&k| k != FileKind::Original);
+        let keys = usize::from(original) + usize::from(other);
+        let items = usize::try_from(items.min(1 << 20)).unwrap_or(0);
+        self.used.reserve(items.saturating_mul(keys));
+    }
+
     /// Forget every item (a search that starts over).
     pub(crate) fn clear(&mut self) -> Result<()> {
         self.used.clear();

@@ -94,6 +94,13 @@ impl<'a> Collector<'a> {
         })
     }
 
+    /// The search will bring about `total` records: room for their plan.
+    pub(crate) fn expect(&mut self, total: u64) {
+        if let Some(p) = self.planner.as_mut() {
+            p.expect(total);
+        }
+    }
+
     pub(crate) fn reset(&mut self) -> Result<()> {
         if let Some(p) = self.planner.as_mut() {
             p.clear()?;

@@ -100,6 +100,7 @@ impl Client {
                     collector.reset()?;
                     selection.reset()?;
                 }
+                collector.expect(total);
                 progress(&Progress::SearchStarted { total, pages });
                 Ok(())
             }
