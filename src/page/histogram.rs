@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::html::escape_html;
+use crate::util::text::escape_markup;
 
 /// Colours of the groups (none is a colour of an SWC type, so that a picture of the page
 /// tells thumbnails from charts).
@@ -46,7 +46,7 @@ pub(crate) fn histogram(title: &str, values: &[(f64, Option<usize>)], groups: us
     let _ = write!(
         out,
         "<figure class=\"histogram\"><figcaption>{}</figcaption>",
-        escape_html(title)
+        escape_markup(title)
     );
     let lo = values.iter().map(|v| v.0).fold(f64::INFINITY, f64::min);
     let hi = values.iter().map(|v| v.0).fold(f64::NEG_INFINITY, f64::max);
@@ -125,7 +125,7 @@ pub(crate) fn legend(field: &str, groups: &[String], has_other: bool) -> String 
     let _ = write!(
         out,
         "<p class=\"legend\">by <b>{}</b>: ",
-        escape_html(field)
+        escape_markup(field)
     );
     for (g, name) in groups.iter().enumerate() {
         let colour = PALETTE.get(g).copied().unwrap_or(OTHER);
@@ -133,7 +133,7 @@ pub(crate) fn legend(field: &str, groups: &[String], has_other: bool) -> String 
         let _ = write!(
             out,
             "<span class=\"swatch\" style=\"background:{colour}\"></span>{} ",
-            escape_html(shown)
+            escape_markup(shown)
         );
     }
     if has_other {

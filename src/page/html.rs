@@ -3,24 +3,7 @@
 
 use std::fmt::Write as _;
 
-/// Text for HTML content or a quoted attribute value.
-pub(crate) fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Controls other than tab and newline: shown as U+FFFD (a name cannot draw on a
-            // terminal, nor hide text on a page).
-            c if c.is_control() && c != '\t' && c != '\n' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::util::text::escape_markup;
 
 /// JSON for a `<script type="application/json">` element: `<`, `>` and `&` as `\u` escapes
 /// (no `</script>` or `<!--` can end or change the element), and U+2028 and U+2029 too.
@@ -67,22 +50,22 @@ fn inline(s: &str, out: &mut String) {
         });
         match link {
             Some((text, url, consumed)) => {
-                out.push_str(&escape_html(&rest[..open]));
+                out.push_str(&escape_markup(&rest[..open]));
                 let _ = write!(
                     out,
                     "<a href=\"{}\" rel=\"noreferrer\">{}</a>",
-                    escape_html(url),
-                    escape_html(text)
+                    escape_markup(url),
+                    escape_markup(text)
                 );
                 rest = &rest[consumed..];
             }
             None => {
-                out.push_str(&escape_html(&rest[..=open]));
+                out.push_str(&escape_markup(&rest[..=open]));
                 rest = &rest[open + 1..];
             }
         }
     }
-    out.push_str(&escape_html(rest));
+    out.push_str(&escape_markup(rest));
 }
 
 /// The subset of Markdown `CITATIONS.md` is written in: headings, bullets, tables,
@@ -193,7 +176,7 @@ mod tests {
     #[test]
     fn server_text_cannot_become_markup() {
         assert_eq!(
-            escape_html("<img src=x onerror=\"a()\">&'\u{1b}"),
+            escape_markup("<img src=x onerror=\"a()\">&'\u{1b}"),
             "&lt;img src=x onerror=&quot;a()&quot;&gt;&amp;&#39;\u{FFFD}"
         );
         let v = serde_json::json!({"n": "</script><!--<script>&\u{2028}\u{2029}"});

@@ -46,8 +46,9 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::store::atomic_file::write_atomically;
 
+use crate::util::text::escape_markup;
 use collect::{Collection, Neuron, MEASURES};
-use html::{escape_html, fill, href, json_for_script, markdown};
+use html::{fill, href, json_for_script, markdown};
 
 const TEMPLATE: &str = include_str!("page.html");
 const STYLE: &str = include_str!("page.css");
@@ -376,10 +377,10 @@ fn page_text(
     fill(
         TEMPLATE,
         &[
-            ("title", &escape_html(&title)),
+            ("title", &escape_markup(&title)),
             ("style", STYLE),
-            ("summary", &escape_html(&summary)),
-            ("generated", &escape_html(&generated)),
+            ("summary", &escape_markup(&summary)),
+            ("generated", &escape_markup(&generated)),
             ("charts", &charts),
             ("citations", &citations),
             ("data", &json_for_script(&data)),

@@ -158,6 +158,26 @@ pub(crate) fn shown(s: &str) -> String {
     escape(&redact(s)).into_owned()
 }
 
+/// Text for HTML or XML content or a quoted attribute value (the page and the SVG pictures):
+/// the five markup characters as references; controls other than tab and newline (which XML
+/// refuses even as references, and which could hide text) and U+FFFE/U+FFFF as U+FFFD.
+pub(crate) fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\t' | '\n' => out.push(c),
+            c if c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}') => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `1 neuron`, `2 neurons`: the one plural of the library's messages (English `s`).
 pub(crate) fn plural(n: u64, word: &str) -> String {
     if n == 1 {

@@ -37,25 +37,6 @@ pub(crate) fn num(v: f64) -> String {
     s
 }
 
-/// Text for XML content or an attribute value.
-pub(crate) fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // XML 1.0 refuses most controls even as references: shown as U+FFFD.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
-            '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// One `d` attribute: segments that continue where the last one ended are chained, as
 /// relative moves (`l dx dy`: shorter than absolute positions).
 #[derive(Debug, Default)]
@@ -228,7 +209,7 @@ mod tests {
         assert_eq!(tenths(1.26), 13);
         assert_eq!(tenths(f64::NAN), 0);
         assert_eq!(
-            xml("<a href='x'>&\"\u{1b}"),
+            crate::util::text::escape_markup("<a href='x'>&\"\u{1b}"),
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;\u{FFFD}"
         );
     }

@@ -11,7 +11,8 @@ use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use canvas::{num, xml, Strokes};
+use crate::util::text::escape_markup;
+use canvas::{num, Strokes};
 use plane::{finite_or, Axes, Extent, Frame, Width};
 
 use super::check::{for_each_file, CheckOptions};
@@ -525,7 +526,7 @@ fn render(m: &Morphology, o: &RenderOptions) -> Rendering {
             num(mt.margin),
             num(y),
             num(mt.title),
-            xml(&cut(title, max_chars(mt.title)))
+            escape_markup(&cut(title, max_chars(mt.title)))
         );
         y += mt.title * 0.4;
     }
@@ -536,7 +537,7 @@ fn render(m: &Morphology, o: &RenderOptions) -> Rendering {
             "<text class=\"note\" x=\"{}\" y=\"{}\" fill=\"#b00000\">{}</text>",
             num(mt.margin),
             num(y - mt.line + mt.text),
-            xml(&cut(note, max_chars(mt.text)))
+            escape_markup(&cut(note, max_chars(mt.text)))
         );
     }
     if !header.is_empty() {
@@ -564,7 +565,7 @@ fn render(m: &Morphology, o: &RenderOptions) -> Rendering {
                 num(px),
                 num(mt.margin + 5.0),
                 num(bottom - px + mt.text),
-                xml(&label)
+                escape_markup(&label)
             );
         } else {
             rows = 1;
@@ -577,7 +578,7 @@ fn render(m: &Morphology, o: &RenderOptions) -> Rendering {
                 num(px),
                 num(fx + px + 6.0),
                 num(row_y + mt.text * 0.35),
-                xml(&label)
+                escape_markup(&label)
             );
             fx += w + 14.0;
         }
@@ -601,7 +602,7 @@ fn render(m: &Morphology, o: &RenderOptions) -> Rendering {
                 num(row_y),
                 num(fx + 18.0),
                 num(row_y + mt.text * 0.35),
-                xml(name)
+                escape_markup(name)
             );
             fx += w + 14.0;
         }
@@ -622,7 +623,7 @@ fn render(m: &Morphology, o: &RenderOptions) -> Rendering {
     let _ = write!(
         svg,
         "<title>{}</title><rect class=\"background\" width=\"{}\" height=\"{}\" fill=\"#fff\"/>",
-        xml(o.title.as_deref().unwrap_or("neuron morphology")),
+        escape_markup(o.title.as_deref().unwrap_or("neuron morphology")),
         num(width),
         num(height)
     );
