@@ -251,15 +251,21 @@ pub fn check_bytes_with(bytes: &[u8], neurom: Option<&NeuromOptions>) -> SwcRepo
 /// Read everything from `reader` (at most `max_size` bytes) and check it. Never fails: a
 /// read error is an `io` issue, more than `max_size` bytes a `too-large` one.
 pub fn check_reader<R: Read>(reader: R, max_size: u64) -> SwcReport {
-    check_reader_with(reader, max_size, None)
+    check_reader_with(reader, 0, max_size, None)
 }
 
+/// Read and check; `size` is what the reader is expected to hold (0 when unknown), so that
+/// a file is read into one allocation rather than a doubling one.
 fn check_reader_with<R: Read>(
     reader: R,
+    size: u64,
     max_size: u64,
     neurom: Option<&NeuromOptions>,
 ) -> SwcReport {
     let mut bytes = Vec::new();
+    // One byte more, so that reading to the end does not grow the buffer only to find it.
+    let expected = size.min(max_size).saturating_add(1);
+    let _ = bytes.try_reserve_exact(usize::try_from(expected).unwrap_or(0));
     match reader
         .take(max_size.saturating_add(1))
         .read_to_end(&mut bytes)
@@ -284,7 +290,7 @@ pub fn check_file(path: impl AsRef<Path>, options: &CheckOptions) -> CheckedFile
     let neurom = options.neurom_to_run();
     let neurom = neurom.as_ref();
     let report = if path == Path::new("-") {
-        check_reader_with(std::io::stdin().lock(), options.max_file_size, neurom)
+        check_reader_with(std::io::stdin().lock(), 0, options.max_file_size, neurom)
     } else {
         match std::fs::File::open(path) {
             Err(e) => {
@@ -298,7 +304,10 @@ pub fn check_file(path: impl AsRef<Path>, options: &CheckOptions) -> CheckedFile
                 Ok(md) if md.is_dir() => {
                     SwcReport::failed(Issue::new(IssueCode::Io, None, "is a folder".to_string()))
                 }
-                _ => check_reader_with(f, options.max_file_size, neurom),
+                Ok(md) if md.is_file() => {
+                    check_reader_with(f, md.len(), options.max_file_size, neurom)
+                }
+                _ => check_reader_with(f, 0, options.max_file_size, neurom),
             },
         }
     };

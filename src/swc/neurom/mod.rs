@@ -9,6 +9,7 @@
 //! soma, a flatness check whose eigenvalues do not converge, ...), the verdict is `None` and
 //! the message names NeuroM's exception.
 
+mod back_tracking;
 mod numpy;
 mod shape;
 mod sizes;
@@ -720,7 +721,7 @@ fn run(v: &View<'_>, check: NeuromCheck, o: &NeuromOptions) -> NeuromResult {
         C::HasNoJumps => spread::jumps(v, o.jump_max_distance, o.jump_axis),
         C::HasNoRootNodeJumps => spread::root_node_jumps(v, o.root_node_radius_multiplier),
         C::HasNoDanglingBranch => spread::dangling(v),
-        C::HasNoBackTracking => shape::back_tracking(v),
+        C::HasNoBackTracking => back_tracking::back_tracking(v),
         C::HasNoOverlappingPoint => shape::overlapping(v, o.overlap_tolerance),
         C::HasNoFlatNeurites => shape::flat(v, o.flat_tol, o.flat_method),
     }
