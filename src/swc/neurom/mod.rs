@@ -11,6 +11,7 @@
 
 mod back_tracking;
 mod numpy;
+mod repeats;
 mod shape;
 mod sizes;
 mod spread;

@@ -13,50 +13,40 @@ use crate::swc::morphio::TreePoint;
 pub(super) fn overlapping(v: &View<'_>, tolerance: f64) -> NeuromResult {
     let check = NeuromCheck::HasNoOverlappingPoint;
     let mut r = NeuromResult::keeping(check, v.keep());
-    for sections in v.neurites() {
+    for set in v.neurite_sets() {
         // scipy's KD-tree refuses points that are not finite.
-        if v.neurite_points(sections.clone())
-            .any(|(_, p)| p.xyz.iter().any(|c| !c.is_finite()))
-        {
+        if !set.finite {
             return NeuromResult::raised(
                 check,
                 "ValueError: data must be finite, check for nan or inf values",
             );
         }
-        let points: Vec<(usize, &TreePoint)> = v.neurite_points(sections).collect();
+        let points = &set.points;
         let mut pair = |i: usize, j: usize| {
             if let (Some(&(si, a)), Some(&(sj, b))) = (points.get(i), points.get(j)) {
                 r.add(Fault {
-                    other_section: Some(sj),
+                    other_section: Some(sj as usize),
                     points: vec![a.xyz],
                     other_line: Some(b.line as usize),
-                    ..Fault::section(si, a.line)
+                    ..Fault::section(si as usize, a.line)
                 });
             }
         };
         if tolerance > 0.0 {
-            near_pairs(&points, tolerance, &mut pair);
+            near_pairs(points, tolerance, &mut pair);
         } else if tolerance == 0.0 {
-            equal_pairs(&points, &mut pair);
+            equal_pairs(&set.repeats, &mut pair);
         }
     }
     r.finish()
 }
 
-/// A point's coordinates as a key: -0 is 0; NaN never equals anything.
-fn key(p: &TreePoint) -> Option<[u32; 3]> {
-    if p.xyz.iter().any(|v| v.is_nan()) {
-        return None;
-    }
-    Some(p.xyz.map(|v| if v == 0.0 { 0 } else { v.to_bits() }))
-}
-
-/// A fast hash for point keys (the keys come from the file, but a collision costs only
+/// A fast hash for grid cells (the cells come from the file, but a collision costs only
 /// time, and the table's size is bounded by the points).
 #[derive(Default)]
-pub(super) struct PointHasher(u64);
+struct CellHasher(u64);
 
-impl std::hash::Hasher for PointHasher {
+impl std::hash::Hasher for CellHasher {
     fn finish(&self) -> u64 {
         self.0
     }
@@ -78,10 +68,6 @@ impl std::hash::Hasher for PointHasher {
         }
     }
 
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-
     fn write_u64(&mut self, v: u64) {
         self.0 = (self.0.rotate_left(23) ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
@@ -95,22 +81,12 @@ impl std::hash::Hasher for PointHasher {
     }
 }
 
-pub(super) type PointMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<PointHasher>>;
+type CellMap<V> = HashMap<[i64; 3], V, std::hash::BuildHasherDefault<CellHasher>>;
 
-fn equal_pairs(points: &[(usize, &TreePoint)], pair: &mut impl FnMut(usize, usize)) {
-    let mut first: PointMap<[u32; 3], u32> = PointMap::default();
-    first.reserve(points.len());
-    // (the first point with these coordinates, a later one)
-    let mut repeats: Vec<(u32, u32)> = Vec::new();
-    for (i, (_, p)) in points.iter().enumerate() {
-        let Some(k) = key(p) else { continue };
-        match first.entry(k) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(i as u32);
-            }
-            std::collections::hash_map::Entry::Occupied(e) => repeats.push((*e.get(), i as u32)),
-        }
-    }
+/// Every pair of equal points (SciPy's `query_pairs(0)`, as NeuroM sorts them): within each
+/// set of equal points, each with each later one.
+fn equal_pairs(repeats: &[(u32, u32)], pair: &mut impl FnMut(usize, usize)) {
+    let mut repeats = repeats.to_vec();
     repeats.sort_unstable();
     for group in repeats.chunk_by(|a, b| a.0 == b.0) {
         let Some(&(head, _)) = group.first() else {
@@ -129,14 +105,14 @@ fn equal_pairs(points: &[(usize, &TreePoint)], pair: &mut impl FnMut(usize, usiz
 
 /// Pairs within `tolerance` (as scipy's KD-tree measures: in float64), found through a grid
 /// of cells of that size.
-fn near_pairs(points: &[(usize, &TreePoint)], tolerance: f64, pair: &mut impl FnMut(usize, usize)) {
+fn near_pairs(points: &[(u32, &TreePoint)], tolerance: f64, pair: &mut impl FnMut(usize, usize)) {
     let cell = |p: &TreePoint| -> Option<[i64; 3]> {
         let c = p.xyz.map(|v| (f64::from(v) / tolerance).floor());
         c.iter()
             .all(|v| v.is_finite() && v.abs() < 1e15)
             .then(|| c.map(|v| v as i64))
     };
-    let mut grid: PointMap<[i64; 3], Vec<usize>> = PointMap::default();
+    let mut grid: CellMap<Vec<usize>> = CellMap::default();
     for (i, (_, p)) in points.iter().enumerate() {
         if let Some(c) = cell(p) {
             grid.entry(c).or_default().push(i);
@@ -190,21 +166,32 @@ pub(super) fn flat(v: &View<'_>, tol: f64, method: FlatMethod) -> NeuromResult {
     // NeuroM looks at every neurite before it answers: an exception on any one is the
     // answer; else one flat neurite fails the check, whatever the undecided ones.
     let mut undecided: Option<usize> = None;
-    for sections in v.neurites() {
+    for (sections, set) in v.neurites().zip(v.neurite_sets()) {
         let root = sections.start;
         let line = v.points(root).first().map_or(0, |p| p.line);
-        let mut points: Vec<[f32; 3]> = v.neurite_points(sections).map(|(_, p)| p.xyz).collect();
-        if points.iter().flatten().any(|c| !c.is_finite()) {
+        if !set.finite {
             return NeuromResult::raised(check, "LinAlgError: Eigenvalues did not converge");
         }
         // `np.unique(points, axis=0)`: each point once (-0 equals 0). NumPy sorts them too,
         // which changes the float32 centering only in its last bits.
-        let mut seen: PointMap<[u32; 3], ()> = PointMap::default();
-        seen.reserve(points.len());
-        points.retain(|p| {
-            let k = p.map(|v| if v == 0.0 { 0 } else { v.to_bits() });
-            seen.insert(k, ()).is_none()
-        });
+        let mut later = set
+            .repeats
+            .iter()
+            .map(|&(_, later)| later as usize)
+            .peekable();
+        let points: Vec<[f32; 3]> = set
+            .xyz
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| {
+                let repeat = later.peek() == Some(&i);
+                if repeat {
+                    later.next();
+                }
+                !repeat
+            })
+            .map(|(_, &p)| p)
+            .collect();
         if points.len() < 2 {
             return NeuromResult::raised(
                 check,
@@ -266,7 +253,7 @@ fn principal_extents(points: &[[f32; 3]]) -> Extents {
     let mean = mean.map(|m| m / n);
     let mut cov = [[0.0f64; 3]; 3];
     for p in &centered {
-        let d: Vec<f64> = p.iter().zip(mean).map(|(&c, m)| f64::from(c) - m).collect();
+        let d = [0, 1, 2].map(|k| f64::from(p[k]) - mean[k]);
         for (row, &di) in cov.iter_mut().zip(&d) {
             for (cell, &dj) in row.iter_mut().zip(&d) {
                 *cell += di * dj;

@@ -2,11 +2,13 @@
 //! pre-order (which is the order of MorphIO's ids), a section's points, a neurite's points
 //! (its first point, then each section's points but the first), and the soma.
 
-use super::numpy;
+use super::{numpy, repeats};
 use crate::swc::morphio::{SomaKind, Tree, TreePoint, TreeSection};
 
 pub(crate) struct View<'a> {
     tree: &'a Tree,
+    /// Each neurite's points and their repeats, made once for the checks that need them.
+    neurite_sets: std::cell::OnceCell<Vec<NeuritePoints<'a>>>,
     /// Children of section `i`: `children[child_start[i]..child_start[i + 1]]`, in order.
     child_start: Vec<u32>,
     children: Vec<u32>,
@@ -15,6 +17,18 @@ pub(crate) struct View<'a> {
     roots: Vec<u32>,
     /// The most faults a check keeps.
     keep: usize,
+}
+
+/// A neurite's points, as NeuroM's `neurite.points` lists them.
+pub(crate) struct NeuritePoints<'a> {
+    /// Each point with its section.
+    pub(crate) points: Vec<(u32, &'a TreePoint)>,
+    /// Their coordinates.
+    pub(crate) xyz: Vec<[f32; 3]>,
+    /// `(first, later)` for each point equal to an earlier one, in the order of the later.
+    pub(crate) repeats: Vec<(u32, u32)>,
+    /// Whether every coordinate is finite.
+    pub(crate) finite: bool,
 }
 
 impl<'a> View<'a> {
@@ -46,6 +60,7 @@ impl<'a> View<'a> {
         }
         View {
             tree,
+            neurite_sets: std::cell::OnceCell::new(),
             child_start,
             children,
             roots,
@@ -111,8 +126,10 @@ impl<'a> View<'a> {
     /// The neurites: the ids of each one's sections, root first, in pre-order.
     pub(crate) fn neurites(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
         let total = self.tree.sections.len();
-        self.roots.iter().enumerate().map(move |(k, &r)| {
-            let end = self.roots.get(k + 1).map_or(total, |&e| e as usize);
+        // Only the roots are borrowed (the view itself is invariant in its lifetime).
+        let roots = &self.roots;
+        roots.iter().enumerate().map(move |(k, &r)| {
+            let end = roots.get(k + 1).map_or(total, |&e| e as usize);
             r as usize..end
         })
     }
@@ -134,6 +151,28 @@ impl<'a> View<'a> {
         first
             .into_iter()
             .chain(sections.flat_map(move |s| self.points(s).iter().skip(1).map(move |p| (s, p))))
+    }
+
+    /// Every neurite's points (`neurite.points`) with their repeats, in the order of
+    /// [`View::neurites`].
+    pub(crate) fn neurite_sets(&self) -> &[NeuritePoints<'a>] {
+        self.neurite_sets.get_or_init(|| {
+            self.neurites()
+                .map(|sections| {
+                    let points: Vec<(u32, &'a TreePoint)> = self
+                        .neurite_points(sections)
+                        .map(|(s, p)| (s as u32, p))
+                        .collect();
+                    let xyz: Vec<[f32; 3]> = points.iter().map(|(_, p)| p.xyz).collect();
+                    NeuritePoints {
+                        repeats: repeats::repeats(&xyz),
+                        finite: xyz.iter().flatten().all(|c| c.is_finite()),
+                        xyz,
+                        points,
+                    }
+                })
+                .collect()
+        })
     }
 
     /// The line that names a section: its first point that is not a copy of the fork's.
