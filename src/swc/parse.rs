@@ -460,6 +460,107 @@ fn parse_i64(field: &[u8]) -> Result<i64, &'static str> {
     Ok(value)
 }
 
+/// Digits from `at`: their value (wrapping past 19 digits) and how many there are.
+fn digits(bytes: &[u8], at: usize) -> (u64, usize) {
+    let mut value: u64 = 0;
+    let mut n = 0;
+    while let Some(&b) = bytes.get(at + n) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        value = value.wrapping_mul(10).wrapping_add(u64::from(d));
+        n += 1;
+    }
+    (value, n)
+}
+
+/// An integer field of a plain line: `-?[0-9]{1,18}`, then a space, a tab or the line's end.
+fn plain_int(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
+    let negative = bytes.get(at) == Some(&b'-');
+    let start = at + usize::from(negative);
+    let (value, n) = digits(bytes, start);
+    if n == 0 || n > 18 {
+        return None;
+    }
+    let value = value as i64;
+    Some((if negative { -value } else { value }, start + n))
+}
+
+/// A decimal field of a plain line: `-?[0-9]*(.[0-9]*)?` with 1 to 19 digits, at most 2^53
+/// as digits and 22 decimals: exact as one division (see `fast_f64`).
+fn plain_float(bytes: &[u8], at: usize) -> Option<(f64, usize)> {
+    let negative = bytes.get(at) == Some(&b'-');
+    let start = at + usize::from(negative);
+    let (whole, n) = digits(bytes, start);
+    let mut end = start + n;
+    let (mut mantissa, mut count, mut decimals) = (whole, n, 0);
+    if bytes.get(end) == Some(&b'.') {
+        let (fraction, f) = digits(bytes, end + 1);
+        let scale = *POW10.get(f)?;
+        if f > 19 {
+            return None;
+        }
+        mantissa = mantissa.wrapping_mul(scale as u64).wrapping_add(fraction);
+        count += f;
+        decimals = f;
+        end += 1 + f;
+    }
+    if count == 0 || count > 19 || mantissa > EXACT {
+        return None;
+    }
+    let value = mantissa as f64 / *POW10.get(decimals)?;
+    Some((if negative { -value } else { value }, end))
+}
+
+/// Spaces and tabs from `at` (at least one when `needed`): where they end.
+fn plain_gap(bytes: &[u8], at: usize, needed: bool) -> Option<usize> {
+    let mut end = at;
+    while matches!(bytes.get(end), Some(b' ' | b'\t')) {
+        end += 1;
+    }
+    (end > at || !needed).then_some(end)
+}
+
+/// A plain data line from its first field: seven numbers that the careful path reads the
+/// same way, separated by spaces or tabs, ending with LF, CRLF or the end of the input.
+/// The point and where its line ending starts; `None` for anything else.
+fn plain_line(bytes: &[u8], at: usize, line: usize) -> Option<(Point, usize)> {
+    let (id, at) = plain_int(bytes, at)?;
+    let at = plain_gap(bytes, at, true)?;
+    let (kind, at) = plain_int(bytes, at)?;
+    let kind = i32::try_from(kind).ok()?;
+    let at = plain_gap(bytes, at, true)?;
+    let (x, at) = plain_float(bytes, at)?;
+    let at = plain_gap(bytes, at, true)?;
+    let (y, at) = plain_float(bytes, at)?;
+    let at = plain_gap(bytes, at, true)?;
+    let (z, at) = plain_float(bytes, at)?;
+    let at = plain_gap(bytes, at, true)?;
+    let (radius, at) = plain_float(bytes, at)?;
+    let at = plain_gap(bytes, at, true)?;
+    let (parent, at) = plain_int(bytes, at)?;
+    let end = plain_gap(bytes, at, false)?;
+    let ends = match bytes.get(end) {
+        None | Some(b'\n') => true,
+        Some(b'\r') => bytes.get(end + 1) == Some(&b'\n'),
+        _ => false,
+    };
+    ends.then_some((
+        Point {
+            id,
+            kind,
+            x,
+            y,
+            z,
+            radius,
+            parent,
+            line,
+        },
+        end,
+    ))
+}
+
 /// One pass over the bytes: each byte of a data line is looked at once, numbers are read
 /// while their field is scanned, and only odd fields (exponents, `nan`, long digits, errors)
 /// are sliced and handed to the slow paths above.
@@ -588,7 +689,15 @@ impl<'a> Parser<'a> {
                             format!("more than {MAX_POINTS} points"),
                         ));
                     }
-                    let point = self.data_line()?;
+                    // Most lines are plain: read those in one tight pass; anything else
+                    // (and every error) goes through the careful path from the line's start.
+                    let point = match plain_line(self.bytes, self.pos, self.line_no) {
+                        Some((point, end)) => {
+                            self.pos = end;
+                            point
+                        }
+                        None => self.data_line()?,
+                    };
                     self.points.push(point);
                     seen_text = true;
                 }
@@ -865,6 +974,78 @@ fn build(points: Vec<Point>, comments: Vec<Comment>, text: TextStats) -> Morphol
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The careful path's reading of one data line: the point and where it stopped.
+    fn careful(line: &str) -> Option<(Point, usize)> {
+        let mut p = Parser::new(line.as_bytes());
+        p.line_no = 1;
+        let point = p.data_line().ok()?;
+        Some((point, p.pos))
+    }
+
+    #[test]
+    fn the_plain_path_reads_as_the_careful_one() {
+        let numbers = [
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "0.",
+            ".5",
+            "-.5",
+            "-0.0",
+            "12.375",
+            "1e3",
+            "+1",
+            "0x10",
+            "nan",
+            "123456789012345678",
+            "1234567890123456789",
+            "9007199254740993",
+            "0.1234567890123456789",
+            "0.00000000000000000000001",
+            "5.",
+            ".",
+            "-",
+            "1.2.3",
+            "4294967296",
+            "-2147483649",
+            "3,5",
+            "0.3",
+            "1.7",
+            "123.456",
+            "-987.654321",
+        ];
+        let mut plain = 0;
+        let mut lines = 0;
+        for (n, a) in numbers.iter().enumerate() {
+            let b = numbers
+                .get((n * 7 + 3) % numbers.len())
+                .copied()
+                .unwrap_or("1");
+            for sep in [" ", "\t", "  \t ", "\x0b"] {
+                for end in ["", "\n", "\r\n", "\r", " \n", " # note\n", " 8\n"] {
+                    for line in [
+                        format!("{a}{sep}{b}{sep}{a}{sep}{b}{sep}{a}{sep}{b}{sep}{a}{end}"),
+                        format!("1{sep}3{sep}{a}{sep}{b}{sep}0.5{sep}{a}{sep}-1{end}"),
+                    ] {
+                        lines += 1;
+                        let got = plain_line(line.as_bytes(), 0, 1);
+                        if let Some(got) = &got {
+                            plain += 1;
+                            assert_eq!(Some(got), careful(&line).as_ref(), "{line:?}");
+                            // Same values, bit for bit (-0 is not 0).
+                            let (a, b) = (&got.0, careful(&line).map(|c| c.0));
+                            let bits = |p: &Point| [p.x, p.y, p.z, p.radius].map(f64::to_bits);
+                            assert_eq!(Some(bits(a)), b.as_ref().map(bits), "{line:?}");
+                        }
+                    }
+                }
+            }
+        }
+        // Both kinds of lines were seen: the plain path takes many, and leaves many.
+        assert!(plain > 50 && plain < lines - 300, "{plain} of {lines}");
+    }
 
     /// x as the parser reads it inside a data line.
     fn read_x(text: &str) -> Option<u64> {
