@@ -137,12 +137,13 @@ impl Morphology {
         let mut roots = 0usize;
         for (i, (p, &parent)) in points.iter().zip(parents).enumerate() {
             let line = Some(p.line);
-            let bad: Vec<&str> = [("x", p.x), ("y", p.y), ("z", p.z), ("radius", p.radius)]
-                .iter()
-                .filter(|(_, v)| !v.is_finite())
-                .map(|(name, _)| *name)
-                .collect();
-            if !bad.is_empty() {
+            let finite = p.x.is_finite() && p.y.is_finite() && p.z.is_finite();
+            if !(finite && p.radius.is_finite()) {
+                let bad: Vec<&str> = [("x", p.x), ("y", p.y), ("z", p.z), ("radius", p.radius)]
+                    .iter()
+                    .filter(|(_, v)| !v.is_finite())
+                    .map(|(name, _)| *name)
+                    .collect();
                 c.push(IssueCode::NonFinite, line, || {
                     format!("point {}: {} not finite (NaN or infinite)", p.id, {
                         let list = bad.join(", ");

@@ -223,7 +223,11 @@ pub(crate) fn build_linked(
         parents: links.parents(),
         links,
         warnings,
-        tree: Tree::default(),
+        // Each sample once, and a fork's point again in each child: rarely more than this.
+        tree: Tree {
+            points: Vec::with_capacity(samples.len().saturating_add(samples.len() / 8)),
+            ..Tree::default()
+        },
     };
     b.build_soma()?;
     b.assemble_all()?;

@@ -238,7 +238,8 @@ struct Near<'a> {
     blocks: Vec<Block>,
     /// Per group of blocks: the box around their boxes.
     groups: Vec<([f32; 3], [f32; 3])>,
-    /// Some point, radius or length is not finite: every pair goes to NeuroM's test.
+    /// Some coordinate or radius is not finite, or too large for the filter's float32
+    /// arithmetic: every pair goes to NeuroM's test.
     odd: bool,
 }
 
@@ -249,7 +250,12 @@ impl<'a> Near<'a> {
         self.ends.clear();
         self.blocks.clear();
         self.groups.clear();
-        self.odd = false;
+        // Below this, no center, length, reach or room can overflow: the filter's arithmetic
+        // is sound. Anything else (NaN too) goes to NeuroM's test, pair by pair.
+        const SOUND: f32 = 1e18;
+        self.odd = !points
+            .iter()
+            .all(|p| p.r.abs() < SOUND && p.xyz.iter().all(|v| v.abs() < SOUND));
         for w in points.windows(2) {
             let [a, b] = w else { continue };
             if a.xyz
@@ -268,8 +274,6 @@ impl<'a> Near<'a> {
             let reach = (0.55 * length + radius) * (1.0 + RELATIVE);
             let size = b.xyz.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             let room = radius * (1.0 + RELATIVE) + slack(size);
-            self.odd |= !(reach.is_finite() && room.is_finite())
-                || c.iter().chain(&b.xyz).any(|v| !v.is_finite());
             let n = self.segments.len();
             let lane = n % LANES;
             if lane == 0 {
