@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use super::numpy;
 use super::view::View;
 use super::{Fault, FlatMethod, NeuromCheck, NeuromResult};
-use crate::swc::morphio::TreePoint;
 
 /// `has_no_overlapping_point` (`morphtree.overlapping_points`): pairs of a neurite's points
 /// (its first point, then each section's points but the first) closer than `tolerance`
@@ -21,19 +20,20 @@ pub(super) fn overlapping(v: &View<'_>, tolerance: f64) -> NeuromResult {
                 "ValueError: data must be finite, check for nan or inf values",
             );
         }
-        let points = &set.points;
         let mut pair = |i: usize, j: usize| {
-            if let (Some(&(si, a)), Some(&(sj, b))) = (points.get(i), points.get(j)) {
+            if let (Some((si, a)), Some((sj, b))) =
+                (v.neurite_point(set, i), v.neurite_point(set, j))
+            {
                 r.add(Fault {
-                    other_section: Some(sj as usize),
+                    other_section: Some(sj),
                     points: vec![a.xyz],
                     other_line: Some(b.line as usize),
-                    ..Fault::section(si as usize, a.line)
+                    ..Fault::section(si, a.line)
                 });
             }
         };
         if tolerance > 0.0 {
-            near_pairs(points, tolerance, &mut pair);
+            near_pairs(&set.xyz, tolerance, &mut pair);
         } else if tolerance == 0.0 {
             equal_pairs(&set.repeats, &mut pair);
         }
@@ -105,21 +105,21 @@ fn equal_pairs(repeats: &[(u32, u32)], pair: &mut impl FnMut(usize, usize)) {
 
 /// Pairs within `tolerance` (as scipy's KD-tree measures: in float64), found through a grid
 /// of cells of that size.
-fn near_pairs(points: &[(u32, &TreePoint)], tolerance: f64, pair: &mut impl FnMut(usize, usize)) {
-    let cell = |p: &TreePoint| -> Option<[i64; 3]> {
-        let c = p.xyz.map(|v| (f64::from(v) / tolerance).floor());
+fn near_pairs(points: &[[f32; 3]], tolerance: f64, pair: &mut impl FnMut(usize, usize)) {
+    let cell = |p: &[f32; 3]| -> Option<[i64; 3]> {
+        let c = p.map(|v| (f64::from(v) / tolerance).floor());
         c.iter()
             .all(|v| v.is_finite() && v.abs() < 1e15)
             .then(|| c.map(|v| v as i64))
     };
     let mut grid: CellMap<Vec<usize>> = CellMap::default();
-    for (i, (_, p)) in points.iter().enumerate() {
+    for (i, p) in points.iter().enumerate() {
         if let Some(c) = cell(p) {
             grid.entry(c).or_default().push(i);
         }
     }
     let limit = tolerance * tolerance;
-    for (i, (_, p)) in points.iter().enumerate() {
+    for (i, p) in points.iter().enumerate() {
         let Some([x, y, z]) = cell(p) else { continue };
         let mut near: Vec<usize> = Vec::new();
         for dx in -1..=1 {
@@ -133,13 +133,12 @@ fn near_pairs(points: &[(u32, &TreePoint)], tolerance: f64, pair: &mut impl FnMu
         }
         near.sort_unstable();
         for j in near {
-            let Some((_, q)) = points.get(j) else {
+            let Some(q) = points.get(j) else {
                 continue;
             };
             let d2: f64 = p
-                .xyz
                 .iter()
-                .zip(q.xyz.iter())
+                .zip(q.iter())
                 .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
                 .sum();
             if d2 <= limit {

@@ -8,7 +8,7 @@ use crate::swc::morphio::{SomaKind, Tree, TreePoint, TreeSection};
 pub(crate) struct View<'a> {
     tree: &'a Tree,
     /// Each neurite's points and their repeats, made once for the checks that need them.
-    neurite_sets: std::cell::OnceCell<Vec<NeuritePoints<'a>>>,
+    neurite_sets: std::cell::OnceCell<Vec<NeuritePoints>>,
     /// Children of section `i`: `children[child_start[i]..child_start[i + 1]]`, in order.
     child_start: Vec<u32>,
     children: Vec<u32>,
@@ -20,11 +20,11 @@ pub(crate) struct View<'a> {
 }
 
 /// A neurite's points, as NeuroM's `neurite.points` lists them.
-pub(crate) struct NeuritePoints<'a> {
-    /// Each point with its section.
-    pub(crate) points: Vec<(u32, &'a TreePoint)>,
+pub(crate) struct NeuritePoints {
     /// Their coordinates.
     pub(crate) xyz: Vec<[f32; 3]>,
+    /// Per section, in order: where its points start in `xyz`, and its id.
+    starts: Vec<(u32, u32)>,
     /// `(first, later)` for each point equal to an earlier one, in the order of the later.
     pub(crate) repeats: Vec<(u32, u32)>,
     /// Whether every coordinate is finite.
@@ -155,24 +155,43 @@ impl<'a> View<'a> {
 
     /// Every neurite's points (`neurite.points`) with their repeats, in the order of
     /// [`View::neurites`].
-    pub(crate) fn neurite_sets(&self) -> &[NeuritePoints<'a>] {
+    pub(crate) fn neurite_sets(&self) -> &[NeuritePoints] {
         self.neurite_sets.get_or_init(|| {
             self.neurites()
                 .map(|sections| {
-                    let points: Vec<(u32, &'a TreePoint)> = self
-                        .neurite_points(sections)
-                        .map(|(s, p)| (s as u32, p))
-                        .collect();
-                    let xyz: Vec<[f32; 3]> = points.iter().map(|(_, p)| p.xyz).collect();
+                    let root = sections.start;
+                    let size: usize = sections.clone().map(|s| self.points(s).len()).sum();
+                    let mut xyz = Vec::with_capacity(size);
+                    let mut starts = Vec::with_capacity(sections.len());
+                    for s in sections {
+                        // The root's points, then each other section's but its first.
+                        let skip = usize::from(s != root);
+                        starts.push((xyz.len() as u32, s as u32));
+                        let points = self.points(s).get(skip..).unwrap_or(&[]);
+                        xyz.extend(points.iter().map(|p| p.xyz));
+                    }
                     NeuritePoints {
                         repeats: repeats::repeats(&xyz),
                         finite: xyz.iter().flatten().all(|c| c.is_finite()),
                         xyz,
-                        points,
+                        starts,
                     }
                 })
                 .collect()
         })
+    }
+
+    /// Point `k` of a neurite's points, with its section.
+    pub(crate) fn neurite_point(
+        &self,
+        set: &NeuritePoints,
+        k: usize,
+    ) -> Option<(usize, &'a TreePoint)> {
+        let at = set.starts.partition_point(|&(o, _)| o as usize <= k);
+        let &(offset, s) = set.starts.get(at.checked_sub(1)?)?;
+        let skip = usize::from(at > 1);
+        let index = k.checked_sub(offset as usize)? + skip;
+        Some((s as usize, self.points(s as usize).get(index)?))
     }
 
     /// The line that names a section: its first point that is not a copy of the fork's.
