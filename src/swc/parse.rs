@@ -475,32 +475,20 @@ fn digits(bytes: &[u8], at: usize) -> (u64, usize) {
     (value, n)
 }
 
-/// An integer field of a plain line: `-?[0-9]{1,18}`, then a space, a tab or the line's end.
-fn plain_int(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
-    let negative = bytes.get(at) == Some(&b'-');
-    let start = at + usize::from(negative);
-    let (value, n) = digits(bytes, start);
-    if n == 0 || n > 18 {
-        return None;
-    }
-    let value = value as i64;
-    Some((if negative { -value } else { value }, start + n))
+/// An unsigned integer from `at`: 1 to 18 digits (never past an i64), and where it ends.
+fn unsigned_int(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
+    let (value, n) = digits(bytes, at);
+    (n > 0 && n <= 18).then_some((value as i64, at + n))
 }
 
-/// A decimal field of a plain line: `-?[0-9]*(.[0-9]*)?` with 1 to 19 digits, at most 2^53
-/// as digits and 22 decimals: exact as one division (see `fast_f64`).
-fn plain_float(bytes: &[u8], at: usize) -> Option<(f64, usize)> {
-    let negative = bytes.get(at) == Some(&b'-');
-    let start = at + usize::from(negative);
-    let (whole, n) = digits(bytes, start);
-    let mut end = start + n;
-    let (mut mantissa, mut count, mut decimals) = (whole, n, 0);
+/// An unsigned decimal from `at`, `[0-9]*(.[0-9]*)?` with 1 to 19 digits, at most 2^53 as
+/// digits and 22 decimals: exact as one division (see `fast_f64`); and where it ends.
+fn unsigned_decimal(bytes: &[u8], at: usize) -> Option<(f64, usize)> {
+    let (whole, n) = digits(bytes, at);
+    let (mut mantissa, mut count, mut decimals, mut end) = (whole, n, 0, at + n);
     if bytes.get(end) == Some(&b'.') {
         let (fraction, f) = digits(bytes, end + 1);
         let scale = *POW10.get(f)?;
-        if f > 19 {
-            return None;
-        }
         mantissa = mantissa.wrapping_mul(scale as u64).wrapping_add(fraction);
         count += f;
         decimals = f;
@@ -509,7 +497,20 @@ fn plain_float(bytes: &[u8], at: usize) -> Option<(f64, usize)> {
     if count == 0 || count > 19 || mantissa > EXACT {
         return None;
     }
-    let value = mantissa as f64 / *POW10.get(decimals)?;
+    Some((mantissa as f64 / *POW10.get(decimals)?, end))
+}
+
+/// An integer field of a plain line: `-?[0-9]{1,18}`.
+fn plain_int(bytes: &[u8], at: usize) -> Option<(i64, usize)> {
+    let negative = bytes.get(at) == Some(&b'-');
+    let (value, end) = unsigned_int(bytes, at + usize::from(negative))?;
+    Some((if negative { -value } else { value }, end))
+}
+
+/// A decimal field of a plain line: `-` and an [`unsigned_decimal`].
+fn plain_float(bytes: &[u8], at: usize) -> Option<(f64, usize)> {
+    let negative = bytes.get(at) == Some(&b'-');
+    let (value, end) = unsigned_decimal(bytes, at + usize::from(negative))?;
     Some((if negative { -value } else { value }, end))
 }
 
@@ -802,17 +803,12 @@ impl<'a> Parser<'a> {
             }
             _ => false,
         };
-        let mut value: u64 = 0;
-        let mut digits = 0usize;
-        while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
-            value = value.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-            digits += 1;
-            self.pos += 1;
-        }
         // 18 digits cannot overflow an i64; longer or odd fields take the careful path.
-        if digits > 0 && digits <= 18 && self.peek().is_none_or(ends_field) {
-            let value = value as i64;
-            return Ok(if negative { -value } else { value });
+        if let Some((value, end)) = unsigned_int(self.bytes, self.pos) {
+            self.pos = end;
+            if self.peek().is_none_or(ends_field) {
+                return Ok(if negative { -value } else { value });
+            }
         }
         let field = self.finish_field(start);
         parse_i64(field).map_err(|why| {
@@ -839,27 +835,9 @@ impl<'a> Parser<'a> {
             }
             _ => false,
         };
-        let mut mantissa: u64 = 0;
-        let mut digits = 0usize;
-        let mut decimals = 0usize;
-        while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-            digits += 1;
-            self.pos += 1;
-        }
-        if self.peek() == Some(b'.') {
-            self.pos += 1;
-            while let Some(d) = self.peek().filter(u8::is_ascii_digit) {
-                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-                digits += 1;
-                decimals += 1;
-                self.pos += 1;
-            }
-        }
-        // At most 19 digits cannot wrap a u64; see `fast_f64` for why this is exact.
-        if digits > 0 && digits <= 19 && mantissa <= EXACT && self.peek().is_none_or(ends_field) {
-            if let Some(&scale) = POW10.get(decimals) {
-                let value = mantissa as f64 / scale;
+        if let Some((value, end)) = unsigned_decimal(self.bytes, self.pos) {
+            self.pos = end;
+            if self.peek().is_none_or(ends_field) {
                 return Ok(if negative { -value } else { value });
             }
         }

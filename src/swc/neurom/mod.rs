@@ -588,6 +588,18 @@ pub struct NeuromReport {
 }
 
 impl NeuromReport {
+    /// NeuroM cannot load the file: every check asked for is `None`, for this reason.
+    fn unloadable(options: &NeuromOptions, message: String) -> NeuromReport {
+        NeuromReport {
+            results: options
+                .checks
+                .iter()
+                .map(|&c| NeuromResult::raised(c, message.clone()))
+                .collect(),
+            load_error: Some(message),
+        }
+    }
+
     /// The result of one check, if it was run.
     pub fn get(&self, check: NeuromCheck) -> Option<&NeuromResult> {
         self.results.iter().find(|r| r.check == check)
@@ -662,27 +674,17 @@ impl MorphioMorphology {
                 .refusal
                 .as_ref()
                 .map_or_else(String::new, |r| format!(": {r}"));
-            let message = format!("NeuroM cannot load the file: MorphIO refuses it{why}");
-            return NeuromReport {
-                load_error: Some(message.clone()),
-                results: options
-                    .checks
-                    .iter()
-                    .map(|&c| NeuromResult::raised(c, message.clone()))
-                    .collect(),
-            };
+            return NeuromReport::unloadable(
+                options,
+                format!("NeuroM cannot load the file: MorphIO refuses it{why}"),
+            );
         };
         let view = View::new(tree, options.max_faults);
         if let Some(why) = view.soma_load_error() {
-            let message = format!("NeuroM cannot load the file: {why}");
-            return NeuromReport {
-                load_error: Some(message.clone()),
-                results: options
-                    .checks
-                    .iter()
-                    .map(|&c| NeuromResult::raised(c, message.clone()))
-                    .collect(),
-            };
+            return NeuromReport::unloadable(
+                options,
+                format!("NeuroM cannot load the file: {why}"),
+            );
         }
         let results = options
             .checks
