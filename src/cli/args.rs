@@ -110,6 +110,8 @@ pub struct JobConfig {
     pub update: bool,
     pub check_hash: bool,
     pub check: bool,
+    /// NeuroM's checks and what a file must pass, with `--check`.
+    pub check_settings: super::check_settings::CheckSettings,
     /// `--report`: build the page after the job.
     pub report: bool,
     /// How the page is built (with `--report`).
@@ -877,18 +879,7 @@ fn parse_check(l: &mut Line, net: &NetConfig) -> Result<Command, UsageError> {
             }
         },
     };
-    let settings = super::check_settings::CheckSettings::parse(super::check_settings::CheckFlags {
-        neurom: l.switch("--neurom"),
-        checks: l.text("--checks")?.map(|(_, v)| v),
-        preset: l.text("--neurom-preset")?.map(|(_, v)| v),
-        set: l
-            .texts("--neurom-set")?
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect(),
-        require: l.texts("--require")?.into_iter().map(|(_, v)| v).collect(),
-    })
-    .map_err(usage)?;
+    let settings = parse_check_settings(l)?;
     let mut paths = Vec::new();
     while let Some(p) = l.free_path()? {
         paths.push(p);
@@ -904,6 +895,23 @@ fn parse_check(l: &mut Line, net: &NetConfig) -> Result<Command, UsageError> {
         threads: net.concurrency_given.then_some(net.concurrency),
         settings,
     })
+}
+
+/// `--neurom`, `--checks`, `--neurom-preset`, `--neurom-set` and `--require` (`check`, and
+/// `download`/`get` with `--check`).
+fn parse_check_settings(l: &mut Line) -> Result<super::check_settings::CheckSettings, UsageError> {
+    super::check_settings::CheckSettings::parse(super::check_settings::CheckFlags {
+        neurom: l.switch("--neurom"),
+        checks: l.text("--checks")?.map(|(_, v)| v),
+        preset: l.text("--neurom-preset")?.map(|(_, v)| v),
+        set: l
+            .texts("--neurom-set")?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect(),
+        require: l.texts("--require")?.into_iter().map(|(_, v)| v).collect(),
+    })
+    .map_err(usage)
 }
 
 /// `render PATH... [-o OUT] [--view V] [--width PX] [--size PX]`.
@@ -996,7 +1004,10 @@ fn parse_job(l: &mut Line, kind: JobKind) -> Result<JobConfig, UsageError> {
     // download and get only: for metadata, the table leaves them on the line (unknown).
     let update = l.switch("--update");
     let check_hash = l.switch("--check-hash");
-    let check = l.switch("--check");
+    let check_settings = parse_check_settings(l)?;
+    // NeuroM's checks or a requirement ask for the check: no --check needed besides.
+    let check =
+        l.switch("--check") || check_settings.neurom.is_some() || check_settings.require.is_some();
     let report = l.switch("--report");
     let page = parse_page(l)?;
     let shard = match l.text("--shard")? {
@@ -1108,6 +1119,7 @@ fn parse_job(l: &mut Line, kind: JobKind) -> Result<JobConfig, UsageError> {
         update,
         check_hash,
         check,
+        check_settings,
         report,
         page,
         dataset,

@@ -122,6 +122,8 @@ const TABLE: &[&str] = &["preview", "metadata", "download", "get"];
 const JOB: &[&str] = &["metadata", "download", "get"];
 /// Commands that download files.
 const FILES: &[&str] = &["download", "get"];
+/// The commands that check SWC files: `check`, and the file commands with `--check`.
+const CHECKS: &[&str] = &["check", "download", "get"];
 /// Commands that may build the collection's page.
 const PAGE: &[&str] = &["download", "get", "report"];
 
@@ -414,7 +416,7 @@ pub(crate) const FLAGS: &[Flag] = &[
     },
     Flag {
         long: "--neurom",
-        scope: Scope::Commands(&["check"]),
+        scope: Scope::Commands(CHECKS),
         help: "also run every NeuroM 4.0.6 morphology check (NeuroM's defaults); each \
                report gains a neurom part",
         about: "run NeuroM's morphology checks",
@@ -423,7 +425,7 @@ pub(crate) const FLAGS: &[Flag] = &[
     Flag {
         long: "--checks",
         value: Some("NAME,..."),
-        scope: Scope::Commands(&["check"]),
+        scope: Scope::Commands(CHECKS),
         help: "run only these NeuroM checks, by NeuroM's names (has_axon,has_no_fat_ends,...)",
         about: "NeuroM checks to run",
         sample: "has_axon,has_no_fat_ends",
@@ -433,7 +435,7 @@ pub(crate) const FLAGS: &[Flag] = &[
         long: "--neurom-preset",
         value: Some("PRESET"),
         hint: Hint::Choice(&["morph-check"]),
-        scope: Scope::Commands(&["check"]),
+        scope: Scope::Commands(CHECKS),
         help: "NeuroM's checks with the thresholds of NeuroM's morph_check.yaml (morph-check)",
         about: "thresholds of morph_check.yaml",
         sample: "morph-check",
@@ -443,7 +445,7 @@ pub(crate) const FLAGS: &[Flag] = &[
         long: "--neurom-set",
         value: Some("CHECK.PARAM=VALUE,..."),
         repeat: true,
-        scope: Scope::Commands(&["check"]),
+        scope: Scope::Commands(CHECKS),
         help: "a threshold of one NeuroM check (has_no_jumps.max_distance=20); repeatable",
         about: "a NeuroM check's threshold",
         sample: "has_no_jumps.max_distance=20",
@@ -454,7 +456,7 @@ pub(crate) const FLAGS: &[Flag] = &[
         value: Some("WHAT,..."),
         repeat: true,
         hint: Hint::Choice(&["swc", "morphio", "neurom"]),
-        scope: Scope::Commands(&["check"]),
+        scope: Scope::Commands(CHECKS),
         help: "what a file must pass, else it counts as an error (exit code and summary): \
                swc (no error; the default), morphio (MorphIO loads it), neurom (every NeuroM \
                check run), or NeuroM check names; repeatable",
@@ -566,8 +568,9 @@ pub(crate) const FLAGS: &[Flag] = &[
         scope: Scope::Commands(FILES),
         help: "Check every SWC file held (as 'neuromorpho check' does) and write the verdicts \
                to DIR/checks.csv: neuron_id, neuron_name, file, points, roots, stems, \
-               bifurcations, tips, total_length, errors, warnings, issues (code@line); files \
-               with errors are kept and counted",
+               bifurcations, tips, total_length, errors, warnings, issues (code@line), \
+               morphio, morphio_reason, neurom, neurom_failed, passes; files with errors are \
+               kept and counted (--neurom, --checks, --require as for 'check')",
         about: "check every SWC file, verdicts in checks.csv",
         ..BASE
     },

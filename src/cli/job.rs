@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use neuromorpho::store::Mirror;
+use neuromorpho::swc::CheckOptions;
 use neuromorpho::tables::names_from_metadata;
 use neuromorpho::{
     CancelToken, Client, DownloadOptions, Error, FailureKind, FileKind, JobOptions, JobSummary,
@@ -374,6 +375,19 @@ fn job_options(job: &JobConfig, saved: Option<&SavedRun>) -> (JobOptions, Vec<St
         .shard(job.shard)
         .citations(download)
         .check(job.check);
+    let options = if job.check {
+        let settings = &job.check_settings;
+        let mut checks = CheckOptions::new();
+        if let Some(neurom) = &settings.neurom {
+            checks = checks.neurom(neurom.clone());
+        }
+        if let Some(required) = &settings.require {
+            checks = checks.require(required.clone());
+        }
+        options.check_with(checks)
+    } else {
+        options
+    };
     (options, notes)
 }
 
@@ -539,11 +553,24 @@ fn report(view: &ProgressView, s: &JobSummary, job: &JobConfig) -> u8 {
         view.say(&format!("metadata: {}", p.display()));
     }
     if let Some(c) = &s.check {
+        let mut counts = vec![
+            format!("{} with errors", c.with_errors),
+            format!("{} with warnings", c.with_warnings),
+        ];
+        if job.check_settings.neurom.is_some() {
+            counts.push(format!("{} failing a NeuroM check", c.neurom_failed));
+        }
+        if job.check_settings.require.is_some() {
+            counts.push(format!(
+                "{} not passing --require {}",
+                c.rejected,
+                neuromorpho::text::escape(&job.check_settings.require_text)
+            ));
+        }
         let line = format!(
-            "checked {}: {} with errors, {} with warnings (kept; verdicts in {})",
+            "checked {}: {} (kept; verdicts in {})",
             plural(c.files, "SWC file", "SWC files"),
-            c.with_errors,
-            c.with_warnings,
+            counts.join(", "),
             c.table.display()
         );
         log::info!(target: FILE_ONLY, "{line}");

@@ -350,11 +350,18 @@ impl<'a> Collector<'a> {
     ) -> Result<()> {
         let path = self.options.per_shard("checks", "csv");
         let _lock = self.lock(progress)?;
-        let checked = crate::tables::checks::write_checks(self.options.out_dir(), held, &path)?;
+        let checked = crate::tables::checks::write_checks(
+            self.options.out_dir(),
+            held,
+            &path,
+            &self.options.check_options,
+        )?;
         summary.check = Some(CheckedFiles {
             files: checked.files,
             with_errors: checked.with_errors,
             with_warnings: checked.with_warnings,
+            neurom_failed: checked.neurom_failed,
+            rejected: checked.rejected,
             table: path,
         });
         Ok(())

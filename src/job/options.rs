@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::archive::sample::{Limit, Sample};
 use crate::download::DownloadOptions;
+use crate::swc::CheckOptions;
 use crate::tables::metadata::MetadataFormat;
 
 use super::shard::Shard;
@@ -32,6 +33,7 @@ pub struct JobOptions {
     pub(crate) shard: Option<Shard>,
     pub(crate) citations: bool,
     pub(crate) check: bool,
+    pub(crate) check_options: CheckOptions,
     pub(crate) sample: Option<Sample>,
     pub(crate) seed: u64,
     pub(crate) limit: Option<Limit>,
@@ -49,6 +51,7 @@ impl From<DownloadOptions> for JobOptions {
             shard: None,
             citations: true,
             check: false,
+            check_options: CheckOptions::default(),
             sample: None,
             seed: 0,
             limit: None,
@@ -124,10 +127,35 @@ impl JobOptions {
     /// the verdicts to `checks.csv` beside the metadata table (per shard:
     /// `checks.shard-K-of-N.csv`): `neuron_id, neuron_name, file, points, roots, stems,
     /// bifurcations, tips, total_length, errors, warnings, issues` (`code@line`, space
-    /// separated). A file with errors is kept and counted. Default false.
+    /// separated), `morphio, morphio_reason` (MorphIO 3.5's verdict), `neurom, neurom_failed`
+    /// (NeuroM's checks, empty unless [`JobOptions::check_with`] runs them) and `passes`
+    /// (`yes` or `no`: what the check options require; by default, no error). A file with
+    /// errors is kept and counted. Default false.
     #[must_use]
     pub fn check(mut self, on: bool) -> JobOptions {
         self.check = on;
+        self
+    }
+
+    /// [Check](JobOptions::check) every SWC file held, as these options say: NeuroM's
+    /// checks ([`CheckOptions::neurom`]) fill the table's `neurom` and `neurom_failed`
+    /// columns, and what a file must satisfy ([`CheckOptions::require`]) its `passes` column
+    /// and [`CheckedFiles::rejected`](crate::CheckedFiles::rejected). Every file is kept
+    /// whatever its verdicts. Turns the check on.
+    ///
+    /// ```
+    /// use neuromorpho::swc::{CheckOptions, NeuromOptions, Requirements};
+    /// use neuromorpho::{DownloadOptions, JobOptions};
+    /// let checks = CheckOptions::new()
+    ///     .neurom(NeuromOptions::morph_check())
+    ///     .require(Requirements::none().morphio(true));
+    /// let options = JobOptions::from(DownloadOptions::new("neurons")).check_with(checks);
+    /// # let _ = options;
+    /// ```
+    #[must_use]
+    pub fn check_with(mut self, options: CheckOptions) -> JobOptions {
+        self.check = true;
+        self.check_options = options;
         self
     }
 

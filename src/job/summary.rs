@@ -128,6 +128,13 @@ pub struct CheckedFiles {
     pub with_errors: u64,
     /// Files whose SWC has warnings.
     pub with_warnings: u64,
+    /// Files that fail one of NeuroM's checks or more (0 unless
+    /// [`CheckOptions::neurom`](crate::swc::CheckOptions::neurom) runs them).
+    pub neurom_failed: u64,
+    /// Files that do not satisfy
+    /// [`CheckOptions::require`](crate::swc::CheckOptions::require) (by default: files with
+    /// errors). Kept all the same: the table's `passes` column says which.
+    pub rejected: u64,
     /// The verdict table (`checks.csv`).
     pub table: PathBuf,
 }

@@ -1,7 +1,8 @@
 //! `checks.csv`: the verdict of the SWC checks on every file a download holds (errors,
-//! warnings, NeuroM's measures, MorphIO 3.5's load verdict), beside the metadata table, so that bad files can be
-//! filtered out before training. A file with errors is still kept: it is what the archive
-//! holds.
+//! warnings, NeuroM's measures, MorphIO 3.5's load verdict, NeuroM's checks when asked, and
+//! whether the file passes what is required), beside the metadata table, so that bad files
+//! can be filtered out before training. A file with errors is still kept: it is what the
+//! archive holds.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
@@ -12,10 +13,13 @@ use crate::download::HeldFile;
 use crate::error::{Error, Result};
 use crate::store::atomic_file::AtomicFile;
 use crate::store::manifest::relative;
-use crate::swc::{check_paths, CheckOptions};
+use crate::swc::{check_paths, CheckOptions, NeuromReport};
 use crate::util::text::for_table;
 
-const HEADER: [&str; 14] = [
+/// Columns of the table.
+const COLUMNS: usize = 17;
+
+const HEADER: [&str; COLUMNS] = [
     "neuron_id",
     "neuron_name",
     "file",
@@ -30,6 +34,9 @@ const HEADER: [&str; 14] = [
     "issues",
     "morphio",
     "morphio_reason",
+    "neurom",
+    "neurom_failed",
+    "passes",
 ];
 
 /// What checking the files of a download found.
@@ -38,12 +45,20 @@ pub(crate) struct Checked {
     pub files: u64,
     pub with_errors: u64,
     pub with_warnings: u64,
+    pub neurom_failed: u64,
+    pub rejected: u64,
 }
 
 /// Check the SWC files among `files` (in parallel) and write `path` (atomically): one row
 /// per file, plus the rows of the table in place for files this run did not check (several
-/// runs share a folder). The caller holds the folder lock.
-pub(crate) fn write_checks(out_dir: &Path, files: &[HeldFile], path: &Path) -> Result<Checked> {
+/// runs share a folder). `options` says which NeuroM checks run and what a file must pass.
+/// The caller holds the folder lock.
+pub(crate) fn write_checks(
+    out_dir: &Path,
+    files: &[HeldFile],
+    path: &Path,
+    options: &CheckOptions,
+) -> Result<Checked> {
     let swc: Vec<&HeldFile> = files
         .iter()
         .filter(|f| {
@@ -53,17 +68,25 @@ pub(crate) fn write_checks(out_dir: &Path, files: &[HeldFile], path: &Path) -> R
                     .is_some_and(|e| e.eq_ignore_ascii_case("swc"))
         })
         .collect();
-    let mut rows: Vec<[String; 14]> = Vec::with_capacity(swc.len());
+    let mut rows: Vec<[String; COLUMNS]> = Vec::with_capacity(swc.len());
     let mut checked = Checked::default();
     let paths: Vec<&Path> = swc.iter().map(|f| f.path.as_path()).collect();
     let mut i = 0;
-    check_paths(paths, &CheckOptions::default(), |report| {
+    check_paths(paths, options, |report| {
         // Reports come back in the order given.
         if let Some(f) = swc.get(i) {
             let r = &report.report;
             checked.files += 1;
             checked.with_errors += u64::from(r.errors > 0);
             checked.with_warnings += u64::from(r.warnings > 0);
+            let failed: Vec<&str> = r
+                .neurom
+                .as_ref()
+                .map(|n| n.failed().map(|c| c.name()).collect())
+                .unwrap_or_default();
+            checked.neurom_failed += u64::from(!failed.is_empty());
+            let passes = r.meets(&options.require);
+            checked.rejected += u64::from(!passes);
             let num = |v: Option<usize>| v.map(|n| n.to_string()).unwrap_or_default();
             let issues: Vec<String> = r
                 .issues
@@ -98,6 +121,9 @@ pub(crate) fn write_checks(out_dir: &Path, files: &[HeldFile], path: &Path) -> R
                     .and_then(|m| m.refusal.as_ref())
                     .map(|why| for_table(&why.to_string()).into_owned())
                     .unwrap_or_default(),
+                neurom_word(r.neurom.as_ref()).to_string(),
+                failed.join(" "),
+                if passes { "yes" } else { "no" }.to_string(),
             ]);
         }
         i += 1;
@@ -110,8 +136,22 @@ pub(crate) fn write_checks(out_dir: &Path, files: &[HeldFile], path: &Path) -> R
     Ok(checked)
 }
 
-/// Rows of the table in place whose file this run did not check.
-fn keep_other_rows(path: &Path, mine: &HashSet<String>, rows: &mut Vec<[String; 14]>) {
+/// The `neurom` column: empty when NeuroM's checks did not run; else `unloadable` (NeuroM
+/// cannot load the file), `fail` (a check failed), `undecided` (none failed, one gave no
+/// verdict) or `pass`.
+fn neurom_word(report: Option<&NeuromReport>) -> &'static str {
+    match report {
+        None => "",
+        Some(n) if n.load_error.is_some() => "unloadable",
+        Some(n) if n.failed().next().is_some() => "fail",
+        Some(n) if n.undecided().next().is_some() => "undecided",
+        Some(_) => "pass",
+    }
+}
+
+/// Rows of the table in place whose file this run did not check (a table of an older
+/// version, with fewer columns, gives empty cells for the new ones).
+fn keep_other_rows(path: &Path, mine: &HashSet<String>, rows: &mut Vec<[String; COLUMNS]>) {
     // A file of the folder: a FIFO or a link there is never waited on or followed.
     let Ok(Some(file)) = crate::store::safe_fs::open_regular(path) else {
         return;
@@ -126,7 +166,7 @@ fn keep_other_rows(path: &Path, mine: &HashSet<String>, rows: &mut Vec<[String; 
     }
 }
 
-fn write_table(path: &Path, rows: &[[String; 14]]) -> Result<()> {
+fn write_table(path: &Path, rows: &[[String; COLUMNS]]) -> Result<()> {
     let csv_err = |source| Error::Csv {
         path: path.to_path_buf(),
         source,

@@ -382,7 +382,7 @@ fn citations_bib_of_a_shard_cites_its_own_neurons() {
 // ------------------------------------------------------------------------------------------
 // --check: checks.csv
 
-const CHECKS_HEADER: &str = "neuron_id,neuron_name,file,points,roots,stems,bifurcations,tips,total_length,errors,warnings,issues,morphio,morphio_reason";
+const CHECKS_HEADER: &str = "neuron_id,neuron_name,file,points,roots,stems,bifurcations,tips,total_length,errors,warnings,issues,morphio,morphio_reason,neurom,neurom_failed,passes";
 
 fn neurom() -> Value {
     let path = fixtures_dir().join("neurom/neurom.json");
@@ -634,4 +634,199 @@ fn a_shard_writes_its_own_checks_table() {
         .collect();
     let got: BTreeSet<String> = rows.iter().map(|r| r["neuron_name"].clone()).collect();
     assert_eq!(got, want);
+}
+
+/// What MorphIO 3.5.0 and NeuroM 4.0.6 say of a fixture (`fixtures/morphio-neurom/verdicts.json`,
+/// keyed by its path under `fixtures/`): whether MorphIO loads it, the `neurom` column's word
+/// and the NeuroM checks that fail (sorted).
+fn pinned_verdict(fixture: &str) -> (bool, &'static str, String) {
+    let path = fixtures_dir().join("morphio-neurom/verdicts.json");
+    let pinned: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let file = &pinned["files"][fixture];
+    assert!(file.is_object(), "{fixture} is not pinned");
+    let loads = file["morphio"]["loads"].as_bool().unwrap();
+    let neurom = file["neurom"].as_object().unwrap();
+    if neurom.contains_key("load_error") {
+        return (loads, "unloadable", String::new());
+    }
+    let mut failed: Vec<&str> = neurom
+        .iter()
+        .filter(|(_, v)| v["pass"] == false)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    failed.sort_unstable();
+    let undecided = neurom.values().any(|v| v["pass"].is_null());
+    let word = match (failed.is_empty(), undecided) {
+        (false, _) => "fail",
+        (true, true) => "undecided",
+        (true, false) => "pass",
+    };
+    (loads, word, failed.join(" "))
+}
+
+/// A catalog of the fixtures' SWC files and the hand-written MorphIO/NeuroM cases, with the
+/// fixture each neuron's file comes from (as `verdicts.json` names it).
+fn verdict_catalog() -> (Catalog, Vec<(usize, String)>) {
+    let mut catalog = Catalog::generate(20);
+    let mut fixtures: Vec<(usize, String)> = (0..20)
+        .map(|i| (i, format!("swc/{}", catalog.swc_fixture_name(i).unwrap())))
+        .collect();
+    for (k, case) in [
+        "negative-type.swc",
+        "coinciding-soma.swc",
+        "narrow-dendrite.swc",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let bytes = std::fs::read(fixtures_dir().join("morphio-neurom/cases").join(case)).unwrap();
+        let i = catalog.push_raw(
+            json!({"neuron_id": 9100 + k, "neuron_name": format!("case_{k}"), "archive": "Wearne_Hof"}),
+            Some(bytes),
+        );
+        fixtures.push((i, format!("morphio-neurom/cases/{case}")));
+    }
+    (catalog, fixtures)
+}
+
+#[test]
+fn download_check_neurom_writes_neurom_verdicts_and_what_passes_require() {
+    let (catalog, fixtures) = verdict_catalog();
+    let server = FakeServer::start(catalog);
+    let dir = TempDir::new();
+    let out = dir.path().join("o");
+    // --neurom and --require ask for the check: no --check needed.
+    let o = cli(&server)
+        .args([
+            "download",
+            "--all",
+            "--no-log",
+            "--neurom",
+            "--require",
+            "morphio",
+            "-o",
+        ])
+        .arg(&out)
+        .run();
+    assert_eq!(
+        o.code, 0,
+        "files failing checks are kept, not failures: {}",
+        o.err
+    );
+    let rows = read_checks(&out.join("checks.csv"));
+    assert_eq!(rows.len(), fixtures.len());
+    let (mut failing, mut rejected, mut refused) = (0, 0, 0);
+    for (i, fixture) in &fixtures {
+        let name = server.catalog().name(*i);
+        let row = rows.iter().find(|r| r["neuron_name"] == name).unwrap();
+        let (loads, word, failed) = pinned_verdict(fixture);
+        assert_eq!(
+            row["morphio"],
+            if loads { "loads" } else { "refuses" },
+            "{fixture}"
+        );
+        assert_eq!(row["neurom"], word, "{fixture}: {row:?}");
+        let mut ours: Vec<&str> = row["neurom_failed"]
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .collect();
+        ours.sort_unstable();
+        assert_eq!(ours.join(" "), failed, "{fixture}");
+        // --require morphio: a file passes when MorphIO loads it, errors or not.
+        assert_eq!(row["passes"], if loads { "yes" } else { "no" }, "{fixture}");
+        failing += u64::from(!failed.is_empty());
+        rejected += u64::from(!loads);
+        refused += u64::from(!loads);
+        assert!(out.join(&row["file"]).is_file(), "kept: {fixture}");
+    }
+    assert!(
+        failing > 0 && refused > 0,
+        "the set has failing and refused files"
+    );
+    assert!(
+        o.err.contains(&format!(
+            "{failing} failing a NeuroM check, {rejected} not passing --require morphio (kept; verdicts in"
+        )),
+        "{}",
+        o.err
+    );
+
+    // Without --neurom the columns are empty; by default a file passes when it has no error.
+    let plain = dir.path().join("plain");
+    let o = cli(&server)
+        .args(["download", "--all", "--no-log", "--check", "-o"])
+        .arg(&plain)
+        .run();
+    assert_eq!(o.code, 0, "{}", o.err);
+    for row in read_checks(&plain.join("checks.csv")) {
+        assert_eq!(
+            (row["neurom"].as_str(), row["neurom_failed"].as_str()),
+            ("", ""),
+            "{row:?}"
+        );
+        let errors: u64 = row["errors"].parse().unwrap();
+        assert_eq!(
+            row["passes"],
+            if errors == 0 { "yes" } else { "no" },
+            "{row:?}"
+        );
+    }
+    assert!(!o.err.contains("NeuroM"), "{}", o.err);
+
+    // A bad check name is a usage error naming the option.
+    let o = cli(&server)
+        .args(["download", "--all", "--checks", "has_wings", "-o"])
+        .arg(dir.path().join("x"))
+        .run();
+    assert_eq!(o.code, 2, "{}", o.err);
+    assert!(
+        o.err.contains("--checks") && o.err.contains("has_wings"),
+        "{}",
+        o.err
+    );
+}
+
+#[test]
+fn the_library_checks_a_download_with_neurom_and_counts_what_fails() {
+    use neuromorpho::swc::{CheckOptions, NeuromCheck, NeuromOptions, Requirements};
+    use neuromorpho::{JobOptions, Query};
+    let (catalog, fixtures) = verdict_catalog();
+    let server = FakeServer::start(catalog);
+    let dir = TempDir::new();
+    let out = dir.path().join("o");
+    let checks = CheckOptions::new()
+        .neurom(NeuromOptions::new().checks([NeuromCheck::HasAxon]))
+        .require(Requirements::none().neurom([NeuromCheck::HasAxon]));
+    let summary = client(&server)
+        .download_query(
+            &Query::all(),
+            &JobOptions::new(&out).check_with(checks),
+            |_| {},
+        )
+        .unwrap();
+    let check = summary.check.unwrap();
+    assert_eq!(check.files, fixtures.len() as u64);
+    let rows = read_checks(&check.table);
+    let mut no_axon = 0;
+    for (i, fixture) in &fixtures {
+        let name = server.catalog().name(*i);
+        let row = rows.iter().find(|r| r["neuron_name"] == name).unwrap();
+        let path = fixtures_dir().join("morphio-neurom/verdicts.json");
+        let pinned: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let axon = &pinned["files"][fixture.as_str()]["neurom"]["has_axon"];
+        let fails = axon["pass"] == false;
+        no_axon += u64::from(axon["pass"] != true);
+        assert_eq!(
+            row["neurom_failed"],
+            if fails { "has_axon" } else { "" },
+            "{fixture}"
+        );
+        assert_eq!(
+            row["passes"],
+            if axon["pass"] == true { "yes" } else { "no" },
+            "{fixture}"
+        );
+    }
+    assert!(no_axon > 0);
+    assert_eq!(check.rejected, no_axon);
 }
