@@ -418,7 +418,7 @@ pub(crate) const FLAGS: &[Flag] = &[
         long: "--neurom",
         scope: Scope::Commands(CHECKS),
         help: "also run every NeuroM 4.0.6 morphology check (NeuroM's defaults); each \
-               report gains a neurom part",
+               report gains a neurom part (with download/get: checks.csv's neurom columns)",
         about: "run NeuroM's morphology checks",
         ..BASE
     },
@@ -457,7 +457,8 @@ pub(crate) const FLAGS: &[Flag] = &[
         repeat: true,
         hint: Hint::Choice(&["swc", "morphio", "neurom"]),
         scope: Scope::Commands(CHECKS),
-        help: "what a file must pass, else it counts as an error (exit code and summary): \
+        help: "what a file must pass, else it counts as an error (exit code and summary; \
+               with download/get, the file is kept and checks.csv's passes column says no): \
                swc (no error; the default), morphio (MorphIO loads it), neurom (every NeuroM \
                check run), or NeuroM check names; repeatable",
         about: "what a kept file must pass",
