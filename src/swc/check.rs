@@ -262,18 +262,32 @@ fn check_reader_with<R: Read>(
     max_size: u64,
     neurom: Option<&NeuromOptions>,
 ) -> SwcReport {
-    let mut bytes = Vec::new();
+    // The thread's buffer of the last file, reused: a fresh one for each file costs a page
+    // fault per page (the allocator gives large freed blocks back to the system).
+    let mut bytes = READ_BUFFER.with(|b| b.take());
+    bytes.clear();
     // One byte more, so that reading to the end does not grow the buffer only to find it.
     let expected = size.min(max_size).saturating_add(1);
     let _ = bytes.try_reserve_exact(usize::try_from(expected).unwrap_or(0));
-    match reader
+    let report = match reader
         .take(max_size.saturating_add(1))
         .read_to_end(&mut bytes)
     {
         Err(e) => SwcReport::failed(Issue::new(IssueCode::Io, None, format!("cannot read: {e}"))),
         Ok(n) if n as u64 > max_size => SwcReport::failed(too_large(max_size)),
         Ok(_) => check_bytes_with(&bytes, neurom),
+    };
+    if bytes.capacity() <= KEPT_BUFFER {
+        READ_BUFFER.with(|b| b.replace(bytes));
     }
+    report
+}
+
+/// The largest read buffer a thread keeps for its next file.
+const KEPT_BUFFER: usize = 64 << 20;
+
+thread_local! {
+    static READ_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 fn too_large(max_size: u64) -> Issue {
@@ -699,5 +713,27 @@ where
             // but end cleanly rather than wait forever.
             Err(_) => return Ok(false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The thread's read buffer is reused: a short file after a long one reads as itself,
+    /// not with the long one's tail.
+    #[test]
+    fn a_file_after_a_longer_one_reads_as_itself() {
+        let long = b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n3 3 0 9 0 1 2\n4 3 0 12 0 1 3\n";
+        let short = b"1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n";
+        let first = check_reader(&long[..], 1 << 20);
+        assert_eq!(first.points, Some(4));
+        let second = check_reader(&short[..], 1 << 20);
+        assert_eq!(second.points, Some(2));
+        assert_eq!(second, check_bytes(short));
+        // Too large: refused, and the next file is read whole all the same.
+        let refused = check_reader(&long[..], 20);
+        assert_eq!(refused.errors, 1);
+        assert_eq!(check_reader(&short[..], 1 << 20), check_bytes(short));
     }
 }
