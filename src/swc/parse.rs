@@ -381,6 +381,18 @@ fn ends_field(b: u8) -> bool {
 }
 
 /// Powers of ten that are exact in an f64.
+/// 10^0 to 10^19, as integers (a float-to-integer cast per number costs more than the
+/// table); a fraction of more digits is never read by the fast path.
+const POW10_U64: [u64; 20] = {
+    let mut table = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
@@ -488,8 +500,8 @@ fn unsigned_decimal(bytes: &[u8], at: usize) -> Option<(f64, usize)> {
     let (mut mantissa, mut count, mut decimals, mut end) = (whole, n, 0, at + n);
     if bytes.get(end) == Some(&b'.') {
         let (fraction, f) = digits(bytes, end + 1);
-        let scale = *POW10.get(f)?;
-        mantissa = mantissa.wrapping_mul(scale as u64).wrapping_add(fraction);
+        let scale = *POW10_U64.get(f)?;
+        mantissa = mantissa.wrapping_mul(scale).wrapping_add(fraction);
         count += f;
         decimals = f;
         end += 1 + f;
