@@ -18,9 +18,23 @@ pub(super) fn back_tracking(v: &View<'_>) -> NeuromResult {
     let mut near = Near::default();
     let mut blocks = Vec::new();
     let mut candidates = Vec::new();
+    let mut short = Vec::new();
     for s in 0..v.section_count() {
         let points = v.points(s);
         if points.len() <= 2 {
+            continue;
+        }
+        if points.len() <= SHORT + 1 {
+            every_pair(points, &mut short, |i, j| {
+                if let Some(p) = points.get(i) {
+                    r.add(Fault {
+                        index: Some(i),
+                        other_index: Some(j),
+                        points: vec![p.xyz],
+                        ..Fault::section(s, p.line)
+                    });
+                }
+            });
             continue;
         }
         near.fill(points);
@@ -55,6 +69,42 @@ pub(super) fn back_tracking(v: &View<'_>) -> NeuromResult {
 }
 
 type Segment<'a> = (&'a TreePoint, &'a TreePoint);
+
+/// Sections of at most this many segments are tested pair by pair: for so few pairs, the
+/// filter's blocks, boxes and cones cost more than NeuroM's test on every pair.
+const SHORT: usize = 24;
+
+/// NeuroM's loop on one section: every segment that is not of zero length against every
+/// earlier one, `found(i, j)` for each back-track, in NeuroM's order. `segments` is a buffer.
+fn every_pair<'a>(
+    points: &'a [TreePoint],
+    segments: &mut Vec<(Segment<'a>, [f32; 3])>,
+    mut found: impl FnMut(usize, usize),
+) {
+    segments.clear();
+    for w in points.windows(2) {
+        let [a, b] = w else { continue };
+        if !zero_length(a, b) {
+            segments.push(((a, b), numpy::sub(b.xyz, a.xyz)));
+        }
+    }
+    for (q, &(seg1, d1)) in segments.iter().enumerate().skip(1) {
+        for (j, &(seg2, d2)) in segments.iter().take(q).enumerate() {
+            if against(d2, d1) && overlaps(seg1, seg2) {
+                // NeuroM's `i` counts the segments after the first: `q - 1`.
+                found(q - 1, j);
+            }
+        }
+    }
+}
+
+/// NeuroM's `not is_not_zero_seg`: `np.allclose` of the two points.
+fn zero_length(a: &TreePoint, b: &TreePoint) -> bool {
+    a.xyz
+        .iter()
+        .zip(b.xyz.iter())
+        .all(|(&x, &y)| numpy::isclose(x, y))
+}
 
 fn max_radius(s: Segment<'_>) -> f32 {
     if s.1.r > s.0.r {
@@ -258,11 +308,7 @@ impl<'a> Near<'a> {
             .all(|p| p.r.abs() < SOUND && p.xyz.iter().all(|v| v.abs() < SOUND));
         for w in points.windows(2) {
             let [a, b] = w else { continue };
-            if a.xyz
-                .iter()
-                .zip(b.xyz.iter())
-                .all(|(&x, &y)| numpy::isclose(x, y))
-            {
+            if zero_length(a, b) {
                 continue;
             }
             let direction = numpy::sub(b.xyz, a.xyz);
@@ -515,6 +561,52 @@ mod tests {
         }
         // The cases are not trivial: many pairs back-track.
         assert!(found > 1000, "only {found} back-tracks");
+    }
+
+    /// A neuron of short sections (2 to 17 segments) that fork and double back: what NeuroM's
+    /// loop decides pair by pair here.
+    fn forking(seed: u64) -> String {
+        let mut rng = Random(seed);
+        let mut text = String::from("1 1 0 0 0 5 -1\n");
+        let mut id = 1;
+        // Open branches: their last point, position and direction.
+        let mut open = vec![(1, [0.0f64; 3], [1.0f64, 0.0, 0.0])];
+        while let Some((mut parent, mut p, mut dir)) = open.pop() {
+            let points = 2 + (rng.next() * 16.0) as usize;
+            for _ in 0..points {
+                if rng.next() < 0.15 {
+                    dir = dir.map(|d| -d);
+                }
+                for d in dir.iter_mut() {
+                    *d += (rng.next() - 0.5) * 0.8;
+                }
+                let step = 0.2 + rng.next() * 2.0;
+                for (c, d) in p.iter_mut().zip(dir) {
+                    *c += d * step;
+                }
+                id += 1;
+                let radius = rng.next() * 1.5;
+                text.push_str(&format!(
+                    "{id} 3 {} {} {} {radius} {parent}\n",
+                    p[0], p[1], p[2]
+                ));
+                parent = id;
+            }
+            if id < 400 {
+                open.push((parent, p, dir));
+                open.push((parent, p, dir.map(|d| d + 0.3)));
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn short_sections_are_tested_as_neurom_does() {
+        let mut found = 0;
+        for seed in 1..40u64 {
+            found += agree(&forking(seed * 104_729));
+        }
+        assert!(found > 100, "only {found} back-tracks");
     }
 
     #[test]
