@@ -380,8 +380,7 @@ fn ends_field(b: u8) -> bool {
     is_space(b) || b == b'\n' || b == b'\r' || b == b'#'
 }
 
-/// Powers of ten that are exact in an f64.
-/// 10^0 to 10^19, as integers (a float-to-integer cast per number costs more than the
+/// Powers of ten from 10^0 to 10^19, as integers (a float-to-integer cast per number costs more than the
 /// table); a fraction of more digits is never read by the fast path.
 const POW10_U64: [u64; 20] = {
     let mut table = [1u64; 20];
@@ -393,6 +392,7 @@ const POW10_U64: [u64; 20] = {
     table
 };
 
+/// Powers of ten that are exact in an f64.
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,

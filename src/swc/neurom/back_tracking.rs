@@ -26,13 +26,8 @@ pub(super) fn back_tracking(v: &View<'_>) -> NeuromResult {
         }
         if points.len() <= SHORT + 1 {
             every_pair(points, &mut short, |i, j| {
-                if let Some(p) = points.get(i) {
-                    r.add(Fault {
-                        index: Some(i),
-                        other_index: Some(j),
-                        points: vec![p.xyz],
-                        ..Fault::section(s, p.line)
-                    });
+                if let Some(f) = fault(s, points, i, j) {
+                    r.add(f);
                 }
             });
             continue;
@@ -52,20 +47,26 @@ pub(super) fn back_tracking(v: &View<'_>) -> NeuromResult {
                     };
                     if overlaps(seg1, seg2) {
                         // NeuroM's `i` counts the segments after the first: `q - 1`.
-                        let i = q - 1;
-                        let Some(p) = points.get(i) else { continue };
-                        r.add(Fault {
-                            index: Some(i),
-                            other_index: Some(j),
-                            points: vec![p.xyz],
-                            ..Fault::section(s, p.line)
-                        });
+                        if let Some(f) = fault(s, points, q - 1, j) {
+                            r.add(f);
+                        }
                     }
                 }
             }
         }
     }
     r.finish()
+}
+
+/// NeuroM's report of a back-track: `(section, i, j)` and the section's point `i`.
+fn fault(section: usize, points: &[TreePoint], i: usize, j: usize) -> Option<Fault> {
+    let p = points.get(i)?;
+    Some(Fault {
+        index: Some(i),
+        other_index: Some(j),
+        points: vec![p.xyz],
+        ..Fault::section(section, p.line)
+    })
 }
 
 type Segment<'a> = (&'a TreePoint, &'a TreePoint);
@@ -450,7 +451,7 @@ mod tests {
     use crate::swc::MorphioMorphology;
 
     /// NeuroM's loop, word for word: every segment against every earlier one.
-    fn every_pair(v: &View<'_>) -> Vec<(usize, usize, usize)> {
+    fn neurom_loop(v: &View<'_>) -> Vec<(usize, usize, usize)> {
         let mut found = Vec::new();
         for s in 0..v.section_count() {
             let points = v.points(s);
@@ -541,7 +542,7 @@ mod tests {
         let m = MorphioMorphology::from_bytes(text.as_bytes());
         let tree = m.tree().expect("the generated neuron loads");
         let view = View::new(tree, usize::MAX);
-        let expected = every_pair(&view);
+        let expected = neurom_loop(&view);
         let got: Vec<(usize, usize, usize)> = back_tracking(&view)
             .faults
             .iter()
